@@ -1,0 +1,200 @@
+//! Simulated users: each session is a task that speaks real HTTP (hyper) to the storefront over
+//! the simulated network, following its drawn plan, waiting its think time between pages and
+//! leaving when a page is too slow or fails.
+//!
+//! Must not: know how the shop works inside. It sees only HTTP, like a browser.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::time::Instant;
+
+use crate::host::Kind;
+use crate::metrics::{Outcome, Recorder, SessionEnd};
+use crate::net::Flushed;
+use crate::workload::{SessionPlan, Step};
+
+/// What every user of one design shares.
+pub struct Users {
+    pub app: SocketAddr,
+    pub slo: Duration,
+    pub recorder: Arc<Mutex<Recorder>>,
+    /// Virtual time the run began; events are stamped relative to it.
+    pub start: Instant,
+    /// No user starts a new request after this.
+    pub stop_at: Instant,
+}
+
+impl Users {
+    fn record(&self, f: impl FnOnce(&mut Recorder, Duration)) {
+        let at = Instant::now().duration_since(self.start);
+        let mut r = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut r, at);
+    }
+}
+
+struct Reply {
+    status: u16,
+    cookie: Option<String>,
+    body: Bytes,
+}
+
+/// Sends one request on an open connection.
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: Request<Full<Bytes>>,
+) -> Result<Reply, hyper::Error> {
+    sender.ready().await?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let cookie = resp
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(Reply {
+        status,
+        cookie,
+        body,
+    })
+}
+
+fn request(step: Step, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
+    let (kind, method, path, body) = match step {
+        Step::Browse => (Kind::Browse, Method::GET, "/products".to_owned(), None),
+        Step::View(p) => (Kind::Product, Method::GET, format!("/products/{p}"), None),
+        Step::Login(c) => (
+            Kind::Login,
+            Method::POST,
+            "/login".to_owned(),
+            Some(format!(r#"{{"customer_id":{c}}}"#)),
+        ),
+        Step::Add { product, quantity } => (
+            Kind::Cart,
+            Method::POST,
+            "/cart/items".to_owned(),
+            Some(format!(
+                r#"{{"product_id":{product},"quantity":{quantity}}}"#
+            )),
+        ),
+        Step::Remove(p) => (Kind::Cart, Method::DELETE, format!("/cart/items/{p}"), None),
+        Step::Checkout => (Kind::Checkout, Method::POST, "/checkout".to_owned(), None),
+        Step::Orders => (Kind::Orders, Method::GET, "/orders".to_owned(), None),
+    };
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, "shop");
+    if let Some(c) = cookie {
+        b = b.header(COOKIE, c);
+    }
+    let body = match body {
+        Some(json) => {
+            b = b.header(CONTENT_TYPE, "application/json");
+            Full::new(Bytes::from(json))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    // Every part above is a valid constant or number, so building cannot fail; if it ever
+    // did, an empty GET / is a harmless stand-in that the metrics would show as "other".
+    let req = b
+        .body(body)
+        .unwrap_or_else(|_| Request::new(Full::new(Bytes::new())));
+    (kind, req)
+}
+
+/// A number field of a small JSON reply (`total_cents`, `order_id`), if present.
+fn json_u64(body: &[u8], field: &str) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get(field)?
+        .as_u64()
+}
+
+/// Runs one session to its end. Latency of each request counts from its intended start.
+pub async fn run_session(plan: SessionPlan, users: Arc<Users>) {
+    let session = plan.index;
+    users.record(|r, at| r.session_started(at, session));
+    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut cookie: Option<String> = None;
+    let mut cart_cents = 0u64;
+    let mut end = SessionEnd::Done;
+
+    for (i, &step) in plan.steps.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_secs_f64(plan.think_ms[i] / 1000.0)).await;
+        }
+        let intended = Instant::now();
+        if intended >= users.stop_at {
+            end = SessionEnd::Cut;
+            break;
+        }
+        let (kind, req) = request(step, cookie.as_deref());
+        let attempt = async {
+            if sender.is_none() {
+                // A browser opens its connection on the first page and keeps it alive.
+                let stream = Flushed::connect(users.app)
+                    .await
+                    .map_err(|_| Outcome::Connect)?;
+                let (s, conn) = http1::handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(|_| Outcome::Connect)?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                sender = Some(s);
+            }
+            match sender.as_mut() {
+                Some(s) => send(s, req).await.map_err(|_| Outcome::Broken),
+                None => Err(Outcome::Connect),
+            }
+        };
+        let result = match tokio::time::timeout(users.slo, attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(Outcome::Timeout),
+        };
+        let latency = Instant::now().duration_since(intended);
+        let outcome = match &result {
+            Ok(reply) => Outcome::Status(reply.status),
+            Err(o) => *o,
+        };
+        users.record(|r, at| r.request(at, session, i, kind, outcome, latency));
+
+        let reply = match result {
+            Ok(reply) if reply.status < 500 => reply,
+            _ => {
+                end = SessionEnd::Error;
+                break;
+            }
+        };
+        if let Some(c) = reply.cookie {
+            cookie = Some(c);
+        }
+        match step {
+            Step::Add { .. } | Step::Remove(_) if reply.status == 200 => {
+                cart_cents = json_u64(&reply.body, "total_cents").unwrap_or(cart_cents);
+            }
+            Step::Checkout if reply.status == 201 => {
+                let order = json_u64(&reply.body, "order_id").unwrap_or(0);
+                let total = json_u64(&reply.body, "total_cents").unwrap_or(cart_cents);
+                users.record(|r, at| r.order(at, session, order, total));
+                cart_cents = 0;
+            }
+            _ => {}
+        }
+        if latency.as_secs_f64() * 1000.0 > plan.patience_ms {
+            end = SessionEnd::Slow;
+            break;
+        }
+    }
+    users.record(|r, at| r.session_ended(at, session, end, cart_cents));
+}

@@ -1,0 +1,276 @@
+//! The simulated PostgreSQL-like database server, and the client that implements the
+//! storefront's `Store` port against it over the simulated network.
+//!
+//! The server charges what a real one would make you wait for: a connection limit, CPU per
+//! query on its own host, row locks on inventory rows (a hot product serialises its buyers),
+//! and a commit delay (WAL flush) during which those locks are held. The rows themselves live
+//! in system's `MemoryStore`, the reference semantics of the `Store` port, so the simulated
+//! database cannot drift from what the shop means by "place an order".
+//!
+//! Must not: decide anything about the shop (prices, stock rules); that is system's.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use madsim::net::rpc::Request;
+use madsim::net::Endpoint;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::host::Cpu;
+use crate::scenario::Database;
+use scalelab_system::memory::MemoryStore;
+use scalelab_system::model::{
+    CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage,
+};
+use scalelab_system::ports::{PortError, Store};
+
+/// A statement, at the level of one SQL statement or transaction of the real adapter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Stmt {
+    ListProducts(usize),
+    Product(ProductId),
+    PlaceOrder(NewOrder),
+    OrdersFor(CustomerId),
+    StockMovement(Order),
+    ShippingLabel(Order),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Rows {
+    Products(Vec<Product>),
+    Product(Option<ProductPage>),
+    Placement(Placement),
+    Orders(Vec<Order>),
+    Done,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum DbError {
+    TooManyConnections,
+    LockTimeout(ProductId),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Query(pub Stmt);
+
+impl Request for Query {
+    type Response = Result<Rows, DbError>;
+    const ID: u64 = 0xdb;
+}
+
+/// The server's state. Lives outside the node so that a restarted node finds its data (a
+/// database's disk survives a crash).
+pub struct DbServer {
+    params: Database,
+    pub cpu: Cpu,
+    rows: MemoryStore,
+    row_locks: BTreeMap<ProductId, Mutex<()>>,
+    active: AtomicU32,
+}
+
+impl DbServer {
+    pub fn new(params: &Database, catalog: Vec<Product>) -> DbServer {
+        let row_locks = catalog.iter().map(|p| (p.id, Mutex::new(()))).collect();
+        DbServer {
+            // The database queues work without a limit of its own: the clients' pools bound it.
+            cpu: Cpu::new(&params.host, u32::MAX),
+            rows: MemoryStore::new(catalog, params.stock_per_product),
+            row_locks,
+            active: AtomicU32::new(0),
+            params: params.clone(),
+        }
+    }
+
+    /// Serves queries on `addr` until the node dies.
+    pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
+        let ep = Endpoint::bind(addr).await?;
+        ep.add_rpc_handler(move |Query(stmt): Query| {
+            let db = self.clone();
+            async move { db.execute(stmt).await }
+        });
+        // The handler runs in its own task; keep this one (and the endpoint) alive.
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+
+    fn ms(ms: f64) -> Duration {
+        Duration::from_secs_f64(ms / 1000.0)
+    }
+
+    async fn execute(&self, stmt: Stmt) -> Result<Rows, DbError> {
+        if self.active.fetch_add(1, Ordering::Relaxed) >= self.params.max_connections.get() {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+            return Err(DbError::TooManyConnections);
+        }
+        let result = self.execute_admitted(stmt).await;
+        self.active.fetch_sub(1, Ordering::Relaxed);
+        result
+    }
+
+    async fn execute_admitted(&self, stmt: Stmt) -> Result<Rows, DbError> {
+        let read = Self::ms(self.params.read_cpu_ms.0);
+        let write = Self::ms(self.params.write_cpu_ms.0);
+        let commit = Self::ms(self.params.commit_ms.0);
+        // MemoryStore never fails; its Result is the port's shape. Unreachable errors map to
+        // "too many connections" rather than a panic.
+        let rows = |r: Result<Rows, PortError>| r.map_err(|_| DbError::TooManyConnections);
+        match stmt {
+            Stmt::ListProducts(limit) => {
+                let _ = self.cpu.run(read).await;
+                rows(self.rows.list_products(limit).await.map(Rows::Products))
+            }
+            Stmt::Product(id) => {
+                let _ = self.cpu.run(read).await;
+                rows(self.rows.product(id).await.map(Rows::Product))
+            }
+            Stmt::OrdersFor(customer) => {
+                let _ = self.cpu.run(read).await;
+                rows(self.rows.orders_for(customer).await.map(Rows::Orders))
+            }
+            Stmt::PlaceOrder(order) => {
+                // Lock the inventory rows in id order (so two orders can never deadlock), do
+                // the writes, and hold the locks until the commit is durable.
+                let ids: BTreeSet<ProductId> = order.lines.iter().map(|l| l.product_id).collect();
+                let mut guards = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(lock) = self.row_locks.get(&id) {
+                        match tokio::time::timeout(
+                            Self::ms(self.params.lock_timeout_ms.0),
+                            lock.lock(),
+                        )
+                        .await
+                        {
+                            Ok(guard) => guards.push(guard),
+                            Err(_) => return Err(DbError::LockTimeout(id)),
+                        }
+                    }
+                }
+                let rows_written = order.lines.len() as u32 + 1;
+                let _ = self.cpu.run(write * rows_written).await;
+                let placed = self.rows.place_order(order).await;
+                tokio::time::sleep(commit).await;
+                drop(guards);
+                rows(placed.map(Rows::Placement))
+            }
+            Stmt::StockMovement(order) => {
+                let _ = self.cpu.run(write).await;
+                tokio::time::sleep(commit).await;
+                rows(
+                    self.rows
+                        .record_stock_movement(&order)
+                        .await
+                        .map(|()| Rows::Done),
+                )
+            }
+            Stmt::ShippingLabel(order) => {
+                let _ = self.cpu.run(write).await;
+                tokio::time::sleep(commit).await;
+                rows(
+                    self.rows
+                        .create_shipping_label(&order)
+                        .await
+                        .map(|()| Rows::Done),
+                )
+            }
+        }
+    }
+}
+
+/// The app's side: a connection pool and the `Store` port over the simulated network.
+pub struct SimDb {
+    ep: Endpoint,
+    server: SocketAddr,
+    pool: Semaphore,
+    pool_timeout: Duration,
+    statement_timeout: Duration,
+}
+
+impl SimDb {
+    /// Must be called inside the node that will use it (the endpoint binds there).
+    pub async fn connect(server: SocketAddr, params: &Database) -> std::io::Result<SimDb> {
+        Ok(SimDb {
+            ep: Endpoint::bind("0.0.0.0:0").await?,
+            server,
+            pool: Semaphore::new(params.pool_size.get() as usize),
+            pool_timeout: DbServer::ms(params.pool_timeout_ms.0),
+            statement_timeout: DbServer::ms(params.statement_timeout_ms.0),
+        })
+    }
+
+    async fn query(&self, stmt: Stmt) -> Result<Rows, PortError> {
+        let _conn = match tokio::time::timeout(self.pool_timeout, self.pool.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(PortError::Unavailable("db pool closed".into())),
+            Err(_) => return Err(PortError::Timeout("waiting for a db connection".into())),
+        };
+        match self
+            .ep
+            .call_timeout(self.server, Query(stmt), self.statement_timeout)
+            .await
+        {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(DbError::TooManyConnections)) => {
+                Err(PortError::Unavailable("db: too many connections".into()))
+            }
+            Ok(Err(DbError::LockTimeout(id))) => {
+                Err(PortError::Timeout(format!("db: lock on product {id}")))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                Err(PortError::Timeout("db statement".into()))
+            }
+            Err(e) => Err(PortError::Unavailable(format!("db: {e}"))),
+        }
+    }
+}
+
+fn unexpected() -> PortError {
+    PortError::Unavailable("db: unexpected reply".into())
+}
+
+#[async_trait]
+impl Store for SimDb {
+    async fn list_products(&self, limit: usize) -> Result<Vec<Product>, PortError> {
+        match self.query(Stmt::ListProducts(limit)).await? {
+            Rows::Products(p) => Ok(p),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn product(&self, id: ProductId) -> Result<Option<ProductPage>, PortError> {
+        match self.query(Stmt::Product(id)).await? {
+            Rows::Product(p) => Ok(p),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
+        match self.query(Stmt::PlaceOrder(order)).await? {
+            Rows::Placement(p) => Ok(p),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
+        match self.query(Stmt::OrdersFor(customer)).await? {
+            Rows::Orders(o) => Ok(o),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn record_stock_movement(&self, order: &Order) -> Result<(), PortError> {
+        self.query(Stmt::StockMovement(order.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
+        self.query(Stmt::ShippingLabel(order.clone()))
+            .await
+            .map(|_| ())
+    }
+}

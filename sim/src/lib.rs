@@ -1,0 +1,41 @@
+//! scalelab-sim: the deterministic simulator.
+//!
+//! One run = one fresh OS thread + one madsim `Runtime` + a seed. Inside it, the real storefront
+//! code from `scalelab-system` runs on simulated hosts, talking over a simulated network to a
+//! simulated database and mail provider, driven by simulated browsers. Same scenario + same
+//! seed + same build = the same run, bit for bit, and the same trace hash.
+//!
+//! Must not: contain storefront or business logic (that is `scalelab-system`'s), or draw
+//! anything (that is `scalelab-tui`'s).
+//!
+//! # Layout
+//!
+//! - [`scenario`]: the scenario file's schema and rules.
+//! - [`workload`]: arrivals, customers, the session funnel: pure functions of the seed.
+//! - [`host`]: CPU cores with the Universal Scalability Law; the middleware that charges
+//!   requests for CPU.
+//! - [`db`]: the PostgreSQL-like database server and the `Store` port against it.
+//! - [`mail`]: the mail provider and the `Mailer` port against it.
+//! - [`client`]: simulated browsers speaking HTTP; [`net`]: adapters over madsim's network.
+//! - [`metrics`]: histograms, the bounded time series, the trace hash.
+//! - [`run`]: assembling a design and running it; [`report`]: the result.
+//! - [`bench`]: measurements of the simulator itself.
+
+#[cfg(not(madsim))]
+compile_error!("scalelab-sim runs only in the sim world: build it with `--cfg madsim` (the workspace's .cargo/config.toml does)");
+
+pub mod bench;
+pub mod client;
+pub mod db;
+pub mod host;
+pub mod mail;
+pub mod metrics;
+pub mod net;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod workload;
+
+pub use report::Report;
+pub use run::{run, Progress, RunError};
+pub use scenario::{parse, Scenario, ScenarioError};

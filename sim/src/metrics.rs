@@ -1,0 +1,393 @@
+//! What a run measures, and its trace hash.
+//!
+//! Latency is measured from each request's *intended* start (when the user meant to send it),
+//! so a slow server cannot hide its queueing (no coordinated omission). Histograms are
+//! HdrHistograms; the time series merges neighbouring points when it gets long, so memory stays
+//! bounded however long the run. The trace hash is a running xxh3 over the ordered stream of
+//! what happened; nothing of the stream is kept.
+//!
+//! Must not: influence the run. Recording only observes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::host::Kind;
+
+/// How a request ended, as the client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// An HTTP answer with this status.
+    Status(u16),
+    /// No answer within the SLO timeout.
+    Timeout,
+    /// The connection could not be made.
+    Connect,
+    /// The connection broke mid-request.
+    Broken,
+}
+
+impl Outcome {
+    /// The request was answered, and not with a server error. (409 "out of stock" is a real
+    /// answer: the shop was up.)
+    pub fn is_answer(self) -> bool {
+        matches!(self, Outcome::Status(s) if s < 500)
+    }
+
+    fn code(self) -> u16 {
+        match self {
+            Outcome::Status(s) => s,
+            Outcome::Timeout => 1,
+            Outcome::Connect => 2,
+            Outcome::Broken => 3,
+        }
+    }
+
+    pub fn error_name(self) -> String {
+        match self {
+            Outcome::Status(s) => format!("http {s}"),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::Connect => "connect".into(),
+            Outcome::Broken => "connection broken".into(),
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// Did everything it planned.
+    Done,
+    /// Left because a page took longer than its patience.
+    Slow,
+    /// Left because of an error or timeout.
+    Error,
+    /// Still going when the run ended.
+    Cut,
+}
+
+const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+fn histogram() -> Histogram<u64> {
+    // 1 us .. 1 h at 3 significant digits; bounds are constants, so this cannot fail.
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("valid histogram bounds")
+}
+
+/// Latency summary in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+impl Latency {
+    fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Latency {
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p95_ms: ms(h.value_at_quantile(0.95)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+            mean_ms: h.mean() / 1000.0,
+        }
+    }
+}
+
+/// One point of the time series.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Point {
+    pub t_s: f64,
+    pub span_s: f64,
+    pub requests: u64,
+    pub answered_in_slo: u64,
+    pub throughput_rps: f64,
+    pub availability: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub app_cpu: f64,
+    pub db_cpu: f64,
+    pub orders: u64,
+}
+
+/// A time series that never holds more than `cap` points: when full, neighbours merge and
+/// the interval doubles. (Percentiles of a merged point are approximate: p50 is weighted by
+/// requests, p99 is the larger of the two.)
+#[derive(Debug, Clone, Serialize)]
+pub struct Series {
+    cap: usize,
+    pub points: Vec<Point>,
+    /// Points waiting to be merged with the next one after a halving.
+    #[serde(skip)]
+    pending: Option<Point>,
+    #[serde(skip)]
+    merge_factor: usize,
+    #[serde(skip)]
+    merged_in_pending: usize,
+}
+
+impl Series {
+    pub fn new(cap: usize) -> Series {
+        Series {
+            cap: cap.max(2),
+            points: Vec::new(),
+            pending: None,
+            merge_factor: 1,
+            merged_in_pending: 0,
+        }
+    }
+
+    pub fn push(&mut self, p: Point) {
+        let acc = match self.pending.take() {
+            Some(acc) => merge(acc, p),
+            None => p,
+        };
+        self.merged_in_pending += 1;
+        if self.merged_in_pending < self.merge_factor {
+            self.pending = Some(acc);
+            return;
+        }
+        self.merged_in_pending = 0;
+        self.points.push(acc);
+        if self.points.len() >= self.cap {
+            let old = std::mem::take(&mut self.points);
+            let mut it = old.into_iter();
+            while let Some(a) = it.next() {
+                match it.next() {
+                    Some(b) => self.points.push(merge(a, b)),
+                    None => self.points.push(a),
+                }
+            }
+            self.merge_factor *= 2;
+        }
+    }
+}
+
+fn merge(a: Point, b: Point) -> Point {
+    let requests = a.requests + b.requests;
+    let span_s = a.span_s + b.span_s;
+    let answered = a.answered_in_slo + b.answered_in_slo;
+    let w = |x: f64, y: f64| {
+        if requests == 0 {
+            (x + y) / 2.0
+        } else {
+            (x * a.requests as f64 + y * b.requests as f64) / requests as f64
+        }
+    };
+    Point {
+        t_s: a.t_s,
+        span_s,
+        requests,
+        answered_in_slo: answered,
+        throughput_rps: if span_s > 0.0 {
+            answered as f64 / span_s
+        } else {
+            0.0
+        },
+        availability: if requests > 0 {
+            answered as f64 / requests as f64
+        } else {
+            1.0
+        },
+        p50_ms: w(a.p50_ms, b.p50_ms),
+        p99_ms: a.p99_ms.max(b.p99_ms),
+        app_cpu: (a.app_cpu * a.span_s + b.app_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
+        db_cpu: (a.db_cpu * a.span_s + b.db_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
+        orders: a.orders + b.orders,
+    }
+}
+
+/// Per-kind counts and latency.
+pub struct KindStats {
+    pub requests: u64,
+    pub answered_in_slo: u64,
+    pub latency: Histogram<u64>,
+}
+
+/// Everything a run records. One per design; shared by that design's clients.
+pub struct Recorder {
+    slo: Duration,
+    hasher: Xxh3,
+    events: u64,
+    pub requests: u64,
+    pub answered_in_slo: u64,
+    pub latency: Histogram<u64>,
+    pub by_kind: BTreeMap<Kind, KindStats>,
+    pub errors: BTreeMap<String, u64>,
+    pub sessions_started: u64,
+    pub sessions_done: u64,
+    pub sessions_slow: u64,
+    pub sessions_error: u64,
+    pub sessions_cut: u64,
+    pub orders: u64,
+    pub out_of_stock: u64,
+    pub revenue_cents: u64,
+    pub revenue_lost_cents: u64,
+    // The current window of the time series.
+    window: Histogram<u64>,
+    window_requests: u64,
+    window_answered: u64,
+    window_orders: u64,
+    pub series: Series,
+}
+
+impl Recorder {
+    pub fn new(slo: Duration, series_cap: usize) -> Recorder {
+        Recorder {
+            slo,
+            hasher: Xxh3::new(),
+            events: 0,
+            requests: 0,
+            answered_in_slo: 0,
+            latency: histogram(),
+            by_kind: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            sessions_started: 0,
+            sessions_done: 0,
+            sessions_slow: 0,
+            sessions_error: 0,
+            sessions_cut: 0,
+            orders: 0,
+            out_of_stock: 0,
+            revenue_cents: 0,
+            revenue_lost_cents: 0,
+            window: histogram(),
+            window_requests: 0,
+            window_answered: 0,
+            window_orders: 0,
+            series: Series::new(series_cap),
+        }
+    }
+
+    /// Feeds one event into the trace hash. `at` is virtual time since the run began.
+    fn trace(&mut self, at: Duration, tag: u8, fields: &[u64]) {
+        self.events += 1;
+        self.hasher.update(&[tag]);
+        self.hasher.update(&(at.as_nanos() as u64).to_le_bytes());
+        for f in fields {
+            self.hasher.update(&f.to_le_bytes());
+        }
+    }
+
+    /// A request finished (or gave up).
+    pub fn request(
+        &mut self,
+        at: Duration,
+        session: u64,
+        step: usize,
+        kind: Kind,
+        outcome: Outcome,
+        latency: Duration,
+    ) {
+        let us = (latency.as_micros() as u64).clamp(1, LATENCY_MAX_US);
+        let in_slo = outcome.is_answer() && latency <= self.slo;
+        self.trace(
+            at,
+            b'r',
+            &[
+                session,
+                step as u64,
+                kind as u64,
+                u64::from(outcome.code()),
+                latency.as_nanos() as u64,
+            ],
+        );
+        self.requests += 1;
+        self.window_requests += 1;
+        self.latency.saturating_record(us);
+        self.window.saturating_record(us);
+        let stats = self.by_kind.entry(kind).or_insert_with(|| KindStats {
+            requests: 0,
+            answered_in_slo: 0,
+            latency: histogram(),
+        });
+        stats.requests += 1;
+        stats.latency.saturating_record(us);
+        if in_slo {
+            self.answered_in_slo += 1;
+            self.window_answered += 1;
+            stats.answered_in_slo += 1;
+        }
+        if !outcome.is_answer() {
+            *self.errors.entry(outcome.error_name()).or_insert(0) += 1;
+        }
+        if outcome == Outcome::Status(409) {
+            self.out_of_stock += 1;
+        }
+    }
+
+    pub fn session_started(&mut self, at: Duration, session: u64) {
+        self.trace(at, b's', &[session]);
+        self.sessions_started += 1;
+    }
+
+    /// A session ended; a cart left behind because the shop failed is revenue lost.
+    pub fn session_ended(&mut self, at: Duration, session: u64, end: SessionEnd, cart_cents: u64) {
+        self.trace(at, b'e', &[session, end as u64, cart_cents]);
+        match end {
+            SessionEnd::Done => self.sessions_done += 1,
+            SessionEnd::Slow => self.sessions_slow += 1,
+            SessionEnd::Error => self.sessions_error += 1,
+            SessionEnd::Cut => self.sessions_cut += 1,
+        }
+        if matches!(end, SessionEnd::Slow | SessionEnd::Error) {
+            self.revenue_lost_cents += cart_cents;
+        }
+    }
+
+    pub fn order(&mut self, at: Duration, session: u64, order_id: u64, total_cents: u64) {
+        self.trace(at, b'o', &[session, order_id, total_cents]);
+        self.orders += 1;
+        self.window_orders += 1;
+        self.revenue_cents += total_cents;
+    }
+
+    /// Closes the current window of the time series.
+    pub fn close_window(&mut self, t_s: f64, span_s: f64, app_cpu: f64, db_cpu: f64) {
+        let lat = Latency::of(&self.window);
+        self.series.push(Point {
+            t_s,
+            span_s,
+            requests: self.window_requests,
+            answered_in_slo: self.window_answered,
+            throughput_rps: self.window_answered as f64 / span_s,
+            availability: if self.window_requests > 0 {
+                self.window_answered as f64 / self.window_requests as f64
+            } else {
+                1.0
+            },
+            p50_ms: lat.p50_ms,
+            p99_ms: lat.p99_ms,
+            app_cpu,
+            db_cpu,
+            orders: self.window_orders,
+        });
+        self.window.reset();
+        self.window_requests = 0;
+        self.window_answered = 0;
+        self.window_orders = 0;
+    }
+
+    pub fn latency_summary(&self) -> Latency {
+        Latency::of(&self.latency)
+    }
+
+    pub fn kind_latency(stats: &KindStats) -> Latency {
+        Latency::of(&stats.latency)
+    }
+
+    /// The trace hash so far, and how many events went into it.
+    pub fn trace_hash(&self) -> (u64, u64) {
+        (self.hasher.digest(), self.events)
+    }
+}

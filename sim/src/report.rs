@@ -1,0 +1,73 @@
+//! The result of a run, as data: the CLI prints it as a table or as JSON.
+//!
+//! Must not: format for a terminal (that is tui's job).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::metrics::{Latency, Point};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub design: &'static str,
+    pub seed: u64,
+    /// Hex xxh3 of the ordered event stream: same scenario + seed + build => same hash.
+    pub trace_hash: String,
+    pub trace_events: u64,
+    pub duration_s: f64,
+    pub slo_timeout_ms: f64,
+    pub requests: u64,
+    pub answered_in_slo: u64,
+    /// Share of requests answered (not with a 5xx) within the SLO timeout.
+    pub availability: f64,
+    /// Requests answered within the SLO per virtual second.
+    pub throughput_rps: f64,
+    pub latency: Latency,
+    pub errors: BTreeMap<String, u64>,
+    pub by_kind: Vec<KindReport>,
+    pub sessions: Sessions,
+    pub orders: u64,
+    pub out_of_stock: u64,
+    pub revenue_cents: u64,
+    /// Value of carts left behind because pages were too slow or failed.
+    pub revenue_lost_cents: u64,
+    pub emails_sent: u64,
+    pub cpu: CpuReport,
+    /// The window of the time series with the lowest availability.
+    pub worst_window: Option<Point>,
+    /// The window with the most requests.
+    pub busiest_window: Option<Point>,
+    pub series: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KindReport {
+    pub kind: &'static str,
+    pub requests: u64,
+    pub availability: f64,
+    pub latency: Latency,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sessions {
+    pub started: u64,
+    pub completed: u64,
+    pub abandoned_slow: u64,
+    pub abandoned_error: u64,
+    /// Still going when arrivals stopped.
+    pub cut: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuReport {
+    pub app_cores: u32,
+    /// Cores' worth of work the app host can do at full load (the USL bends this below cores).
+    pub app_capacity_cores: f64,
+    pub app_mean: f64,
+    pub app_peak: f64,
+    pub db_cores: u32,
+    pub db_mean: f64,
+    pub db_peak: f64,
+}

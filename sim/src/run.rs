@@ -1,0 +1,321 @@
+//! One run: a fresh OS thread, a madsim Runtime seeded with the run's seed, the naive design
+//! assembled from system code and simulated infrastructure, traffic, and a report.
+//!
+//! Must not: read the wall clock or any randomness but the seed inside the simulation. (The
+//! wall clock is read only outside the runtime, to report how fast the simulation ran.)
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use tokio::time::Instant;
+
+use crate::client::{run_session, Users};
+use crate::db::{DbServer, SimDb};
+use crate::host::{charge, Charge, Cpu, Kind};
+use crate::mail::{MailServer, SimMailer};
+use crate::metrics::Recorder;
+use crate::report::{CpuReport, KindReport, Report, Sessions};
+use crate::scenario::{Model, Scenario};
+use crate::workload::{Arrivals, Planner, RateCurve};
+use scalelab_system::memory::{demo_catalog, FakePayments};
+use scalelab_system::session::{InMemorySessions, SessionIds};
+use scalelab_system::storefront::{router, App};
+use scalelab_system::worker::Inline;
+
+const APP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 80);
+const DB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)), 5432);
+const MAIL: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1)), 25);
+/// Simulated browsers are spread over this many client nodes.
+const CLIENT_NODES: u8 = 4;
+/// The time series keeps at most this many points (see `metrics::Series`).
+const SERIES_CAP: usize = 600;
+
+/// How far a run has got, for a progress display on another thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub virtual_ms: AtomicU64,
+    pub requests: AtomicU64,
+}
+
+/// Why a run did not produce a report.
+#[derive(Debug)]
+pub enum RunError {
+    /// The simulation panicked: a bug in scalelab. The message and the seed reproduce it.
+    Panicked { seed: u64, message: String },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Panicked { seed, message } => {
+                write!(f, "the simulation panicked (seed {seed}): {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// madsim's configuration for a scenario: the network's latency range.
+pub fn config(scenario: &Scenario) -> madsim::Config {
+    let mut config = madsim::Config::default();
+    let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
+    let min = ms(scenario.network.latency_ms_min.get_ref().0);
+    // madsim draws from min..max, which must not be empty.
+    let max = ms(scenario.network.latency_ms_max.get_ref().0).max(min + Duration::from_nanos(1));
+    config.net.send_latency = min..max;
+    config
+}
+
+/// Runs `scenario` with `seed` on a fresh OS thread (std's hash maps are seeded per thread,
+/// and madsim's runtime must not share a thread with another run).
+pub fn run(
+    scenario: &Scenario,
+    seed: u64,
+    progress: Option<Arc<Progress>>,
+) -> Result<Report, RunError> {
+    let scenario = Arc::new(scenario.clone());
+    std::thread::Builder::new()
+        .name(format!("sim-seed-{seed}"))
+        .spawn(move || {
+            let rt = Runtime::with_seed_and_config(seed, config(&scenario));
+            rt.block_on(simulate(scenario, progress))
+        })
+        .map_err(|e| RunError::Panicked {
+            seed,
+            message: format!("could not start the simulation thread: {e}"),
+        })?
+        .join()
+        .map_err(|panic| RunError::Panicked {
+            seed,
+            message: panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "unknown panic".into()),
+        })
+}
+
+/// The simulation itself; must run inside a madsim runtime (see [`run`]). Public so that tests
+/// can hand it to `Runtime::check_determinism`.
+pub async fn simulate(scenario: Arc<Scenario>, progress: Option<Arc<Progress>>) -> Report {
+    let handle = Handle::current();
+    let seed = handle.seed();
+    let scn = scenario.as_ref();
+    let start = Instant::now();
+    let duration = Duration::from_secs_f64(scn.duration_s());
+    let slo = Duration::from_secs_f64(scn.slo.timeout_ms.0 / 1000.0);
+    let w = scn.workload();
+
+    // --- Infrastructure: the database server and the mail provider, each on its own node.
+    let db = Arc::new(DbServer::new(&scn.database, demo_catalog(w.products.get())));
+    let db_node = handle.create_node().name("db").ip(DB.ip()).build();
+    db_node.spawn(db.clone().serve(DB));
+    let mail = Arc::new(MailServer::new(&scn.mail));
+    let mail_node = handle.create_node().name("mail").ip(MAIL.ip()).build();
+    mail_node.spawn(mail.clone().serve(MAIL));
+
+    // --- The naive design: one big host runs the storefront with sessions in its memory and
+    // the side work inline. The same system code, configured.
+    let app_cpu = Arc::new(Cpu::new(
+        &scn.vertical.host,
+        scn.vertical.max_waiting_requests.get(),
+    ));
+    let app_node = handle.create_node().name("app").ip(APP.ip()).build();
+    let session_seed: u64 = madsim::rand::random();
+    let (db_params, mail_params, costs) = (scn.database.clone(), scn.mail.clone(), scn.app.clone());
+    let cpu = app_cpu.clone();
+    app_node.spawn(async move {
+        let (Ok(store), Ok(mailer)) = (
+            SimDb::connect(DB, &db_params).await,
+            SimMailer::connect(MAIL, &mail_params).await,
+        ) else {
+            return;
+        };
+        let store = Arc::new(store);
+        let app = App {
+            store: store.clone(),
+            sessions: Arc::new(InMemorySessions::new(Duration::from_secs_f64(
+                costs.session_ttl_s.0,
+            ))),
+            payments: Arc::new(FakePayments),
+            side_work: Arc::new(Inline {
+                store,
+                mailer: Arc::new(mailer),
+            }),
+            session_ids: SessionIds::from_seed(session_seed),
+            catalog_page_size: costs.catalog_page_size.get() as usize,
+        };
+        let charge_state = Arc::new(Charge { cpu, costs });
+        let shop =
+            router(Arc::new(app)).layer(axum::middleware::from_fn_with_state(charge_state, charge));
+        let _ = crate::net::serve_http(APP, shop).await;
+    });
+
+    // --- Traffic.
+    let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
+    let users = Arc::new(Users {
+        app: APP,
+        slo,
+        recorder: recorder.clone(),
+        start,
+        stop_at: start + duration,
+    });
+    let clients: Vec<NodeHandle> = (0..CLIENT_NODES)
+        .map(|i| {
+            handle
+                .create_node()
+                .name(format!("browsers-{i}"))
+                .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 9, i + 1)))
+                .build()
+        })
+        .collect();
+    let planner = Arc::new(Planner::new(seed, w));
+    let loadgen = handle
+        .create_node()
+        .name("loadgen")
+        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 8, 1)))
+        .build();
+    match w.model {
+        Model::Open => {
+            let arrivals = Arrivals::new(
+                RateCurve::from_workload(w),
+                scn.duration_s(),
+                crate::workload::stream(seed, crate::workload::Purpose::Arrivals),
+            );
+            let (users, planner, clients) = (users.clone(), planner.clone(), clients.clone());
+            loadgen.spawn(async move {
+                for (i, at_s) in arrivals.enumerate() {
+                    tokio::time::sleep_until(start + Duration::from_secs_f64(at_s)).await;
+                    let plan = planner.plan(i as u64);
+                    clients[i % clients.len()].spawn(run_session(plan, users.clone()));
+                }
+            });
+        }
+        Model::Closed => {
+            let count = w.users.map_or(0, |u| u.get());
+            for user in 0..u64::from(count) {
+                let (users, planner) = (users.clone(), planner.clone());
+                clients[user as usize % clients.len()].spawn(async move {
+                    tokio::time::sleep(Duration::from_secs_f64(
+                        planner.start_offset_ms(user) / 1000.0,
+                    ))
+                    .await;
+                    // Each user's sessions get their own index range, so plans never collide.
+                    for n in 0u64.. {
+                        if Instant::now() >= users.stop_at {
+                            break;
+                        }
+                        run_session(planner.plan((user << 32) | n), users.clone()).await;
+                    }
+                });
+            }
+        }
+    }
+
+    // --- The supervisor: close a metrics window every interval until the end, then drain.
+    let interval = Duration::from_secs_f64(scn.metrics.interval_s.0);
+    let (mut app_busy, mut db_busy) = (0u64, 0u64);
+    let (mut app_util, mut db_util) = (Vec::new(), Vec::new());
+    let mut t = Duration::ZERO;
+    while t < duration {
+        let step = interval.min(duration - t);
+        tokio::time::sleep_until(start + t + step).await;
+        t += step;
+        let util = |busy_now: u64, busy_before: u64, cores: u32| {
+            ((busy_now - busy_before) as f64 / (step.as_nanos() as f64 * f64::from(cores))).min(1.0)
+        };
+        let (a, d) = (app_cpu.busy_ns(), db.cpu.busy_ns());
+        let (ua, ud) = (
+            util(a, app_busy, app_cpu.cores()),
+            util(d, db_busy, db.cpu.cores()),
+        );
+        (app_busy, db_busy) = (a, d);
+        app_util.push(ua);
+        db_util.push(ud);
+        let requests = {
+            let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+            r.close_window((t - step).as_secs_f64(), step.as_secs_f64(), ua, ud);
+            r.requests
+        };
+        if let Some(p) = &progress {
+            p.virtual_ms.store(t.as_millis() as u64, Ordering::Relaxed);
+            p.requests.store(requests, Ordering::Relaxed);
+        }
+    }
+    // Requests sent just before the end finish (or time out) within the SLO.
+    tokio::time::sleep(slo + Duration::from_millis(10)).await;
+
+    let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    let peak = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (hash, events) = r.trace_hash();
+    let ended = r.sessions_done + r.sessions_slow + r.sessions_error + r.sessions_cut;
+    let points = &r.series.points;
+    Report {
+        scenario: scn.name.clone(),
+        design: "vertical",
+        seed,
+        trace_hash: format!("{hash:016x}"),
+        trace_events: events,
+        duration_s: scn.duration_s(),
+        slo_timeout_ms: scn.slo.timeout_ms.0,
+        requests: r.requests,
+        answered_in_slo: r.answered_in_slo,
+        availability: if r.requests > 0 {
+            r.answered_in_slo as f64 / r.requests as f64
+        } else {
+            1.0
+        },
+        throughput_rps: r.answered_in_slo as f64 / scn.duration_s(),
+        latency: r.latency_summary(),
+        errors: r.errors.clone(),
+        by_kind: Kind::ALL
+            .iter()
+            .filter_map(|k| r.by_kind.get(k).map(|s| (k, s)))
+            .map(|(k, s)| KindReport {
+                kind: k.name(),
+                requests: s.requests,
+                availability: s.answered_in_slo as f64 / s.requests.max(1) as f64,
+                latency: Recorder::kind_latency(s),
+            })
+            .collect(),
+        sessions: Sessions {
+            started: r.sessions_started,
+            completed: r.sessions_done,
+            abandoned_slow: r.sessions_slow,
+            abandoned_error: r.sessions_error,
+            cut: r.sessions_cut + (r.sessions_started - ended),
+        },
+        orders: r.orders,
+        out_of_stock: r.out_of_stock,
+        revenue_cents: r.revenue_cents,
+        revenue_lost_cents: r.revenue_lost_cents,
+        emails_sent: mail.sent(),
+        cpu: CpuReport {
+            app_cores: app_cpu.cores(),
+            app_capacity_cores: app_cpu.capacity(),
+            app_mean: mean(&app_util),
+            app_peak: peak(&app_util),
+            db_cores: db.cpu.cores(),
+            db_mean: mean(&db_util),
+            db_peak: peak(&db_util),
+        },
+        worst_window: points
+            .iter()
+            .filter(|p| p.requests > 0)
+            .min_by(|a, b| a.availability.total_cmp(&b.availability))
+            .cloned(),
+        busiest_window: points.iter().max_by_key(|p| p.requests).cloned(),
+        series: points.clone(),
+    }
+}

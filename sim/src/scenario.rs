@@ -1,0 +1,404 @@
+//! The scenario format: what a run simulates, as commented TOML read with serde.
+//!
+//! This module owns the schema and its rules: unknown keys are rejected, values are checked
+//! where they are read (so that toml can point at their line and column), and the few rules
+//! that span several fields are checked afterwards with the spans toml recorded. It must not
+//! read files or print: the CLI does that, and renders [`ScenarioError`] with the file's text.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::ops::Range;
+
+use serde::de::{Deserializer, Error as _};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// A problem in a scenario's text: where (byte range in the file) and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioError {
+    pub span: Option<Range<usize>>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Parses and checks a scenario. `text` is the whole file.
+pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
+        span: e.span(),
+        message: e.message().trim().to_owned(),
+    })?;
+    scenario.check()?;
+    Ok(scenario)
+}
+
+// Numbers with a rule, checked as they are read so that the error points at the number.
+macro_rules! checked_f64 {
+    ($(#[$doc:meta])* $name:ident, $ok:expr, $expected:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(pub f64);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = f64::deserialize(d)?;
+                let ok: fn(f64) -> bool = $ok;
+                if v.is_finite() && ok(v) {
+                    Ok($name(v))
+                } else {
+                    Err(D::Error::custom(format!(concat!("expected ", $expected, ", found {}"), v)))
+                }
+            }
+        }
+    };
+}
+
+checked_f64!(
+    /// A number that cannot be negative: a rate, a cost, a latency.
+    NonNegative, |v| v >= 0.0, "a number >= 0"
+);
+checked_f64!(
+    /// A number that must be above zero: a duration, a mean.
+    Positive, |v| v > 0.0, "a number > 0"
+);
+checked_f64!(
+    /// A probability.
+    Probability, |v| (0.0..=1.0).contains(&v), "a probability from 0 to 1"
+);
+
+/// One scenario: the traffic, the costs, the designs' parameters, the SLO.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name; the CLI defaults it to the file name.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// How long arrivals go on, in virtual seconds.
+    pub duration_s: Spanned<Positive>,
+    pub workload: Spanned<Workload>,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub slo: Slo,
+    #[serde(default)]
+    pub app: AppCosts,
+    #[serde(default)]
+    pub database: Database,
+    #[serde(default)]
+    pub mail: Mail,
+    #[serde(default)]
+    pub vertical: Vertical,
+    #[serde(default)]
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// Sessions arrive at a rate, whether or not the shop keeps up (real traffic).
+    Open,
+    /// A fixed number of users, each starting a new session after the last (JMeter style).
+    Closed,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub model: Model,
+    /// Open model: the arrival rate of new sessions over time (linear between points).
+    #[serde(default)]
+    pub curve: Vec<CurvePoint>,
+    /// Closed model: how many users.
+    #[serde(default)]
+    pub users: Option<NonZeroU32>,
+    /// Mean pause between a user's requests.
+    pub think_time_ms_mean: Positive,
+    /// Mean of how long a user waits for a page before leaving.
+    pub patience_ms_mean: Positive,
+    /// Customers 1..=customers; who shops is drawn with Zipf skew `customer_skew`.
+    pub customers: NonZeroU32,
+    pub customer_skew: NonNegative,
+    /// Products 1..=products; what they look at is drawn with Zipf skew `product_skew`.
+    pub products: NonZeroU32,
+    pub product_skew: NonNegative,
+    pub funnel: Funnel,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurvePoint {
+    pub at_s: Spanned<NonNegative>,
+    pub sessions_per_s: NonNegative,
+}
+
+/// The browse -> cart -> checkout funnel: the chance of each step, given the one before.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Funnel {
+    /// Mean number of product pages viewed after the first catalog page.
+    pub product_views_mean: NonNegative,
+    pub add_to_cart: Probability,
+    pub second_item: Probability,
+    pub remove_item: Probability,
+    pub checkout: Probability,
+    pub view_orders: Probability,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// One-way latency of each message, drawn uniformly from min..max (jitter). At least 1 ms:
+    /// madsim delivers no message faster.
+    pub latency_ms_min: Spanned<NonNegative>,
+    pub latency_ms_max: Spanned<NonNegative>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency_ms_min: Spanned::new(0..0, NonNegative(1.0)),
+            latency_ms_max: Spanned::new(0..0, NonNegative(2.0)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// A request answered later than this counts as unavailable; clients give up then.
+    pub timeout_ms: Positive,
+}
+
+impl Default for Slo {
+    fn default() -> Self {
+        Slo {
+            timeout_ms: Positive(2000.0),
+        }
+    }
+}
+
+/// CPU time each kind of request costs on the app host, in milliseconds of one core.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppCosts {
+    pub browse_cpu_ms: NonNegative,
+    pub product_cpu_ms: NonNegative,
+    pub login_cpu_ms: NonNegative,
+    pub cart_cpu_ms: NonNegative,
+    pub checkout_cpu_ms: NonNegative,
+    pub orders_cpu_ms: NonNegative,
+    /// Idle sessions are forgotten after this long.
+    pub session_ttl_s: Positive,
+    /// Products on the catalog page.
+    pub catalog_page_size: NonZeroU32,
+}
+
+impl Default for AppCosts {
+    fn default() -> Self {
+        AppCosts {
+            browse_cpu_ms: NonNegative(4.0),
+            product_cpu_ms: NonNegative(2.0),
+            login_cpu_ms: NonNegative(1.0),
+            cart_cpu_ms: NonNegative(1.5),
+            checkout_cpu_ms: NonNegative(6.0),
+            orders_cpu_ms: NonNegative(3.0),
+            session_ttl_s: Positive(1800.0),
+            catalog_page_size: NonZeroU32::MIN.saturating_add(19),
+        }
+    }
+}
+
+/// A host's CPU: cores, and how much each added core loses to contention (serialised work)
+/// and coherency (cross-core chatter) - the two terms of the Universal Scalability Law.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    pub cores: NonZeroU32,
+    pub contention: Probability,
+    pub coherency: Probability,
+}
+
+/// The PostgreSQL-like database server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub host: Host,
+    /// Server-side limit: queries beyond this many at once are refused.
+    pub max_connections: NonZeroU32,
+    /// Client-side pool per app process: queries wait here for a free connection.
+    pub pool_size: NonZeroU32,
+    pub pool_timeout_ms: Positive,
+    pub statement_timeout_ms: Positive,
+    /// CPU per read query, per written row, in ms of one core.
+    pub read_cpu_ms: NonNegative,
+    pub write_cpu_ms: NonNegative,
+    /// Time to make a commit durable (WAL flush); row locks are held through it.
+    pub commit_ms: NonNegative,
+    /// How long a transaction waits for a locked inventory row before giving up.
+    pub lock_timeout_ms: Positive,
+    pub stock_per_product: u32,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            host: Host {
+                cores: NonZeroU32::MIN.saturating_add(7),
+                contention: Probability(0.02),
+                coherency: Probability(0.0002),
+            },
+            max_connections: NonZeroU32::MIN.saturating_add(199),
+            pool_size: NonZeroU32::MIN.saturating_add(39),
+            pool_timeout_ms: Positive(1000.0),
+            statement_timeout_ms: Positive(5000.0),
+            read_cpu_ms: NonNegative(0.6),
+            write_cpu_ms: NonNegative(1.2),
+            commit_ms: NonNegative(2.0),
+            lock_timeout_ms: Positive(2000.0),
+            stock_per_product: 1_000_000,
+        }
+    }
+}
+
+/// The external mail provider.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    pub latency_ms_mean: NonNegative,
+    pub timeout_ms: Positive,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            latency_ms_mean: NonNegative(120.0),
+            timeout_ms: Positive(3000.0),
+        }
+    }
+}
+
+/// The naive design: one big host running the whole monolith.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vertical {
+    pub host: Host,
+    /// Requests waiting for a core beyond this are refused with 503 (a full accept queue).
+    pub max_waiting_requests: NonZeroU32,
+}
+
+impl Default for Vertical {
+    fn default() -> Self {
+        Vertical {
+            host: Host {
+                cores: NonZeroU32::MIN.saturating_add(15),
+                contention: Probability(0.03),
+                coherency: Probability(0.0003),
+            },
+            max_waiting_requests: NonZeroU32::MIN.saturating_add(1999),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// The time series' interval, in virtual seconds.
+    pub interval_s: Positive,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            interval_s: Positive(1.0),
+        }
+    }
+}
+
+fn invalid(span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError {
+        span: (span != (0..0)).then_some(span),
+        message: message.into(),
+    }
+}
+
+impl Scenario {
+    /// The rules that involve more than one value.
+    fn check(&self) -> Result<(), ScenarioError> {
+        let w = self.workload.get_ref();
+        match w.model {
+            Model::Open if w.curve.is_empty() => {
+                return Err(invalid(
+                    self.workload.span(),
+                    "an open workload needs a `curve` of arrival rates",
+                ));
+            }
+            Model::Closed if w.users.is_none() => {
+                return Err(invalid(
+                    self.workload.span(),
+                    "a closed workload needs `users`",
+                ));
+            }
+            _ => {}
+        }
+        for pair in w.curve.windows(2) {
+            if pair[1].at_s.get_ref().0 <= pair[0].at_s.get_ref().0 {
+                return Err(invalid(
+                    pair[1].at_s.span(),
+                    format!(
+                        "curve points must be in time order: {} s comes after {} s",
+                        pair[1].at_s.get_ref().0,
+                        pair[0].at_s.get_ref().0
+                    ),
+                ));
+            }
+        }
+        let net = &self.network;
+        if net.latency_ms_min.get_ref().0 < 1.0 {
+            return Err(invalid(
+                net.latency_ms_min.span(),
+                format!(
+                    "latency_ms_min is {}, but the simulated network delivers no message in under 1 ms (madsim sleeps at least 1 ms); use 1 or more",
+                    net.latency_ms_min.get_ref().0
+                ),
+            ));
+        }
+        if net.latency_ms_max.get_ref().0 < net.latency_ms_min.get_ref().0 {
+            return Err(invalid(
+                net.latency_ms_max.span(),
+                format!(
+                    "latency_ms_max ({}) is below latency_ms_min ({})",
+                    net.latency_ms_max.get_ref().0,
+                    net.latency_ms_min.get_ref().0
+                ),
+            ));
+        }
+        if self.metrics.interval_s.0 > self.duration_s.get_ref().0 {
+            return Err(invalid(
+                self.duration_s.span(),
+                format!(
+                    "duration_s ({}) is shorter than one metrics interval ({} s)",
+                    self.duration_s.get_ref().0,
+                    self.metrics.interval_s.0
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn duration_s(&self) -> f64 {
+        self.duration_s.get_ref().0
+    }
+
+    pub fn workload(&self) -> &Workload {
+        self.workload.get_ref()
+    }
+}

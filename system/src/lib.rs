@@ -1,0 +1,30 @@
+//! scalelab-system: the web shop that scalelab scales.
+//!
+//! This crate is the product code: the storefront HTTP API, sessions, cart and checkout, the
+//! handlers for the side work of a checkout, and the *ports* (traits) through which all of it
+//! reaches infrastructure. It is deliberately small and plain, because students read it.
+//!
+//! It must not know that it may be simulated. It reads time only through `tokio::time` and
+//! randomness only from values handed to it, and it keeps no global mutable state: the same code
+//! runs on real tokio and, unchanged, under the madsim simulator (where `tokio` is madsim-tokio).
+//!
+//! # Layout
+//!
+//! - [`model`]: products, carts, orders: plain data.
+//! - [`ports`]: the traits for storage, sessions, mail, payments and side work. Every design
+//!   (vertical, horizontal, queued, sharded) is a different choice of implementations for these.
+//! - [`session`]: session ids, the session record, and the in-process session store that the
+//!   naive design uses.
+//! - [`storefront`]: the axum router and its handlers (browse, cart, checkout, order history).
+//! - [`worker`]: the side work of a checkout (confirmation email, inventory update, shipping
+//!   label), and the inline dispatcher that runs it inside the checkout request.
+//! - [`memory`]: in-memory implementations of the ports, for tests and the embedded default.
+//! - [`server`]: the accept loop that serves a router over any tokio-compatible listener.
+
+pub mod memory;
+pub mod model;
+pub mod ports;
+pub mod server;
+pub mod session;
+pub mod storefront;
+pub mod worker;

@@ -1,0 +1,208 @@
+//! In-memory implementations of the ports: the reference behaviour every other adapter must
+//! match, the shop's embedded default, and what the tests run against.
+//!
+//! Must not: pretend to be durable. Everything here dies with the process.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::model::{
+    CustomerId, Email, NewOrder, Order, OrderId, Placement, Product, ProductId, ProductPage,
+};
+use crate::ports::{Mailer, Payments, PortError, Store};
+
+/// A catalog for demos and simulations: `count` products with ids 1..=count, names and prices
+/// that follow from the id alone (no randomness, so every world builds the same shop).
+pub fn demo_catalog(count: u32) -> Vec<Product> {
+    const KINDS: [&str; 8] = [
+        "Mug",
+        "T-shirt",
+        "Lamp",
+        "Backpack",
+        "Kettle",
+        "Notebook",
+        "Headphones",
+        "Plant",
+    ];
+    const COLOURS: [&str; 6] = ["red", "blue", "green", "black", "white", "yellow"];
+    (1..=count)
+        .map(|id| {
+            let kind = KINDS[id as usize % KINDS.len()];
+            let colour = COLOURS[(id as usize / KINDS.len()) % COLOURS.len()];
+            // Prices from $5.00 to $99.99, spread by a multiplicative step so neighbours differ.
+            let price_cents = 500 + u64::from(id).wrapping_mul(7919) % 9500;
+            Product {
+                id,
+                name: format!("{colour} {kind} #{id}"),
+                price_cents,
+            }
+        })
+        .collect()
+}
+
+/// Orders and inventory in memory, behind one lock: every operation is trivially atomic.
+pub struct MemoryStore {
+    inner: Mutex<Tables>,
+}
+
+#[derive(Default)]
+struct Tables {
+    products: BTreeMap<ProductId, (Product, u32)>,
+    orders: BTreeMap<OrderId, Order>,
+    by_customer: BTreeMap<CustomerId, Vec<OrderId>>,
+    stock_movements: BTreeSet<OrderId>,
+    shipping_labels: BTreeSet<OrderId>,
+    last_order_id: OrderId,
+}
+
+impl MemoryStore {
+    /// A store holding `products`, each with `stock` units.
+    pub fn new(products: Vec<Product>, stock: u32) -> MemoryStore {
+        let products = products.into_iter().map(|p| (p.id, (p, stock))).collect();
+        MemoryStore {
+            inner: Mutex::new(Tables {
+                products,
+                ..Tables::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Units of a product in stock (for tests and checkers).
+    pub fn stock(&self, id: ProductId) -> Option<u32> {
+        self.lock().products.get(&id).map(|(_, s)| *s)
+    }
+
+    /// How many stock movements and shipping labels exist (for tests and checkers).
+    pub fn side_effects(&self) -> (usize, usize) {
+        let t = self.lock();
+        (t.stock_movements.len(), t.shipping_labels.len())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn list_products(&self, limit: usize) -> Result<Vec<Product>, PortError> {
+        Ok(self
+            .lock()
+            .products
+            .values()
+            .take(limit)
+            .map(|(p, _)| p.clone())
+            .collect())
+    }
+
+    async fn product(&self, id: ProductId) -> Result<Option<ProductPage>, PortError> {
+        Ok(self.lock().products.get(&id).map(|(p, stock)| ProductPage {
+            product: p.clone(),
+            in_stock: *stock,
+        }))
+    }
+
+    async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
+        let mut t = self.lock();
+        // Check every line before taking anything, so a failed order reserves nothing.
+        for line in &order.lines {
+            let in_stock = t.products.get(&line.product_id).map_or(0, |(_, s)| *s);
+            if in_stock < line.quantity {
+                return Ok(Placement::OutOfStock(line.product_id));
+            }
+        }
+        for line in &order.lines {
+            if let Some((_, stock)) = t.products.get_mut(&line.product_id) {
+                *stock -= line.quantity;
+            }
+        }
+        t.last_order_id += 1;
+        let placed = Order {
+            id: t.last_order_id,
+            customer_id: order.customer_id,
+            total_cents: order.total_cents(),
+            lines: order.lines,
+            payment_ref: order.payment_ref,
+        };
+        t.by_customer
+            .entry(placed.customer_id)
+            .or_default()
+            .push(placed.id);
+        t.orders.insert(placed.id, placed.clone());
+        Ok(Placement::Placed(placed))
+    }
+
+    async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
+        let t = self.lock();
+        let ids = t
+            .by_customer
+            .get(&customer)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Ok(ids
+            .iter()
+            .filter_map(|id| t.orders.get(id).cloned())
+            .collect())
+    }
+
+    async fn record_stock_movement(&self, order: &Order) -> Result<(), PortError> {
+        self.lock().stock_movements.insert(order.id);
+        Ok(())
+    }
+
+    async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
+        self.lock().shipping_labels.insert(order.id);
+        Ok(())
+    }
+}
+
+/// A mailer that keeps what it was asked to send: one email per order id, however often asked.
+#[derive(Default)]
+pub struct MemoryMailer {
+    sent: Mutex<BTreeMap<OrderId, Email>>,
+}
+
+impl MemoryMailer {
+    pub fn sent(&self) -> Vec<Email> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Mailer for MemoryMailer {
+    async fn send(&self, email: &Email) -> Result<(), PortError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(email.order_id, email.clone());
+        Ok(())
+    }
+}
+
+/// A payment provider that approves every charge at once. The reference follows from the
+/// idempotency key, so a retried charge returns the same reference and keeps no state.
+#[derive(Default)]
+pub struct FakePayments;
+
+#[async_trait]
+impl Payments for FakePayments {
+    async fn charge(
+        &self,
+        _customer: CustomerId,
+        _amount_cents: u64,
+        idempotency_key: &str,
+    ) -> Result<String, PortError> {
+        Ok(format!("pay-{idempotency_key}"))
+    }
+
+    async fn refund(&self, _payment_ref: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! Plain data of the shop: products, cart lines, orders, emails.
+//!
+//! No behaviour lives here beyond small helpers (totals); the rules are in `storefront` and
+//! `worker`. Money is kept in whole cents (`u64`) so that sums are exact.
+
+use serde::{Deserialize, Serialize};
+
+pub type ProductId = u32;
+pub type CustomerId = u64;
+pub type OrderId = u64;
+
+/// A product as the catalog lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: ProductId,
+    pub name: String,
+    pub price_cents: u64,
+}
+
+/// A product page: the product plus how many are in stock right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPage {
+    pub product: Product,
+    pub in_stock: u32,
+}
+
+/// One line of a cart or an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub product_id: ProductId,
+    pub quantity: u32,
+    /// The unit price at the moment the line was priced (at checkout).
+    pub price_cents: u64,
+}
+
+/// What checkout asks the store to create: reserve every line, then record the order, as one
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub customer_id: CustomerId,
+    pub lines: Vec<Line>,
+    pub payment_ref: String,
+}
+
+impl NewOrder {
+    pub fn total_cents(&self) -> u64 {
+        total_cents(&self.lines)
+    }
+}
+
+/// An order the store has committed. Once a client has seen its id, it must never be lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub customer_id: CustomerId,
+    pub lines: Vec<Line>,
+    pub total_cents: u64,
+    pub payment_ref: String,
+}
+
+/// The outcome of trying to place an order: either it is placed, or one product ran out and
+/// nothing was reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Placement {
+    Placed(Order),
+    OutOfStock(ProductId),
+}
+
+/// A confirmation email. The order id makes sending it idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub subject: String,
+    pub body: String,
+}
+
+pub fn total_cents(lines: &[Line]) -> u64 {
+    lines
+        .iter()
+        .map(|l| l.price_cents * u64::from(l.quantity))
+        .sum()
+}

@@ -1,0 +1,98 @@
+//! The ports: every piece of infrastructure the shop needs, as a trait.
+//!
+//! The storefront and the worker handlers only ever talk to these traits. Which implementation
+//! sits behind each one *is* the design:
+//!
+//! | port            | naive vertical        | horizontal            | queued                 | sharded                  |
+//! |-----------------|-----------------------|-----------------------|------------------------|--------------------------|
+//! | `SessionStore`  | in process memory     | external store        | external store         | external store           |
+//! | `Store`         | one database          | one database          | one database           | shard router over N dbs  |
+//! | `SideWork`      | inline, in checkout   | inline                | publish to a broker    | publish to a broker      |
+//!
+//! The traits are shaped so that SQL databases (sqlx), Redis and a Kafka-like broker can
+//! implement them: every call may fail with a [`PortError`], every write that may be retried is
+//! keyed (order id, payment idempotency key) so that doing it twice does no harm.
+//!
+//! They use `async_trait` so that the app can hold them as `Arc<dyn Port>` and a design can be
+//! chosen at run time; generic parameters would spread through every handler signature, which
+//! is harder to read for little gain at these call rates.
+
+use async_trait::async_trait;
+use std::fmt;
+
+use crate::model::{
+    CustomerId, Email, NewOrder, Order, Placement, Product, ProductId, ProductPage,
+};
+use crate::session::{Session, SessionId};
+
+/// Why infrastructure could not do what was asked. The storefront turns these into 503/504.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PortError {
+    /// The service refused or could not be reached (down, partitioned, too many connections).
+    Unavailable(String),
+    /// The service did not answer in time; the operation may or may not have happened.
+    Timeout(String),
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortError::Unavailable(what) => write!(f, "unavailable: {what}"),
+            PortError::Timeout(what) => write!(f, "timed out: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for PortError {}
+
+/// Orders and inventory: the shop's database.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The first `limit` products of the catalog, by id.
+    async fn list_products(&self, limit: usize) -> Result<Vec<Product>, PortError>;
+    /// One product with its stock, or `None` if there is no such product.
+    async fn product(&self, id: ProductId) -> Result<Option<ProductPage>, PortError>;
+    /// In one transaction: take every line out of stock, or none of them; then record the order.
+    async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError>;
+    /// A customer's orders, oldest first.
+    async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError>;
+    /// Side work: record the stock movement of an order for the warehouse. Idempotent by order id.
+    async fn record_stock_movement(&self, order: &Order) -> Result<(), PortError>;
+    /// Side work: create the shipping label of an order. Idempotent by order id.
+    async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError>;
+}
+
+/// Where sessions live: in process memory (naive) or in a shared store (stateless designs).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn load(&self, id: &SessionId) -> Result<Option<Session>, PortError>;
+    async fn save(&self, id: &SessionId, session: &Session) -> Result<(), PortError>;
+}
+
+/// The mail provider. Sending the same order's confirmation twice must be harmless to callers;
+/// a provider may deliver it twice (at least once), which is why emails carry the order id.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, email: &Email) -> Result<(), PortError>;
+}
+
+/// The payment provider. `idempotency_key` makes a retried charge a no-op, as real providers do.
+#[async_trait]
+pub trait Payments: Send + Sync {
+    /// Charge a customer; returns the provider's reference for the payment.
+    async fn charge(
+        &self,
+        customer: CustomerId,
+        amount_cents: u64,
+        idempotency_key: &str,
+    ) -> Result<String, PortError>;
+    /// Give the money back, e.g. when the goods ran out after the charge.
+    async fn refund(&self, payment_ref: &str) -> Result<(), PortError>;
+}
+
+/// What happens after an order is committed: confirmation email, stock movement, shipping
+/// label. Inline (inside the checkout request) or handed to a broker for workers.
+#[async_trait]
+pub trait SideWork: Send + Sync {
+    async fn order_placed(&self, order: &Order) -> Result<(), PortError>;
+}

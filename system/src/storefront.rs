@@ -1,0 +1,374 @@
+//! The storefront: the shop's HTTP API as an axum router.
+//!
+//! | method | path                     | what it does                                         |
+//! |--------|--------------------------|------------------------------------------------------|
+//! | GET    | /health                  | liveness, for load balancers                         |
+//! | GET    | /products                | the catalog's first page                             |
+//! | GET    | /products/{id}           | one product with its stock                           |
+//! | POST   | /login                   | `{"customer_id": 42}`: ties the session to a customer |
+//! | GET    | /cart                    | the session's cart                                   |
+//! | POST   | /cart/items              | `{"product_id": 7, "quantity": 2}`                   |
+//! | DELETE | /cart/items/{product_id} | remove a product from the cart                       |
+//! | POST   | /checkout                | pay, reserve stock, create the order, do side work   |
+//! | GET    | /orders                  | the customer's order history                         |
+//!
+//! The session rides in an `sid` cookie. Browsing needs no session, so anonymous visitors cost
+//! the session store nothing.
+//!
+//! Must not: hold any state of its own. Everything lives behind the ports in [`App`], which is
+//! what lets the same handlers run as one monolith or as N stateless replicas.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::model::{total_cents, CustomerId, Line, NewOrder, OrderId, Placement, ProductId};
+use crate::ports::{Payments, PortError, SessionStore, SideWork, Store};
+use crate::session::{CartItem, Session, SessionId, SessionIds};
+
+/// Most of one product a cart may hold: a shop rule, and a guard against absurd input.
+pub const MAX_QUANTITY: u32 = 99;
+/// Most distinct products in one cart.
+pub const MAX_CART_LINES: usize = 50;
+
+/// Everything the handlers need: the ports, and how session ids are made.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub payments: Arc<dyn Payments>,
+    pub side_work: Arc<dyn SideWork>,
+    pub session_ids: SessionIds,
+    /// How many products `GET /products` lists.
+    pub catalog_page_size: usize,
+}
+
+/// Builds the storefront router for one configuration of the ports.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/products", get(list_products))
+        .route("/products/{id}", get(product_page))
+        .route("/login", post(login))
+        .route("/cart", get(show_cart))
+        .route("/cart/items", post(add_to_cart))
+        .route("/cart/items/{product_id}", delete(remove_from_cart))
+        .route("/checkout", post(checkout))
+        .route("/orders", get(order_history))
+        .with_state(app)
+}
+
+/// An error as the client sees it: a status and a JSON body `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<PortError> for ApiError {
+    fn from(e: PortError) -> ApiError {
+        let status = match e {
+            PortError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PortError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> ApiError {
+        ApiError::new(e.status(), e.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+async fn list_products(State(app): State<Arc<App>>) -> ApiResult {
+    let products = app.store.list_products(app.catalog_page_size).await?;
+    Ok(Json(products).into_response())
+}
+
+async fn product_page(State(app): State<Arc<App>>, Path(id): Path<ProductId>) -> ApiResult {
+    match app.store.product(id).await? {
+        Some(page) => Ok(Json(page).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no product {id}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginForm {
+    customer_id: CustomerId,
+}
+
+/// Stand-in for real authentication: the lab is about scaling, not passwords.
+async fn login(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    form: Result<Json<LoginForm>, JsonRejection>,
+) -> ApiResult {
+    let Json(form) = form?;
+    let mut visit = Visit::start(&app, &headers).await?;
+    visit.session.customer_id = Some(form.customer_id);
+    visit.save(&app).await?;
+    Ok(visit.respond(StatusCode::OK, json!({ "customer_id": form.customer_id })))
+}
+
+#[derive(Serialize)]
+struct CartView {
+    lines: Vec<Line>,
+    total_cents: u64,
+}
+
+fn cart_view(session: &Session) -> CartView {
+    let lines = cart_lines(session);
+    CartView {
+        total_cents: total_cents(&lines),
+        lines,
+    }
+}
+
+fn cart_lines(session: &Session) -> Vec<Line> {
+    session
+        .cart
+        .iter()
+        .map(|(&product_id, item)| Line {
+            product_id,
+            quantity: item.quantity,
+            price_cents: item.price_cents,
+        })
+        .collect()
+}
+
+async fn show_cart(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
+    let visit = Visit::start(&app, &headers).await?;
+    let view = cart_view(&visit.session);
+    Ok(visit.respond(StatusCode::OK, view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddItem {
+    product_id: ProductId,
+    quantity: u32,
+}
+
+async fn add_to_cart(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    form: Result<Json<AddItem>, JsonRejection>,
+) -> ApiResult {
+    let Json(form) = form?;
+    if form.quantity == 0 || form.quantity > MAX_QUANTITY {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "quantity must be 1 to {MAX_QUANTITY}, got {}",
+                form.quantity
+            ),
+        ));
+    }
+    // Price the item now, from the database: the client does not get to say what it costs.
+    let Some(page) = app.store.product(form.product_id).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no product {}", form.product_id),
+        ));
+    };
+    let mut visit = Visit::start(&app, &headers).await?;
+    let cart = &mut visit.session.cart;
+    if !cart.contains_key(&form.product_id) && cart.len() >= MAX_CART_LINES {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("a cart holds at most {MAX_CART_LINES} different products"),
+        ));
+    }
+    let item = cart.entry(form.product_id).or_insert(CartItem {
+        quantity: 0,
+        price_cents: page.product.price_cents,
+    });
+    item.quantity = (item.quantity + form.quantity).min(MAX_QUANTITY);
+    item.price_cents = page.product.price_cents;
+    visit.save(&app).await?;
+    let view = cart_view(&visit.session);
+    Ok(visit.respond(StatusCode::OK, view))
+}
+
+async fn remove_from_cart(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(product_id): Path<ProductId>,
+) -> ApiResult {
+    let mut visit = Visit::start(&app, &headers).await?;
+    if visit.session.cart.remove(&product_id).is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("product {product_id} is not in the cart"),
+        ));
+    }
+    visit.save(&app).await?;
+    let view = cart_view(&visit.session);
+    Ok(visit.respond(StatusCode::OK, view))
+}
+
+#[derive(Serialize)]
+struct Receipt {
+    order_id: OrderId,
+    total_cents: u64,
+}
+
+/// Checkout: charge, then reserve stock and record the order in one transaction, then the side
+/// work. The order is *acknowledged* only by the 201 response: after that it must never be lost.
+async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
+    let mut visit = Visit::start(&app, &headers).await?;
+    let Some(customer_id) = visit.session.customer_id else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "log in before checking out",
+        ));
+    };
+    let lines = cart_lines(&visit.session);
+    if lines.is_empty() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the cart is empty"));
+    }
+
+    // The key makes a retried charge for the same attempt a no-op at the payment provider.
+    visit.session.checkouts += 1;
+    let key = format!("{}-{}", visit.id.as_str(), visit.session.checkouts);
+    let payment_ref = app
+        .payments
+        .charge(customer_id, total_cents(&lines), &key)
+        .await?;
+
+    let new_order = NewOrder {
+        customer_id,
+        lines,
+        payment_ref: payment_ref.clone(),
+    };
+    let order = match app.store.place_order(new_order).await {
+        Ok(Placement::Placed(order)) => order,
+        Ok(Placement::OutOfStock(product_id)) => {
+            app.payments.refund(&payment_ref).await?;
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("product {product_id} is out of stock"),
+            ));
+        }
+        Err(e) => {
+            // We cannot know whether the transaction committed; a real shop reconciles later.
+            // Refunding here could refund a placed order, so the charge stays and the error goes up.
+            return Err(e.into());
+        }
+    };
+
+    // The order is committed: empty the cart first, so that a failure below cannot lead the
+    // customer to buy the same things twice.
+    visit.session.cart.clear();
+    visit.save(&app).await?;
+
+    // Inline side work makes the customer wait for it, and fail with it: the naive design's
+    // weakness, kept on purpose so the lab can show it.
+    if let Err(e) = app.side_work.order_placed(&order).await {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "order {} was placed but its follow-up failed: {e}",
+                order.id
+            ),
+        ));
+    }
+    let receipt = Receipt {
+        order_id: order.id,
+        total_cents: order.total_cents,
+    };
+    Ok(visit.respond(StatusCode::CREATED, receipt))
+}
+
+async fn order_history(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
+    let visit = Visit::start(&app, &headers).await?;
+    let Some(customer_id) = visit.session.customer_id else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "log in to see your orders",
+        ));
+    };
+    let orders = app.store.orders_for(customer_id).await?;
+    Ok(visit.respond(StatusCode::OK, orders))
+}
+
+/// One request's view of its session: loaded from the cookie, or new.
+struct Visit {
+    id: SessionId,
+    session: Session,
+    is_new: bool,
+}
+
+impl Visit {
+    async fn start(app: &App, headers: &HeaderMap) -> Result<Visit, ApiError> {
+        if let Some(id) = session_cookie(headers) {
+            if let Some(session) = app.sessions.load(&id).await? {
+                return Ok(Visit {
+                    id,
+                    session,
+                    is_new: false,
+                });
+            }
+        }
+        // No cookie, a malformed one, or a session that expired (or lived on a node that died).
+        Ok(Visit {
+            id: app.session_ids.next(),
+            session: Session::default(),
+            is_new: true,
+        })
+    }
+
+    async fn save(&self, app: &App) -> Result<(), ApiError> {
+        Ok(app.sessions.save(&self.id, &self.session).await?)
+    }
+
+    fn respond(self, status: StatusCode, body: impl Serialize) -> Response {
+        let mut response = (status, Json(body)).into_response();
+        if self.is_new {
+            let cookie = format!("sid={}; Path=/; HttpOnly; SameSite=Lax", self.id.as_str());
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+        }
+        response
+    }
+}
+
+/// The `sid` cookie, if the request carries a well-formed one.
+fn session_cookie(headers: &HeaderMap) -> Option<SessionId> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix("sid="))
+        .find_map(SessionId::parse)
+}

@@ -1,0 +1,197 @@
+//! `scalelab`: the command line of the lab.
+//!
+//! Owns argument parsing, loading scenarios and reporting their errors, progress on a terminal,
+//! printing results, and exit codes. Must not: hold simulation logic; it calls
+//! `scalelab_sim` and formats what comes back.
+//!
+//! Exit codes: 0 the run finished; 2 bad input (flags, scenario file); 3 the simulator failed.
+
+mod bench;
+mod scenario_file;
+mod summary;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "scalelab",
+    version,
+    about = "A deterministic lab for scaling a web shop"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario headless and print a summary, its seed and its trace hash.
+    Run {
+        /// The scenario file (TOML), e.g. scenarios/flash-sale.toml.
+        scenario: PathBuf,
+        /// The seed; the same scenario and seed give the same run. Picked at random if absent.
+        #[arg(long, env = "SCALELAB_SEED")]
+        seed: Option<u64>,
+        /// Print the whole report (with the time series) as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the simulator itself: simulated requests per wall second, real-time factor,
+    /// cost of a request against a bare simulated TCP round trip, memory against run length.
+    Bench {
+        /// Fewer and shorter runs (a smoke test of the benchmark, not figures to report).
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_INTERNAL: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            json,
+        } => run(scenario, seed, json),
+        Command::Bench { quick } => bench::main(quick),
+    }
+}
+
+/// A seed for a run that was given none: from the clock and the process id, outside any
+/// simulation. It is printed, so the run can be repeated.
+fn pick_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mixed = (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // Keep seeds short enough to type.
+    mixed % 1_000_000
+}
+
+/// Peak resident memory of this process in KiB (Linux), to show that memory stays bounded.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[derive(Serialize)]
+struct WallFigures {
+    seconds: f64,
+    real_time_factor: f64,
+    simulated_requests_per_s: f64,
+    peak_rss_kib: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct JsonOutput<'a> {
+    #[serde(flatten)]
+    report: &'a scalelab_sim::Report,
+    /// Measured on the wall clock: varies from run to run, unlike everything above.
+    wall: WallFigures,
+}
+
+fn run(path: PathBuf, seed: Option<u64>, json: bool) -> ExitCode {
+    let scenario = match scenario_file::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{}", e.render(std::io::stderr().is_terminal()));
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let seed_picked = seed.is_none();
+    let seed = seed.unwrap_or_else(pick_seed);
+    if !json {
+        eprintln!("running {} with seed {seed} ...", path.display());
+    }
+
+    let progress = Arc::new(scalelab_sim::Progress::default());
+    let done = Arc::new(AtomicBool::new(false));
+    let show_progress = !json && std::io::stderr().is_terminal();
+    let ticker = show_progress.then(|| {
+        let (progress, done) = (progress.clone(), done.clone());
+        let total_s = scenario.duration_s();
+        std::thread::spawn(move || progress_line(&progress, &done, total_s))
+    });
+
+    let started = Instant::now();
+    let result = scalelab_sim::run(&scenario, seed, Some(progress));
+    let wall_s = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    if let Some(t) = ticker {
+        let _ = t.join();
+    }
+
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("this is a bug in scalelab; rerun with --seed {seed} to reproduce it");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
+    if json {
+        let out = JsonOutput {
+            report: &report,
+            wall: WallFigures {
+                seconds: wall_s,
+                real_time_factor: report.duration_s / wall_s.max(1e-9),
+                simulated_requests_per_s: report.requests as f64 / wall_s.max(1e-9),
+                peak_rss_kib: peak_rss_kib(),
+            },
+        };
+        match serde_json::to_string_pretty(&out) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: could not write the report as JSON: {e}");
+                return ExitCode::from(EXIT_INTERNAL);
+            }
+        }
+    } else {
+        print!(
+            "{}",
+            summary::render(
+                &report,
+                &summary::Wall { seconds: wall_s },
+                seed_picked,
+                &path.display().to_string()
+            )
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Shows virtual time done and speed on one terminal line, once a run has taken two seconds.
+fn progress_line(progress: &scalelab_sim::Progress, done: &AtomicBool, total_s: f64) {
+    let started = Instant::now();
+    let mut shown = false;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let wall = started.elapsed().as_secs_f64();
+        if wall < 2.0 {
+            continue;
+        }
+        let virtual_s = progress.virtual_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let requests = progress.requests.load(Ordering::Relaxed);
+        eprint!(
+            "\r  {virtual_s:>6.0} / {total_s:.0} s virtual · {:>5.1}x real time · {} requests   ",
+            virtual_s / wall,
+            summary::thousands(requests)
+        );
+        shown = true;
+    }
+    if shown {
+        eprint!("\r{:80}\r", "");
+    }
+}

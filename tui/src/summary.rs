@@ -1,0 +1,182 @@
+//! The readable summary of a run, for a terminal or a log.
+//!
+//! Must not: compute anything the report does not hold; this only formats.
+
+use std::fmt::Write;
+
+use scalelab_sim::Report;
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn dollars(cents: u64) -> String {
+    format!("${}.{:02}", thousands(cents / 100), cents % 100)
+}
+
+pub fn ms(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1} s", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.1} ms")
+    }
+}
+
+pub fn pct(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+/// How fast the simulation ran, measured on the wall clock outside it.
+pub struct Wall {
+    pub seconds: f64,
+}
+
+pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -> String {
+    let mut s = String::new();
+    let rtf = r.duration_s / wall.seconds.max(1e-9);
+    let _ = writeln!(
+        s,
+        "scalelab run · {} · design {} · seed {}",
+        r.scenario, r.design, r.seed
+    );
+    let _ = writeln!(
+        s,
+        "simulated {:.0} s in {:.2} s wall ({:.1}x real time, {} simulated requests/s)\n",
+        r.duration_s,
+        wall.seconds,
+        rtf,
+        thousands((r.requests as f64 / wall.seconds.max(1e-9)) as u64)
+    );
+    let _ = writeln!(
+        s,
+        "  requests      {}   availability {} (answered within the {} SLO)",
+        thousands(r.requests),
+        pct(r.availability),
+        ms(r.slo_timeout_ms)
+    );
+    let _ = writeln!(
+        s,
+        "  throughput    {:.1} req/s answered in SLO",
+        r.throughput_rps
+    );
+    let l = &r.latency;
+    let _ = writeln!(
+        s,
+        "  latency       p50 {}  p95 {}  p99 {}  p99.9 {}  max {}",
+        ms(l.p50_ms),
+        ms(l.p95_ms),
+        ms(l.p99_ms),
+        ms(l.p999_ms),
+        ms(l.max_ms)
+    );
+    let errors = if r.errors.is_empty() {
+        "none".to_owned()
+    } else {
+        r.errors
+            .iter()
+            .map(|(k, v)| format!("{k} {}", thousands(*v)))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let _ = writeln!(s, "  errors        {errors}");
+    let ss = &r.sessions;
+    let _ = writeln!(
+        s,
+        "  sessions      {} started · {} completed · {} left (slow) · {} left (errors) · {} still going at the end",
+        thousands(ss.started),
+        thousands(ss.completed),
+        thousands(ss.abandoned_slow),
+        thousands(ss.abandoned_error),
+        thousands(ss.cut)
+    );
+    let _ = writeln!(
+        s,
+        "  orders        {} · revenue {} · lost {} (carts left because pages were slow or failed) · out of stock {}",
+        thousands(r.orders),
+        dollars(r.revenue_cents),
+        dollars(r.revenue_lost_cents),
+        thousands(r.out_of_stock)
+    );
+    let _ = writeln!(s, "  emails        {} sent", thousands(r.emails_sent));
+    let c = &r.cpu;
+    let _ = writeln!(
+        s,
+        "  cpu           app {} cores (worth {:.1} at full load): {} mean, {} peak · db {} cores: {} mean, {} peak",
+        c.app_cores,
+        c.app_capacity_cores,
+        pct(c.app_mean),
+        pct(c.app_peak),
+        c.db_cores,
+        pct(c.db_mean),
+        pct(c.db_peak)
+    );
+    if let Some(w) = &r.worst_window {
+        let _ = writeln!(
+            s,
+            "  worst window  {:.0}-{:.0} s: availability {}, p99 {}, {:.0} req/s answered",
+            w.t_s,
+            w.t_s + w.span_s,
+            pct(w.availability),
+            ms(w.p99_ms),
+            w.throughput_rps
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n  {:<10} {:>10} {:>9} {:>10} {:>10}",
+        "kind", "requests", "avail", "p50", "p99"
+    );
+    for k in &r.by_kind {
+        let _ = writeln!(
+            s,
+            "  {:<10} {:>10} {:>9} {:>10} {:>10}",
+            k.kind,
+            thousands(k.requests),
+            pct(k.availability),
+            ms(k.latency.p50_ms),
+            ms(k.latency.p99_ms)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nseed {}  trace {}  ({} events)",
+        r.seed,
+        r.trace_hash,
+        thousands(r.trace_events)
+    );
+    if seed_picked {
+        let _ = writeln!(s, "the seed was picked for this run; to repeat it exactly:");
+    } else {
+        let _ = writeln!(s, "to repeat this run exactly:");
+    }
+    let _ = writeln!(s, "  scalelab run {scenario_path} --seed {}", r.seed);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(dollars(123_456), "$1,234.56");
+        assert_eq!(ms(12.34), "12.3 ms");
+        assert_eq!(ms(1234.0), "1234 ms");
+        assert_eq!(ms(12_345.0), "12.3 s");
+        assert_eq!(pct(0.99984), "99.98%");
+    }
+}
