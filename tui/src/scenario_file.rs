@@ -13,7 +13,7 @@ use scalelab_sim::Scenario;
 #[derive(Debug)]
 pub struct LoadError {
     headline: String,
-    detail: Option<Located>,
+    detail: Option<Box<Located>>,
 }
 
 #[derive(Debug)]
@@ -83,11 +83,11 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
             let (line, col) = line_col(&text, span.start);
             LoadError {
                 headline: format!("{shown}:{line}:{col}: {}", e.message),
-                detail: Some(Located {
+                detail: Some(Box::new(Located {
                     label: e.message.lines().next().unwrap_or("here").to_owned(),
                     span: SourceSpan::new(span.start.into(), span.end.saturating_sub(span.start)),
                     src: NamedSource::new(shown.clone(), text.clone()),
-                }),
+                })),
             }
         }
         None => LoadError {
