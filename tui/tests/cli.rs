@@ -30,9 +30,27 @@ fn trace_hash(out: &Output) -> String {
 
 #[test]
 fn the_first_scenario_replays_bit_for_bit_in_another_process() {
-    let a = trace_hash(&scalelab(&["run", "scenarios/flash-sale.toml", "--seed", "42", "--json"]));
-    let b = trace_hash(&scalelab(&["run", "scenarios/flash-sale.toml", "--seed", "42", "--json"]));
-    let c = trace_hash(&scalelab(&["run", "scenarios/flash-sale.toml", "--seed", "43", "--json"]));
+    let a = trace_hash(&scalelab(&[
+        "run",
+        "scenarios/flash-sale.toml",
+        "--seed",
+        "42",
+        "--json",
+    ]));
+    let b = trace_hash(&scalelab(&[
+        "run",
+        "scenarios/flash-sale.toml",
+        "--seed",
+        "42",
+        "--json",
+    ]));
+    let c = trace_hash(&scalelab(&[
+        "run",
+        "scenarios/flash-sale.toml",
+        "--seed",
+        "43",
+        "--json",
+    ]));
     assert_eq!(a, b, "same seed, same hash across processes");
     assert_ne!(a, c, "another seed, another hash");
     assert_eq!(a.len(), 16);
@@ -43,7 +61,14 @@ fn the_summary_shows_the_seed_the_hash_and_the_overload() {
     let out = scalelab(&["run", "scenarios/flash-sale.toml", "--seed", "42"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    for needle in ["design vertical · seed 42", "availability", "p99", "worst window", "seed 42  trace ", "scalelab run scenarios/flash-sale.toml --seed 42"] {
+    for needle in [
+        "design vertical · seed 42",
+        "availability",
+        "p99",
+        "worst window",
+        "seed 42  trace ",
+        "scalelab run scenarios/flash-sale.toml --seed 42",
+    ] {
         assert!(s.contains(needle), "missing {needle:?} in:\n{s}");
     }
     // Piped output gets no progress line.
@@ -75,21 +100,38 @@ fn tempdir() -> PathBuf {
 fn every_malformed_scenario_gets_a_pointed_error_and_exit_code_2() {
     let dir = workspace().join("tui/tests/invalid");
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("tests/invalid").map(|e| e.expect("entry").path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/invalid")
+        .map(|e| e.expect("entry").path())
+        .collect();
     entries.sort();
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
-        let expected = std::fs::read_to_string(path.with_extension("expected")).expect("a .expected file beside each .toml");
-        let rel = format!("tui/tests/invalid/{}", path.file_name().and_then(|n| n.to_str()).expect("name"));
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
+        let expected = std::fs::read_to_string(path.with_extension("expected"))
+            .expect("a .expected file beside each .toml");
+        let rel = format!(
+            "tui/tests/invalid/{}",
+            path.file_name().and_then(|n| n.to_str()).expect("name")
+        );
         let out = scalelab(&["run", &rel, "--seed", "1"]);
         let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{rel}: exit code; stderr:\n{err}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{rel}: exit code; stderr:\n{err}"
+        );
         assert!(!err.contains("panicked"), "{rel} panicked:\n{err}");
         assert!(out.stdout.is_empty(), "{rel}: nothing on stdout");
         for line in expected.lines().filter(|l| !l.trim().is_empty()) {
             assert!(err.contains(line), "{rel}: expected {line:?} in:\n{err}");
         }
         // The offending line is shown, with a marker under the problem.
-        assert!(err.contains('│') || err.contains('|'), "{rel}: no source snippet:\n{err}");
+        assert!(
+            err.contains('│') || err.contains('|'),
+            "{rel}: no source snippet:\n{err}"
+        );
         checked += 1;
     }
     assert!(checked >= 8, "only {checked} invalid files checked");
@@ -99,10 +141,18 @@ fn every_malformed_scenario_gets_a_pointed_error_and_exit_code_2() {
 fn bad_flags_and_missing_files_are_bad_input() {
     let out = scalelab(&["run", "scenarios/no-such-file.toml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("scenarios/no-such-file.toml: cannot read the scenario file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("scenarios/no-such-file.toml: cannot read the scenario file"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = scalelab(&["run", "scenarios/flash-sale.toml", "--seed", "forty-two"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("invalid value 'forty-two' for '--seed <SEED>'"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("invalid value 'forty-two' for '--seed <SEED>'"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = scalelab(&["fly"]);
     assert_eq!(out.status.code(), Some(2));
 }
