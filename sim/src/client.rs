@@ -120,8 +120,9 @@ fn json_u64(body: &[u8], field: &str) -> Option<u64> {
         .as_u64()
 }
 
-/// Runs one session to its end. Latency of each request counts from its intended start.
-pub async fn run_session(plan: SessionPlan, users: Arc<Users>) {
+/// Runs one session to its end. Latency of each request counts from its intended start: the
+/// session's scheduled arrival for the first request, the end of the think time for the rest.
+pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>) {
     let session = plan.index;
     users.record(|r, at| r.session_started(at, session));
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
@@ -130,10 +131,12 @@ pub async fn run_session(plan: SessionPlan, users: Arc<Users>) {
     let mut end = SessionEnd::Done;
 
     for (i, &step) in plan.steps.iter().enumerate() {
-        if i > 0 {
+        let intended = if i == 0 {
+            arrived
+        } else {
             tokio::time::sleep(Duration::from_secs_f64(plan.think_ms[i] / 1000.0)).await;
-        }
-        let intended = Instant::now();
+            Instant::now()
+        };
         if intended >= users.stop_at {
             end = SessionEnd::Cut;
             break;

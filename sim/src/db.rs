@@ -11,17 +11,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use madsim::net::rpc::Request;
-use madsim::net::Endpoint;
-use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 
 use crate::host::Cpu;
+use crate::rpc::{self, CallError, Pool};
 use crate::scenario::Database;
 use scalelab_system::memory::MemoryStore;
 use scalelab_system::model::{
@@ -30,7 +27,7 @@ use scalelab_system::model::{
 use scalelab_system::ports::{PortError, Store};
 
 /// A statement, at the level of one SQL statement or transaction of the real adapter.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub enum Stmt {
     ListProducts(usize),
     Product(ProductId),
@@ -40,7 +37,7 @@ pub enum Stmt {
     ShippingLabel(Order),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub enum Rows {
     Products(Vec<Product>),
     Product(Option<ProductPage>),
@@ -49,19 +46,12 @@ pub enum Rows {
     Done,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub enum DbError {
-    TooManyConnections,
     LockTimeout(ProductId),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Query(pub Stmt);
-
-impl Request for Query {
-    type Response = Result<Rows, DbError>;
-    const ID: u64 = 0xdb;
-}
+type Reply = Result<Rows, DbError>;
 
 /// The server's state. Lives outside the node so that a restarted node finds its data (a
 /// database's disk survives a crash).
@@ -70,7 +60,6 @@ pub struct DbServer {
     pub cpu: Cpu,
     rows: MemoryStore,
     row_locks: BTreeMap<ProductId, Mutex<()>>,
-    active: AtomicU32,
 }
 
 impl DbServer {
@@ -81,44 +70,31 @@ impl DbServer {
             cpu: Cpu::new(&params.host, u32::MAX),
             rows: MemoryStore::new(catalog, params.stock_per_product),
             row_locks,
-            active: AtomicU32::new(0),
             params: params.clone(),
         }
     }
 
-    /// Serves queries on `addr` until the node dies.
+    /// Serves queries on `addr` until the node dies; refuses connections past
+    /// `max_connections`, as PostgreSQL does.
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
-        let ep = Endpoint::bind(addr).await?;
-        ep.add_rpc_handler(move |Query(stmt): Query| {
+        let max = self.params.max_connections.get();
+        rpc::serve(addr, max, move |stmt: Stmt| {
             let db = self.clone();
             async move { db.execute(stmt).await }
-        });
-        // The handler runs in its own task; keep this one (and the endpoint) alive.
-        std::future::pending::<()>().await;
-        Ok(())
+        })
+        .await
     }
 
     fn ms(ms: f64) -> Duration {
         Duration::from_secs_f64(ms / 1000.0)
     }
 
-    async fn execute(&self, stmt: Stmt) -> Result<Rows, DbError> {
-        if self.active.fetch_add(1, Ordering::Relaxed) >= self.params.max_connections.get() {
-            self.active.fetch_sub(1, Ordering::Relaxed);
-            return Err(DbError::TooManyConnections);
-        }
-        let result = self.execute_admitted(stmt).await;
-        self.active.fetch_sub(1, Ordering::Relaxed);
-        result
-    }
-
-    async fn execute_admitted(&self, stmt: Stmt) -> Result<Rows, DbError> {
+    async fn execute(&self, stmt: Stmt) -> Reply {
         let read = Self::ms(self.params.read_cpu_ms.0);
         let write = Self::ms(self.params.write_cpu_ms.0);
         let commit = Self::ms(self.params.commit_ms.0);
-        // MemoryStore never fails; its Result is the port's shape. Unreachable errors map to
-        // "too many connections" rather than a panic.
-        let rows = |r: Result<Rows, PortError>| r.map_err(|_| DbError::TooManyConnections);
+        // MemoryStore never fails: its Result is only the port's shape.
+        let rows = |r: Result<Rows, PortError>| -> Reply { Ok(r.unwrap_or(Rows::Done)) };
         match stmt {
             Stmt::ListProducts(limit) => {
                 let _ = self.cpu.run(read).await;
@@ -183,47 +159,38 @@ impl DbServer {
 
 /// The app's side: a connection pool and the `Store` port over the simulated network.
 pub struct SimDb {
-    ep: Endpoint,
-    server: SocketAddr,
-    pool: Semaphore,
-    pool_timeout: Duration,
-    statement_timeout: Duration,
+    pool: Pool<Stmt, Reply>,
 }
 
 impl SimDb {
-    /// Must be called inside the node that will use it (the endpoint binds there).
+    /// Must be called inside the node that will use it (the pool's endpoint binds there).
     pub async fn connect(server: SocketAddr, params: &Database) -> std::io::Result<SimDb> {
+        let ms = DbServer::ms;
         Ok(SimDb {
-            ep: Endpoint::bind("0.0.0.0:0").await?,
-            server,
-            pool: Semaphore::new(params.pool_size.get() as usize),
-            pool_timeout: DbServer::ms(params.pool_timeout_ms.0),
-            statement_timeout: DbServer::ms(params.statement_timeout_ms.0),
+            pool: Pool::new(
+                server,
+                params.pool_size.get(),
+                ms(params.pool_timeout_ms.0),
+                ms(params.statement_timeout_ms.0),
+            )
+            .await?,
         })
     }
 
     async fn query(&self, stmt: Stmt) -> Result<Rows, PortError> {
-        let _conn = match tokio::time::timeout(self.pool_timeout, self.pool.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(PortError::Unavailable("db pool closed".into())),
-            Err(_) => return Err(PortError::Timeout("waiting for a db connection".into())),
-        };
-        match self
-            .ep
-            .call_timeout(self.server, Query(stmt), self.statement_timeout)
-            .await
-        {
+        match self.pool.call(stmt).await {
             Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(DbError::TooManyConnections)) => {
-                Err(PortError::Unavailable("db: too many connections".into()))
-            }
             Ok(Err(DbError::LockTimeout(id))) => {
                 Err(PortError::Timeout(format!("db: lock on product {id}")))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                Err(PortError::Timeout("db statement".into()))
+            Err(CallError::PoolTimeout) => {
+                Err(PortError::Timeout("waiting for a db connection".into()))
             }
-            Err(e) => Err(PortError::Unavailable(format!("db: {e}"))),
+            Err(CallError::Timeout) => Err(PortError::Timeout("db statement".into())),
+            Err(CallError::Refused) => {
+                Err(PortError::Unavailable("db: too many connections".into()))
+            }
+            Err(CallError::Unavailable(e)) => Err(PortError::Unavailable(format!("db: {e}"))),
         }
     }
 }

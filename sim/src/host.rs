@@ -5,7 +5,8 @@
 //! Real code runs in zero virtual time; this is where the world charges for it. Must not:
 //! contain storefront logic (it only classifies requests to price them).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,14 +37,32 @@ pub struct Cpu {
     coherency: f64,
     max_waiting: u32,
     state: Mutex<Cores>,
-    busy_ns: AtomicU64,
 }
 
 struct Cores {
     /// When each core finishes the work booked on it so far.
     free_at: Vec<Instant>,
-    /// Work booked and not yet finished (running or waiting).
-    in_system: u32,
+    /// (finish, core-ns) of every piece of work booked and not yet finished. Work holds its
+    /// place until its booked finish even if its caller is dropped (hyper drops a handler
+    /// when its client gives up): a real server cannot know, and picks the request up anyway.
+    /// Counting from the bookings, rather than with a counter the caller decrements, also
+    /// keeps the accounts right whatever the caller does.
+    booked: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Core-nanoseconds of work finished.
+    busy_ns: u64,
+}
+
+impl Cores {
+    /// Moves work that has finished by `now` out of the bookings and into `busy_ns`.
+    fn settle(&mut self, now: Instant) {
+        while let Some(&Reverse((finish, ns))) = self.booked.peek() {
+            if finish > now {
+                break;
+            }
+            self.busy_ns += ns;
+            self.booked.pop();
+        }
+    }
 }
 
 /// Work was refused: too many already waiting for a core.
@@ -59,9 +78,9 @@ impl Cpu {
             max_waiting,
             state: Mutex::new(Cores {
                 free_at: Vec::new(),
-                in_system: 0,
+                booked: BinaryHeap::new(),
+                busy_ns: 0,
             }),
-            busy_ns: AtomicU64::new(0),
         }
     }
 
@@ -86,13 +105,14 @@ impl Cpu {
             return Ok(());
         }
         let now = Instant::now();
-        let (finish, took) = {
+        let finish = {
             let mut st = self.lock();
+            st.settle(now);
             if st.free_at.is_empty() {
                 st.free_at = vec![now; self.cores as usize];
             }
-            let busy_now = st.free_at.iter().filter(|&&f| f > now).count() as u32;
-            if st.in_system.saturating_sub(busy_now) >= self.max_waiting {
+            let busy_now = st.free_at.iter().filter(|&&f| f > now).count();
+            if st.booked.len().saturating_sub(busy_now) >= self.max_waiting as usize {
                 return Err(Overloaded);
             }
             // The core that frees up first; ties go to the lowest index (deterministic).
@@ -106,13 +126,11 @@ impl Cpu {
             let busy_at_start = st.free_at.iter().filter(|&&f| f > start).count() as u32 + 1;
             let took = work.mul_f64(self.usl_factor(busy_at_start));
             st.free_at[core] = start + took;
-            st.in_system += 1;
-            (start + took, took)
+            st.booked
+                .push(Reverse((start + took, took.as_nanos() as u64)));
+            start + took
         };
         tokio::time::sleep_until(finish).await;
-        self.lock().in_system -= 1;
-        self.busy_ns
-            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -122,7 +140,9 @@ impl Cpu {
 
     /// Core-nanoseconds of work finished so far (for utilization over an interval).
     pub fn busy_ns(&self) -> u64 {
-        self.busy_ns.load(Ordering::Relaxed)
+        let mut st = self.lock();
+        st.settle(Instant::now());
+        st.busy_ns
     }
 }
 

@@ -16,6 +16,7 @@
 //!   requests for CPU.
 //! - [`db`]: the PostgreSQL-like database server and the `Store` port against it.
 //! - [`mail`]: the mail provider and the `Mailer` port against it.
+//! - [`rpc`]: request/response over pooled simulated connections (used by `db` and `mail`).
 //! - [`client`]: simulated browsers speaking HTTP; [`net`]: adapters over madsim's network.
 //! - [`metrics`]: histograms, the bounded time series, the trace hash.
 //! - [`run`]: assembling a design and running it; [`report`]: the result.
@@ -32,6 +33,7 @@ pub mod mail;
 pub mod metrics;
 pub mod net;
 pub mod report;
+pub mod rpc;
 pub mod run;
 pub mod scenario;
 pub mod workload;

@@ -10,22 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use madsim::net::rpc::Request;
-use madsim::net::Endpoint;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
+use crate::rpc::{self, CallError, Pool};
 use crate::scenario::Mail;
 use scalelab_system::model::Email;
 use scalelab_system::ports::{Mailer, PortError};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SendMail(pub Email);
-
-impl Request for SendMail {
-    type Response = ();
-    const ID: u64 = 0x3a11;
-}
+/// Connections the shop keeps open to the provider's API, and the most it accepts.
+const MAIL_CONNECTIONS: u32 = 256;
 
 pub struct MailServer {
     latency_ms_mean: f64,
@@ -46,8 +39,7 @@ impl MailServer {
     }
 
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
-        let ep = Endpoint::bind(addr).await?;
-        ep.add_rpc_handler(move |SendMail(_email): SendMail| {
+        rpc::serve(addr, MAIL_CONNECTIONS, move |_email: Email| {
             let server = self.clone();
             async move {
                 let u: f64 = madsim::rand::thread_rng().gen();
@@ -55,24 +47,20 @@ impl MailServer {
                 tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
                 server.sent.fetch_add(1, Ordering::Relaxed);
             }
-        });
-        std::future::pending::<()>().await;
-        Ok(())
+        })
+        .await
     }
 }
 
 pub struct SimMailer {
-    ep: Endpoint,
-    server: SocketAddr,
-    timeout: Duration,
+    pool: Pool<Email, ()>,
 }
 
 impl SimMailer {
     pub async fn connect(server: SocketAddr, params: &Mail) -> std::io::Result<SimMailer> {
+        let timeout = Duration::from_secs_f64(params.timeout_ms.0 / 1000.0);
         Ok(SimMailer {
-            ep: Endpoint::bind("0.0.0.0:0").await?,
-            server,
-            timeout: Duration::from_secs_f64(params.timeout_ms.0 / 1000.0),
+            pool: Pool::new(server, MAIL_CONNECTIONS, timeout, timeout).await?,
         })
     }
 }
@@ -80,16 +68,12 @@ impl SimMailer {
 #[async_trait]
 impl Mailer for SimMailer {
     async fn send(&self, email: &Email) -> Result<(), PortError> {
-        match self
-            .ep
-            .call_timeout(self.server, SendMail(email.clone()), self.timeout)
-            .await
-        {
+        match self.pool.call(email.clone()).await {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(CallError::PoolTimeout | CallError::Timeout) => {
                 Err(PortError::Timeout("mail provider".into()))
             }
-            Err(e) => Err(PortError::Unavailable(format!("mail provider: {e}"))),
+            Err(e) => Err(PortError::Unavailable(format!("mail provider: {e:?}"))),
         }
     }
 }

@@ -68,14 +68,33 @@ impl AsyncWrite for Flushed {
     }
 }
 
+/// How many tasks accept connections at once. madsim's `accept` sleeps a random 0-5 us that
+/// it rounds up to 1 ms, so one accept loop takes at most 1,000 connections per second - far
+/// fewer than a real server. Several loops on the same listener lift that ceiling.
+const ACCEPTORS: usize = 32;
+
 /// Accepts connections on `addr` and serves `app` on each, through [`Flushed`].
 pub async fn serve_http(addr: std::net::SocketAddr, app: axum::Router) -> io::Result<()> {
-    let listener = madsim::net::TcpListener::bind(addr).await?;
-    loop {
-        let (stream, _peer) = listener.accept().await?;
-        tokio::spawn(scalelab_system::server::serve_connection(
-            Flushed::new(stream),
-            app.clone(),
-        ));
+    let listener = std::sync::Arc::new(madsim::net::TcpListener::bind(addr).await?);
+    let mut acceptors = Vec::with_capacity(ACCEPTORS);
+    for _ in 0..ACCEPTORS {
+        let (listener, app) = (listener.clone(), app.clone());
+        acceptors.push(tokio::spawn(async move {
+            loop {
+                let (stream, _peer) = listener.accept().await?;
+                tokio::spawn(scalelab_system::server::serve_connection(
+                    Flushed::new(stream),
+                    app.clone(),
+                ));
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), io::Error>(())
+        }));
     }
+    for a in acceptors {
+        if let Ok(Err(e)) = a.await {
+            return Err(e);
+        }
+    }
+    Ok(())
 }

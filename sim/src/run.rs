@@ -188,10 +188,24 @@ pub async fn simulate(scenario: Arc<Scenario>, progress: Option<Arc<Progress>>) 
             );
             let (users, planner, clients) = (users.clone(), planner.clone(), clients.clone());
             loadgen.spawn(async move {
-                for (i, at_s) in arrivals.enumerate() {
-                    tokio::time::sleep_until(start + Duration::from_secs_f64(at_s)).await;
-                    let plan = planner.plan(i as u64);
-                    clients[i % clients.len()].spawn(run_session(plan, users.clone()));
+                // madsim never sleeps less than 1 ms, so a sleep per arrival would cap arrivals
+                // at 1,000 per second. Instead, each wake-up starts every session whose time
+                // has come; a session starts at most 1 ms late, and its first request's latency
+                // counts from its scheduled arrival, so the lateness is not hidden.
+                let mut arrivals = arrivals.enumerate().peekable();
+                while let Some(&(_, next_s)) = arrivals.peek() {
+                    let at = start + Duration::from_secs_f64(next_s);
+                    if at > Instant::now() {
+                        tokio::time::sleep_until(at).await;
+                    }
+                    let now = Instant::now();
+                    while let Some((i, at_s)) =
+                        arrivals.next_if(|&(_, t)| start + Duration::from_secs_f64(t) <= now)
+                    {
+                        let plan = planner.plan(i as u64);
+                        let arrived = start + Duration::from_secs_f64(at_s);
+                        clients[i % clients.len()].spawn(run_session(plan, arrived, users.clone()));
+                    }
                 }
             });
         }
@@ -209,7 +223,12 @@ pub async fn simulate(scenario: Arc<Scenario>, progress: Option<Arc<Progress>>) 
                         if Instant::now() >= users.stop_at {
                             break;
                         }
-                        run_session(planner.plan((user << 32) | n), users.clone()).await;
+                        run_session(
+                            planner.plan((user << 32) | n),
+                            Instant::now(),
+                            users.clone(),
+                        )
+                        .await;
                     }
                 });
             }
