@@ -48,7 +48,7 @@ macro_rules! checked_f64 {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let v = f64::deserialize(d)?;
+                let v = d.deserialize_any(NumberVisitor($expected))?;
                 let ok: fn(f64) -> bool = $ok;
                 if v.is_finite() && ok(v) {
                     Ok($name(v))
@@ -58,6 +58,29 @@ macro_rules! checked_f64 {
             }
         }
     };
+}
+
+/// Reads any TOML number as f64, and says what the field wanted when given something else.
+struct NumberVisitor(&'static str);
+
+impl serde::de::Visitor<'_> for NumberVisitor {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<f64, E> {
+        Ok(v)
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
 }
 
 checked_f64!(
