@@ -22,7 +22,7 @@ use crate::rpc::{self, CallError, Pool};
 use crate::scenario::Database;
 use scalelab_system::memory::MemoryStore;
 use scalelab_system::model::{
-    CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage,
+    CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage, SalesReport,
 };
 use scalelab_system::ports::{PortError, Store};
 
@@ -35,6 +35,7 @@ pub enum Stmt {
     OrdersFor(CustomerId),
     StockMovement(Order),
     ShippingLabel(Order),
+    SalesReport,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +44,7 @@ pub enum Rows {
     Product(Option<ProductPage>),
     Placement(Placement),
     Orders(Vec<Order>),
+    Report(SalesReport),
     Done,
 }
 
@@ -143,6 +145,13 @@ impl DbServer {
                         .map(|()| Rows::Done),
                 )
             }
+            Stmt::SalesReport => {
+                // A full scan: one read's worth of CPU per 100 orders.
+                let report = self.rows.sales_report().await;
+                let scanned = report.as_ref().map_or(0, |r| r.orders);
+                let _ = self.cpu.run(read * (1 + (scanned / 100) as u32)).await;
+                rows(report.map(Rows::Report))
+            }
             Stmt::ShippingLabel(order) => {
                 let _ = self.cpu.run(write).await;
                 tokio::time::sleep(commit).await;
@@ -239,5 +248,12 @@ impl Store for SimDb {
         self.query(Stmt::ShippingLabel(order.clone()))
             .await
             .map(|_| ())
+    }
+
+    async fn sales_report(&self) -> Result<SalesReport, PortError> {
+        match self.query(Stmt::SalesReport).await? {
+            Rows::Report(r) => Ok(r),
+            _ => Err(unexpected()),
+        }
     }
 }

@@ -18,6 +18,7 @@
 //! - [`storefront`]: the axum router and its handlers (browse, cart, checkout, order history).
 //! - [`worker`]: the side work of a checkout (confirmation email, inventory update, shipping
 //!   label), and the inline dispatcher that runs it inside the checkout request.
+//! - [`shard`]: sharding by customer: the shard map, its strategies, and the routing `Store`.
 //! - [`memory`]: in-memory implementations of the ports, for tests and the embedded default.
 //! - [`server`]: the accept loop that serves a router over any tokio-compatible listener.
 
@@ -26,5 +27,6 @@ pub mod model;
 pub mod ports;
 pub mod server;
 pub mod session;
+pub mod shard;
 pub mod storefront;
 pub mod worker;

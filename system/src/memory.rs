@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use crate::model::SalesReport;
 use crate::model::{
     CustomerId, Email, NewOrder, Order, OrderId, Placement, Product, ProductId, ProductPage,
 };
@@ -54,16 +55,31 @@ struct Tables {
     by_customer: BTreeMap<CustomerId, Vec<OrderId>>,
     stock_movements: BTreeSet<OrderId>,
     shipping_labels: BTreeSet<OrderId>,
-    last_order_id: OrderId,
+    /// The order id sequence: the next id, and the step between ids.
+    next_order_id: OrderId,
+    order_id_step: OrderId,
 }
 
 impl MemoryStore {
-    /// A store holding `products`, each with `stock` units.
+    /// A store holding `products`, each with `stock` units; order ids 1, 2, 3, ...
     pub fn new(products: Vec<Product>, stock: u32) -> MemoryStore {
+        MemoryStore::with_order_ids(products, stock, 1, 1)
+    }
+
+    /// Like [`MemoryStore::new`], with order ids `first, first + step, ...`: how shards keep
+    /// order ids unique across the shop (a sequence `START first INCREMENT BY step` in SQL).
+    pub fn with_order_ids(
+        products: Vec<Product>,
+        stock: u32,
+        first: OrderId,
+        step: OrderId,
+    ) -> MemoryStore {
         let products = products.into_iter().map(|p| (p.id, (p, stock))).collect();
         MemoryStore {
             inner: Mutex::new(Tables {
                 products,
+                next_order_id: first.max(1),
+                order_id_step: step.max(1),
                 ..Tables::default()
             }),
         }
@@ -118,9 +134,10 @@ impl Store for MemoryStore {
                 *stock -= line.quantity;
             }
         }
-        t.last_order_id += 1;
+        let id = t.next_order_id;
+        t.next_order_id += t.order_id_step;
         let placed = Order {
-            id: t.last_order_id,
+            id,
             customer_id: order.customer_id,
             total_cents: order.total_cents(),
             lines: order.lines,
@@ -155,6 +172,20 @@ impl Store for MemoryStore {
     async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
         self.lock().shipping_labels.insert(order.id);
         Ok(())
+    }
+
+    async fn sales_report(&self) -> Result<SalesReport, PortError> {
+        let t = self.lock();
+        let mut report = SalesReport::default();
+        for order in t.orders.values() {
+            report.orders += 1;
+            report.revenue_cents += order.total_cents;
+            for line in &order.lines {
+                *report.units_by_product.entry(line.product_id).or_insert(0) +=
+                    u64::from(line.quantity);
+            }
+        }
+        Ok(report)
     }
 }
 

@@ -75,6 +75,26 @@ pub struct Email {
     pub body: String,
 }
 
+/// What the admin sales report shows: totals over every order in the shop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesReport {
+    pub orders: u64,
+    pub revenue_cents: u64,
+    /// Units sold per product, by product id.
+    pub units_by_product: std::collections::BTreeMap<ProductId, u64>,
+}
+
+impl SalesReport {
+    /// Adds another report's totals to this one (how a scatter-gather query combines shards).
+    pub fn merge(&mut self, other: &SalesReport) {
+        self.orders += other.orders;
+        self.revenue_cents += other.revenue_cents;
+        for (&product, &units) in &other.units_by_product {
+            *self.units_by_product.entry(product).or_insert(0) += units;
+        }
+    }
+}
+
 pub fn total_cents(lines: &[Line]) -> u64 {
     lines
         .iter()

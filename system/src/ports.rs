@@ -20,6 +20,7 @@
 use async_trait::async_trait;
 use std::fmt;
 
+use crate::model::SalesReport;
 use crate::model::{
     CustomerId, Email, NewOrder, Order, Placement, Product, ProductId, ProductPage,
 };
@@ -60,6 +61,8 @@ pub trait Store: Send + Sync {
     async fn record_stock_movement(&self, order: &Order) -> Result<(), PortError>;
     /// Side work: create the shipping label of an order. Idempotent by order id.
     async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError>;
+    /// Totals over every order: a query across all customers.
+    async fn sales_report(&self) -> Result<SalesReport, PortError>;
 }
 
 /// Where sessions live: in process memory (naive) or in a shared store (stateless designs).

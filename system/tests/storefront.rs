@@ -127,6 +127,12 @@ async fn browse_cart_checkout_and_history() {
     let (s, orders) = shop.call("GET", "/orders", None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(orders[0]["id"], receipt["order_id"]);
+
+    let (s, sales) = shop.call("GET", "/admin/sales", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(sales["orders"], 1);
+    assert_eq!(sales["revenue_cents"].as_u64(), Some(2 * price));
+    assert_eq!(sales["units_by_product"]["3"], 2);
 }
 
 #[tokio::test]

@@ -1,0 +1,209 @@
+//! Sharding by customer: the shard map (which shard holds a customer), the strategies that
+//! build it, and a `Store` that routes every call to the right shard.
+//!
+//! The shard key is `customer_id`: a customer's cart, orders and order history all live on one
+//! shard, so the common requests touch one database. Queries across customers (the admin sales
+//! report) must ask every shard and add up the answers: scatter-gather.
+//!
+//! The catalog is copied to every shard, and each shard holds its own share of every product's
+//! stock. Checkout then stays a transaction on one database: it reserves stock from the
+//! customer's shard's share. The price: a product can be sold out on one shard while another
+//! still has some (a real shop would rebalance the shares).
+//!
+//! Must not: know what a shard is made of. Shards are `Store`s; the simulator hands in
+//! simulated databases, a real server hands in SQL pools.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+
+use crate::model::{
+    CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage, SalesReport,
+};
+use crate::ports::{PortError, Store};
+
+pub type ShardId = u32;
+
+/// How customers are placed on shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strategy {
+    /// `customer_id % shards`: simple and even for sequential ids, but adding a shard moves
+    /// almost every customer.
+    Modulo,
+    /// `hash(customer_id) % shards`: even whatever the ids look like; adding a shard still
+    /// moves almost every customer.
+    Hash,
+    /// A hash ring with `vnodes` points per shard: adding a shard moves only about 1/(n+1) of
+    /// the customers, the ones whose ring segment the new shard takes over.
+    ConsistentHash { vnodes: u32 },
+    /// An explicit table, for customers placed by hand (a big customer on its own shard);
+    /// everyone else by hash.
+    Lookup(BTreeMap<CustomerId, ShardId>),
+}
+
+/// Which shard holds which customer. Immutable: a change builds a new map with a new version.
+#[derive(Debug, Clone)]
+pub struct ShardMap {
+    shards: u32,
+    strategy: Strategy,
+    /// Consistent hashing's ring: (point, shard), sorted by point.
+    ring: Vec<(u64, ShardId)>,
+    pub version: u64,
+}
+
+/// A stable 64-bit hash of a key, the same on every machine and every build (xxh3).
+fn hash_u64(key: u64, salt: u64) -> u64 {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&key.to_le_bytes());
+    bytes[8..].copy_from_slice(&salt.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&bytes)
+}
+
+impl ShardMap {
+    /// A map over `shards` shards (at least one).
+    pub fn new(shards: u32, strategy: Strategy) -> ShardMap {
+        let shards = shards.max(1);
+        let ring = match &strategy {
+            Strategy::ConsistentHash { vnodes } => {
+                let mut ring: Vec<(u64, ShardId)> = (0..shards)
+                    .flat_map(|s| {
+                        (0..(*vnodes).max(1))
+                            .map(move |v| (hash_u64(u64::from(s), u64::from(v) + 1), s))
+                    })
+                    .collect();
+                ring.sort_unstable();
+                ring
+            }
+            _ => Vec::new(),
+        };
+        ShardMap {
+            shards,
+            strategy,
+            ring,
+            version: 1,
+        }
+    }
+
+    pub fn shards(&self) -> u32 {
+        self.shards
+    }
+
+    pub fn strategy(&self) -> &Strategy {
+        &self.strategy
+    }
+
+    /// The shard that holds `customer`.
+    pub fn shard_for(&self, customer: CustomerId) -> ShardId {
+        let n = u64::from(self.shards);
+        match &self.strategy {
+            Strategy::Modulo => (customer % n) as ShardId,
+            Strategy::Hash => (hash_u64(customer, 0) % n) as ShardId,
+            Strategy::ConsistentHash { .. } => {
+                let h = hash_u64(customer, 0);
+                // The first ring point at or after the key's hash, wrapping around.
+                let i = self.ring.partition_point(|&(point, _)| point < h);
+                self.ring
+                    .get(i)
+                    .or_else(|| self.ring.first())
+                    .map_or(0, |&(_, s)| s)
+            }
+            Strategy::Lookup(table) => match table.get(&customer) {
+                Some(&s) if s < self.shards => s,
+                _ => (hash_u64(customer, 0) % n) as ShardId,
+            },
+        }
+    }
+
+    /// The same strategy over `shards` shards, as the next version of this map.
+    pub fn resized(&self, shards: u32) -> ShardMap {
+        let mut next = ShardMap::new(shards, self.strategy.clone());
+        next.version = self.version + 1;
+        next
+    }
+}
+
+/// The shard router: a `Store` over one `Store` per shard.
+pub struct ShardedStore {
+    map: RwLock<Arc<ShardMap>>,
+    shards: Vec<Arc<dyn Store>>,
+}
+
+impl ShardedStore {
+    /// `shards[i]` is shard `i`; the map must not name more shards than there are.
+    pub fn new(map: ShardMap, shards: Vec<Arc<dyn Store>>) -> ShardedStore {
+        ShardedStore {
+            map: RwLock::new(Arc::new(map)),
+            shards,
+        }
+    }
+
+    /// The map in force now.
+    pub fn map(&self) -> Arc<ShardMap> {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Switches to a new map (after data was moved to match it).
+    pub fn set_map(&self, map: ShardMap) {
+        *self.map.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
+    }
+
+    fn shard(&self, id: ShardId) -> Result<&Arc<dyn Store>, PortError> {
+        self.shards
+            .get(id as usize)
+            .ok_or_else(|| PortError::Unavailable(format!("shard {id} is not configured")))
+    }
+
+    fn for_customer(&self, customer: CustomerId) -> Result<&Arc<dyn Store>, PortError> {
+        self.shard(self.map().shard_for(customer))
+    }
+
+    /// Catalog reads are the same on every shard; spread them by product.
+    fn for_product(&self, product: ProductId) -> Result<&Arc<dyn Store>, PortError> {
+        self.shard(product % self.shards.len().max(1) as u32)
+    }
+}
+
+#[async_trait]
+impl Store for ShardedStore {
+    async fn list_products(&self, limit: usize) -> Result<Vec<Product>, PortError> {
+        self.for_product(0)?.list_products(limit).await
+    }
+
+    /// The product with the stock of the shard that served it (each shard has a share).
+    async fn product(&self, id: ProductId) -> Result<Option<ProductPage>, PortError> {
+        self.for_product(id)?.product(id).await
+    }
+
+    async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
+        self.for_customer(order.customer_id)?
+            .place_order(order)
+            .await
+    }
+
+    async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
+        self.for_customer(customer)?.orders_for(customer).await
+    }
+
+    async fn record_stock_movement(&self, order: &Order) -> Result<(), PortError> {
+        self.for_customer(order.customer_id)?
+            .record_stock_movement(order)
+            .await
+    }
+
+    async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
+        self.for_customer(order.customer_id)?
+            .create_shipping_label(order)
+            .await
+    }
+
+    /// Scatter-gather: ask every shard, add up. One shard down fails the whole report; a
+    /// partial total would be a wrong total.
+    async fn sales_report(&self) -> Result<SalesReport, PortError> {
+        let mut total = SalesReport::default();
+        for shard in &self.shards {
+            total.merge(&shard.sales_report().await?);
+        }
+        Ok(total)
+    }
+}
