@@ -19,12 +19,14 @@
 //! - [`rpc`]: request/response over pooled simulated connections (used by `db` and `mail`).
 //! - [`client`]: simulated browsers speaking HTTP; [`net`]: adapters over madsim's network.
 //! - [`metrics`]: histograms, the bounded time series, the trace hash.
+//! - [`autoscale`]: the Kubernetes HPA's decisions, as pure functions.
 //! - [`run`]: assembling a design and running it; [`report`]: the result.
 //! - [`bench`]: measurements of the simulator itself.
 
 #[cfg(not(madsim))]
 compile_error!("scalelab-sim runs only in the sim world: build it with `--cfg madsim` (the workspace's .cargo/config.toml does)");
 
+pub mod autoscale;
 pub mod bench;
 pub mod client;
 pub mod db;
