@@ -17,6 +17,7 @@
 //! - [`db`]: the PostgreSQL-like database server and the `Store` port against it.
 //! - [`mail`]: the mail provider and the `Mailer` port against it.
 //! - [`rpc`]: request/response over pooled simulated connections (used by `db` and `mail`).
+//! - [`sessions`]: the Redis-like session store and the `SessionStore` port against it.
 //! - [`client`]: simulated browsers speaking HTTP; [`net`]: adapters over madsim's network.
 //! - [`metrics`]: histograms, the bounded time series, the trace hash.
 //! - [`autoscale`]: the Kubernetes HPA's decisions, as pure functions.
@@ -38,6 +39,7 @@ pub mod report;
 pub mod rpc;
 pub mod run;
 pub mod scenario;
+pub mod sessions;
 pub mod workload;
 
 pub use report::Report;

@@ -222,3 +222,9 @@ async fn bad_input_gets_a_clear_error() {
     let (s, _) = shop.call("GET", "/orders", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn in_process_sessions_keep_the_session_store_promises() {
+    let ttl = Duration::from_millis(50);
+    scalelab_system::conformance::session_store(&InMemorySessions::new(ttl), ttl).await;
+}
