@@ -15,6 +15,7 @@
 //! - [`host`]: CPU cores with the Universal Scalability Law; the middleware that charges
 //!   requests for CPU.
 //! - [`db`]: the PostgreSQL-like database server and the `Store` port against it.
+//! - [`lb`]: the load balancer (round robin / least connections, health checks).
 //! - [`mail`]: the mail provider and the `Mailer` port against it.
 //! - [`rpc`]: request/response over pooled simulated connections (used by `db` and `mail`).
 //! - [`sessions`]: the Redis-like session store and the `SessionStore` port against it.
@@ -32,6 +33,7 @@ pub mod bench;
 pub mod client;
 pub mod db;
 pub mod host;
+pub mod lb;
 pub mod mail;
 pub mod metrics;
 pub mod net;

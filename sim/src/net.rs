@@ -71,7 +71,7 @@ impl AsyncWrite for Flushed {
 /// How many tasks accept connections at once. madsim's `accept` sleeps a random 0-5 us that
 /// it rounds up to 1 ms, so one accept loop takes at most 1,000 connections per second - far
 /// fewer than a real server. Several loops on the same listener lift that ceiling.
-const ACCEPTORS: usize = 32;
+pub const ACCEPTORS: usize = 32;
 
 /// Accepts connections on `addr` and serves `app` on each, through [`Flushed`].
 pub async fn serve_http(addr: std::net::SocketAddr, app: axum::Router) -> io::Result<()> {
