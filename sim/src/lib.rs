@@ -22,7 +22,8 @@
 //! - [`client`]: simulated browsers speaking HTTP; [`net`]: adapters over madsim's network.
 //! - [`metrics`]: histograms, the bounded time series, the trace hash.
 //! - [`autoscale`]: the Kubernetes HPA's decisions, as pure functions.
-//! - [`run`]: assembling a design and running it; [`report`]: the result.
+//! - [`design`]: the designs, assembled from system code and simulated infrastructure.
+//! - [`run`]: running a design and running it; [`report`]: the result.
 //! - [`bench`]: measurements of the simulator itself.
 
 #[cfg(not(madsim))]
@@ -32,6 +33,7 @@ pub mod autoscale;
 pub mod bench;
 pub mod client;
 pub mod db;
+pub mod design;
 pub mod host;
 pub mod lb;
 pub mod mail;
@@ -44,6 +46,7 @@ pub mod scenario;
 pub mod sessions;
 pub mod workload;
 
+pub use design::Design;
 pub use report::Report;
 pub use run::{run, Progress, RunError};
 pub use scenario::{parse, Scenario, ScenarioError};

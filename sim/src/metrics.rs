@@ -118,6 +118,8 @@ pub struct Point {
     pub app_cpu: f64,
     pub db_cpu: f64,
     pub orders: u64,
+    /// App hosts taking traffic at the end of the window.
+    pub replicas: u32,
 }
 
 /// A time series that never holds more than `cap` points: when full, neighbours merge and
@@ -204,6 +206,7 @@ fn merge(a: Point, b: Point) -> Point {
         app_cpu: (a.app_cpu * a.span_s + b.app_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
         db_cpu: (a.db_cpu * a.span_s + b.db_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
         orders: a.orders + b.orders,
+        replicas: b.replicas,
     }
 }
 
@@ -233,6 +236,7 @@ pub struct Recorder {
     pub out_of_stock: u64,
     pub revenue_cents: u64,
     pub revenue_lost_cents: u64,
+    pub scale_events: u64,
     // The current window of the time series.
     window: Histogram<u64>,
     window_requests: u64,
@@ -261,6 +265,7 @@ impl Recorder {
             out_of_stock: 0,
             revenue_cents: 0,
             revenue_lost_cents: 0,
+            scale_events: 0,
             window: histogram(),
             window_requests: 0,
             window_answered: 0,
@@ -353,7 +358,29 @@ impl Recorder {
     }
 
     /// Closes the current window of the time series.
-    pub fn close_window(&mut self, t_s: f64, span_s: f64, app_cpu: f64, db_cpu: f64) {
+    /// The autoscaler changed the number of replicas (utilization in thousandths).
+    pub fn scaled(&mut self, at: Duration, from: u32, to: u32, utilization_milli: u64) {
+        self.trace(
+            at,
+            b'a',
+            &[u64::from(from), u64::from(to), utilization_milli],
+        );
+        self.scale_events += 1;
+    }
+
+    /// The load balancer took a replica out of rotation (`up == false`) or back in.
+    pub fn replica_health(&mut self, at: Duration, replica: u64, up: bool) {
+        self.trace(at, b'h', &[replica, u64::from(up)]);
+    }
+
+    pub fn close_window(
+        &mut self,
+        t_s: f64,
+        span_s: f64,
+        app_cpu: f64,
+        db_cpu: f64,
+        replicas: u32,
+    ) {
         let lat = Latency::of(&self.window);
         self.series.push(Point {
             t_s,
@@ -371,6 +398,7 @@ impl Recorder {
             app_cpu,
             db_cpu,
             orders: self.window_orders,
+            replicas,
         });
         self.window.reset();
         self.window_requests = 0;

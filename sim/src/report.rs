@@ -34,6 +34,11 @@ pub struct Report {
     /// Value of carts left behind because pages were too slow or failed.
     pub revenue_lost_cents: u64,
     pub emails_sent: u64,
+    /// App hosts taking traffic: fewest and most over the run's windows.
+    pub replicas_min: u32,
+    pub replicas_max: u32,
+    /// Times the autoscaler changed the number of replicas.
+    pub scale_events: u64,
     pub cpu: CpuReport,
     /// The window of the time series with the lowest availability.
     pub worst_window: Option<Point>,
@@ -62,6 +67,7 @@ pub struct Sessions {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CpuReport {
+    /// Cores of each app host (the one big host, or each replica).
     pub app_cores: u32,
     /// Cores' worth of work the app host can do at full load (the USL bends this below cores).
     pub app_capacity_cores: f64,

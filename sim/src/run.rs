@@ -4,7 +4,7 @@
 //! Must not: read the wall clock or any randomness but the seed inside the simulation. (The
 //! wall clock is read only outside the runtime, to report how fast the simulation ran.)
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,21 +13,15 @@ use madsim::runtime::{Handle, NodeHandle, Runtime};
 use tokio::time::Instant;
 
 use crate::client::{run_session, Users};
-use crate::db::{DbServer, SimDb};
-use crate::host::{charge, Charge, Cpu, Kind};
-use crate::mail::{MailServer, SimMailer};
+use crate::db::DbServer;
+use crate::design::{self, Design, DB, MAIL};
+use crate::host::Kind;
+use crate::mail::MailServer;
 use crate::metrics::Recorder;
 use crate::report::{CpuReport, KindReport, Report, Sessions};
 use crate::scenario::{Model, Scenario};
 use crate::workload::{Arrivals, Planner, RateCurve};
-use scalelab_system::memory::{demo_catalog, FakePayments};
-use scalelab_system::session::{InMemorySessions, SessionIds};
-use scalelab_system::storefront::{router, App};
-use scalelab_system::worker::Inline;
-
-const APP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 80);
-const DB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)), 5432);
-const MAIL: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1)), 25);
+use scalelab_system::memory::demo_catalog;
 /// Simulated browsers are spread over this many client nodes.
 const CLIENT_NODES: u8 = 4;
 /// The time series keeps at most this many points (see `metrics::Series`).
@@ -70,19 +64,20 @@ pub fn config(scenario: &Scenario) -> madsim::Config {
     config
 }
 
-/// Runs `scenario` with `seed` on a fresh OS thread (std's hash maps are seeded per thread,
-/// and madsim's runtime must not share a thread with another run).
+/// Runs `design` on `scenario` with `seed` on a fresh OS thread (std's hash maps are seeded
+/// per thread, and madsim's runtime must not share a thread with another run).
 pub fn run(
     scenario: &Scenario,
+    design: Design,
     seed: u64,
     progress: Option<Arc<Progress>>,
 ) -> Result<Report, RunError> {
     let scenario = Arc::new(scenario.clone());
     std::thread::Builder::new()
-        .name(format!("sim-seed-{seed}"))
+        .name(format!("sim-{}-seed-{seed}", design.name()))
         .spawn(move || {
             let rt = Runtime::with_seed_and_config(seed, config(&scenario));
-            rt.block_on(simulate(scenario, progress))
+            rt.block_on(simulate(scenario, design, progress))
         })
         .map_err(|e| RunError::Panicked {
             seed,
@@ -101,7 +96,11 @@ pub fn run(
 
 /// The simulation itself; must run inside a madsim runtime (see [`run`]). Public so that tests
 /// can hand it to `Runtime::check_determinism`.
-pub async fn simulate(scenario: Arc<Scenario>, progress: Option<Arc<Progress>>) -> Report {
+pub async fn simulate(
+    scenario: Arc<Scenario>,
+    design: Design,
+    progress: Option<Arc<Progress>>,
+) -> Report {
     let handle = Handle::current();
     let seed = handle.seed();
     let scn = scenario.as_ref();
@@ -118,47 +117,16 @@ pub async fn simulate(scenario: Arc<Scenario>, progress: Option<Arc<Progress>>) 
     let mail_node = handle.create_node().name("mail").ip(MAIL.ip()).build();
     mail_node.spawn(mail.clone().serve(MAIL));
 
-    // --- The naive design: one big host runs the storefront with sessions in its memory and
-    // the side work inline. The same system code, configured.
-    let app_cpu = Arc::new(Cpu::new(
-        &scn.vertical.host,
-        scn.vertical.max_waiting_requests.get(),
-    ));
-    let app_node = handle.create_node().name("app").ip(APP.ip()).build();
-    let session_seed: u64 = madsim::rand::random();
-    let (db_params, mail_params, costs) = (scn.database.clone(), scn.mail.clone(), scn.app.clone());
-    let cpu = app_cpu.clone();
-    app_node.spawn(async move {
-        let (Ok(store), Ok(mailer)) = (
-            SimDb::connect(DB, &db_params).await,
-            SimMailer::connect(MAIL, &mail_params).await,
-        ) else {
-            return;
-        };
-        let store = Arc::new(store);
-        let app = App {
-            store: store.clone(),
-            sessions: Arc::new(InMemorySessions::new(Duration::from_secs_f64(
-                costs.session_ttl_s.0,
-            ))),
-            payments: Arc::new(FakePayments),
-            side_work: Arc::new(Inline {
-                store,
-                mailer: Arc::new(mailer),
-            }),
-            session_ids: SessionIds::from_seed(session_seed),
-            catalog_page_size: costs.catalog_page_size.get() as usize,
-        };
-        let charge_state = Arc::new(Charge { cpu, costs });
-        let shop =
-            router(Arc::new(app)).layer(axum::middleware::from_fn_with_state(charge_state, charge));
-        let _ = crate::net::serve_http(APP, shop).await;
-    });
+    // --- The app tier: the same storefront code, assembled as the design says.
+    let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
+    let tier = match design {
+        Design::Vertical => design::vertical(&handle, &scenario),
+        Design::Horizontal => design::horizontal(&handle, &scenario, recorder.clone(), start),
+    };
 
     // --- Traffic.
-    let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
     let users = Arc::new(Users {
-        app: APP,
+        app: tier.entry,
         slo,
         recorder: recorder.clone(),
         start,
@@ -237,27 +205,32 @@ pub async fn simulate(scenario: Arc<Scenario>, progress: Option<Arc<Progress>>) 
 
     // --- The supervisor: close a metrics window every interval until the end, then drain.
     let interval = Duration::from_secs_f64(scn.metrics.interval_s.0);
-    let (mut app_busy, mut db_busy) = (0u64, 0u64);
+    let mut db_busy = 0u64;
     let (mut app_util, mut db_util) = (Vec::new(), Vec::new());
+    let (mut replicas_min, mut replicas_max) = (u32::MAX, 0u32);
     let mut t = Duration::ZERO;
     while t < duration {
         let step = interval.min(duration - t);
         tokio::time::sleep_until(start + t + step).await;
         t += step;
-        let util = |busy_now: u64, busy_before: u64, cores: u32| {
-            ((busy_now - busy_before) as f64 / (step.as_nanos() as f64 * f64::from(cores))).min(1.0)
-        };
-        let (a, d) = (app_cpu.busy_ns(), db.cpu.busy_ns());
-        let (ua, ud) = (
-            util(a, app_busy, app_cpu.cores()),
-            util(d, db_busy, db.cpu.cores()),
-        );
-        (app_busy, db_busy) = (a, d);
-        app_util.push(ua);
-        db_util.push(ud);
+        let d = db.cpu.busy_ns();
+        let ud =
+            ((d - db_busy) as f64 / (step.as_nanos() as f64 * f64::from(db.cpu.cores()))).min(1.0);
+        db_busy = d;
         let requests = {
             let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
-            r.close_window((t - step).as_secs_f64(), step.as_secs_f64(), ua, ud);
+            let (ua, replicas) = tier.sample(step, &mut r, t);
+            app_util.push(ua);
+            db_util.push(ud);
+            replicas_min = replicas_min.min(replicas);
+            replicas_max = replicas_max.max(replicas);
+            r.close_window(
+                (t - step).as_secs_f64(),
+                step.as_secs_f64(),
+                ua,
+                ud,
+                replicas,
+            );
             r.requests
         };
         // madsim keeps a weak pointer to every task ever spawned on a node, and only
@@ -287,7 +260,7 @@ pub async fn simulate(scenario: Arc<Scenario>, progress: Option<Arc<Progress>>) 
     let points = &r.series.points;
     Report {
         scenario: scn.name.clone(),
-        design: "vertical",
+        design: design.name(),
         seed,
         trace_hash: format!("{hash:016x}"),
         trace_events: events,
@@ -325,9 +298,16 @@ pub async fn simulate(scenario: Arc<Scenario>, progress: Option<Arc<Progress>>) 
         revenue_cents: r.revenue_cents,
         revenue_lost_cents: r.revenue_lost_cents,
         emails_sent: mail.sent(),
+        replicas_min: if replicas_min == u32::MAX {
+            0
+        } else {
+            replicas_min
+        },
+        replicas_max,
+        scale_events: r.scale_events,
         cpu: CpuReport {
-            app_cores: app_cpu.cores(),
-            app_capacity_cores: app_cpu.capacity(),
+            app_cores: tier.cores_per_host,
+            app_capacity_cores: tier.capacity_per_host,
             app_mean: mean(&app_util),
             app_peak: peak(&app_util),
             db_cores: db.cpu.cores(),

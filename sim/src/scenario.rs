@@ -121,6 +121,10 @@ pub struct Scenario {
     #[serde(default)]
     pub vertical: Vertical,
     #[serde(default)]
+    pub horizontal: Horizontal,
+    #[serde(default)]
+    pub session_store: SessionStoreParams,
+    #[serde(default)]
     pub metrics: Metrics,
 }
 
@@ -331,6 +335,97 @@ impl Default for Vertical {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    RoundRobin,
+    LeastConnections,
+}
+
+/// The horizontal design: stateless replicas behind a load balancer, autoscaled like the
+/// Kubernetes HPA.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Horizontal {
+    /// Each replica's host.
+    pub replica: Host,
+    /// Per replica: requests waiting for a core beyond this get 503.
+    pub max_waiting_requests: NonZeroU32,
+    /// Database connections per replica (the database's `max_connections` is shared by all).
+    pub db_pool_size: NonZeroU32,
+    pub min_replicas: NonZeroU32,
+    pub max_replicas: Spanned<NonZeroU32>,
+    /// The autoscaler's target mean CPU utilization of the replicas.
+    pub target_cpu: Probability,
+    /// No scaling while utilization/target is within 1 +/- this.
+    pub tolerance: Probability,
+    /// How often the autoscaler looks (Kubernetes: 15 s).
+    pub sync_period_s: Positive,
+    /// Scale up only as far as every recommendation of this window agrees (Kubernetes: 0).
+    pub scale_up_window_s: NonNegative,
+    /// Scale down only as far as the highest recommendation of this window (Kubernetes: 300).
+    pub scale_down_window_s: NonNegative,
+    /// From the decision to scale up until a new replica takes traffic (scheduling, image
+    /// pull, start-up, readiness probe).
+    pub startup_delay_s: NonNegative,
+    pub balance: Balance,
+    pub health_interval_ms: Positive,
+    pub health_timeout_ms: Positive,
+    pub unhealthy_after: NonZeroU32,
+    pub healthy_after: NonZeroU32,
+}
+
+impl Default for Horizontal {
+    fn default() -> Self {
+        let n = |v: u32| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
+        Horizontal {
+            replica: Host {
+                cores: n(2),
+                contention: Probability(0.03),
+                coherency: Probability(0.0003),
+            },
+            max_waiting_requests: n(200),
+            db_pool_size: n(4),
+            min_replicas: n(5),
+            max_replicas: Spanned::new(0..0, n(50)),
+            target_cpu: Probability(0.6),
+            tolerance: Probability(0.1),
+            sync_period_s: Positive(15.0),
+            scale_up_window_s: NonNegative(0.0),
+            scale_down_window_s: NonNegative(300.0),
+            startup_delay_s: NonNegative(20.0),
+            balance: Balance::LeastConnections,
+            health_interval_ms: Positive(1000.0),
+            health_timeout_ms: Positive(500.0),
+            unhealthy_after: n(2),
+            healthy_after: n(2),
+        }
+    }
+}
+
+/// The Redis-like session store of the stateless designs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionStoreParams {
+    /// CPU per command on its single core, in ms.
+    pub command_cpu_ms: NonNegative,
+    pub max_connections: NonZeroU32,
+    /// Connections per replica.
+    pub pool_size: NonZeroU32,
+    pub timeout_ms: Positive,
+}
+
+impl Default for SessionStoreParams {
+    fn default() -> Self {
+        SessionStoreParams {
+            command_cpu_ms: NonNegative(0.05),
+            max_connections: NonZeroU32::new(10_000).unwrap_or(NonZeroU32::MIN),
+            pool_size: NonZeroU32::new(16).unwrap_or(NonZeroU32::MIN),
+            timeout_ms: Positive(500.0),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
@@ -401,6 +496,17 @@ impl Scenario {
                     "latency_ms_max ({}) is below latency_ms_min ({})",
                     net.latency_ms_max.get_ref().0,
                     net.latency_ms_min.get_ref().0
+                ),
+            ));
+        }
+        let h = &self.horizontal;
+        if *h.max_replicas.get_ref() < h.min_replicas || h.max_replicas.get_ref().get() > 5000 {
+            return Err(invalid(
+                h.max_replicas.span(),
+                format!(
+                    "max_replicas ({}) must be from min_replicas ({}) to 5000",
+                    h.max_replicas.get_ref(),
+                    h.min_replicas
                 ),
             ));
         }

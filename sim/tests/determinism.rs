@@ -5,12 +5,13 @@ mod common;
 use std::sync::Arc;
 
 use scalelab_sim::run::{config, run, simulate};
+use scalelab_sim::Design;
 
 #[test]
 fn same_seed_same_hash_on_fresh_threads() {
     let scenario = common::small(20.0, 20.0);
-    let a = run(&scenario, 42, None).expect("run");
-    let b = run(&scenario, 42, None).expect("run");
+    let a = run(&scenario, Design::Vertical, 42, None).expect("run");
+    let b = run(&scenario, Design::Vertical, 42, None).expect("run");
     assert!(
         a.requests > 500,
         "the scenario does real work ({} requests)",
@@ -27,21 +28,24 @@ fn same_seed_same_hash_when_runs_overlap() {
     // Two runs at once on two threads must not disturb each other.
     let scenario = common::small(20.0, 20.0);
     let s2 = scenario.clone();
-    let t = std::thread::spawn(move || run(&s2, 7, None).expect("run").trace_hash);
-    let here = run(&scenario, 7, None).expect("run").trace_hash;
+    let t =
+        std::thread::spawn(move || run(&s2, Design::Vertical, 7, None).expect("run").trace_hash);
+    let here = run(&scenario, Design::Vertical, 7, None)
+        .expect("run")
+        .trace_hash;
     assert_eq!(here, t.join().expect("thread"));
 }
 
 #[test]
 fn another_seed_another_hash() {
     let scenario = common::small(20.0, 20.0);
-    let a = run(&scenario, 42, None).expect("run");
-    let b = run(&scenario, 43, None).expect("run");
+    let a = run(&scenario, Design::Vertical, 42, None).expect("run");
+    let b = run(&scenario, Design::Vertical, 43, None).expect("run");
     assert_ne!(a.trace_hash, b.trace_hash);
 }
 
 fn small_simulation() -> impl std::future::Future<Output = scalelab_sim::Report> {
-    simulate(Arc::new(common::small(20.0, 10.0)), None)
+    simulate(Arc::new(common::small(20.0, 10.0)), Design::Vertical, None)
 }
 
 #[test]

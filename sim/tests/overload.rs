@@ -3,6 +3,7 @@
 mod common;
 
 use scalelab_sim::run::run;
+use scalelab_sim::Design;
 
 #[test]
 fn overload_raises_p99_and_lowers_availability() {
@@ -15,8 +16,8 @@ fn overload_raises_p99_and_lowers_availability() {
             .replace("max_waiting_requests = 500", "max_waiting_requests = 2000");
         scalelab_sim::parse(&text).expect("scenario")
     };
-    let calm = run(&with_queue(40.0), 1, None).expect("calm run");
-    let overloaded = run(&with_queue(900.0), 1, None).expect("overloaded run");
+    let calm = run(&with_queue(40.0), Design::Vertical, 1, None).expect("calm run");
+    let overloaded = run(&with_queue(900.0), Design::Vertical, 1, None).expect("overloaded run");
     assert!(
         calm.availability > 0.99,
         "calm availability {}",
@@ -44,7 +45,7 @@ fn overload_raises_p99_and_lowers_availability() {
 
 #[test]
 fn a_calm_shop_takes_orders_and_sends_their_emails() {
-    let r = run(&common::small(30.0, 30.0), 3, None).expect("run");
+    let r = run(&common::small(30.0, 30.0), Design::Vertical, 3, None).expect("run");
     assert!(r.orders > 50, "orders {}", r.orders);
     assert_eq!(
         r.emails_sent, r.orders,
@@ -80,7 +81,7 @@ fn the_shop_recovers_when_a_spike_ends() {
          { at_s = 41, sessions_per_s = 40 }]",
         );
     let scenario = scalelab_sim::parse(&text).expect("scenario");
-    let r = run(&scenario, 5, None).expect("run");
+    let r = run(&scenario, Design::Vertical, 5, None).expect("run");
     let at = |t: f64| r.series.iter().find(|p| p.t_s == t).expect("a point at t");
     assert!(at(10.0).availability > 0.99, "before: {:?}", at(10.0));
     let worst = r.worst_window.clone().expect("a worst window");

@@ -76,7 +76,12 @@ pub fn main(quick: bool) -> ExitCode {
         let mut requests = 0;
         for seed in 0..runs {
             let t = Instant::now();
-            match scalelab_sim::run(&scenario, seed as u64 + 1, None) {
+            match scalelab_sim::run(
+                &scenario,
+                scalelab_sim::Design::Vertical,
+                seed as u64 + 1,
+                None,
+            ) {
                 Ok(r) => requests = r.requests,
                 Err(e) => {
                     eprintln!("error: {e}");

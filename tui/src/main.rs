@@ -43,6 +43,10 @@ enum Command {
         /// Print the whole report (with the time series) as JSON instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Which designs to run, comma-separated; all of them if absent. Each runs on its own
+        /// thread, on the same seeded traffic.
+        #[arg(long, value_delimiter = ',', value_parser = parse_design)]
+        design: Vec<scalelab_sim::Design>,
     },
     /// Measure the simulator itself: simulated requests per wall second, real-time factor,
     /// cost of a request against a bare simulated TCP round trip, memory against run length.
@@ -63,9 +67,20 @@ fn main() -> ExitCode {
             scenario,
             seed,
             json,
-        } => run(scenario, seed, json),
+            design,
+        } => run(scenario, seed, json, design),
         Command::Bench { quick } => bench::main(quick),
     }
+}
+
+fn parse_design(s: &str) -> Result<scalelab_sim::Design, String> {
+    scalelab_sim::Design::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = scalelab_sim::Design::ALL.iter().map(|d| d.name()).collect();
+        format!(
+            "no design named '{s}'; the designs are {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// A seed for a run that was given none: from the clock and the process id, outside any
@@ -96,13 +111,20 @@ struct WallFigures {
 
 #[derive(Serialize)]
 struct JsonOutput<'a> {
-    #[serde(flatten)]
-    report: &'a scalelab_sim::Report,
+    scenario: &'a str,
+    seed: u64,
+    /// One report per design, in the order of `--design` (or of the simulator's list).
+    designs: &'a [scalelab_sim::Report],
     /// Measured on the wall clock: varies from run to run, unlike everything above.
     wall: WallFigures,
 }
 
-fn run(path: PathBuf, seed: Option<u64>, json: bool) -> ExitCode {
+fn run(
+    path: PathBuf,
+    seed: Option<u64>,
+    json: bool,
+    mut designs: Vec<scalelab_sim::Design>,
+) -> ExitCode {
     let scenario = match scenario_file::load(&path) {
         Ok(s) => s,
         Err(e) => {
@@ -110,13 +132,23 @@ fn run(path: PathBuf, seed: Option<u64>, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    if designs.is_empty() {
+        designs = scalelab_sim::Design::ALL.to_vec();
+    }
+    designs.dedup();
     let seed_picked = seed.is_none();
     let seed = seed.unwrap_or_else(pick_seed);
     if !json {
-        eprintln!("running {} with seed {seed} ...", path.display());
+        let names: Vec<&str> = designs.iter().map(|d| d.name()).collect();
+        eprintln!(
+            "running {} with seed {seed}: {} ...",
+            path.display(),
+            names.join(", ")
+        );
     }
 
-    let progress = Arc::new(scalelab_sim::Progress::default());
+    let progress: Vec<Arc<scalelab_sim::Progress>> =
+        designs.iter().map(|_| Arc::default()).collect();
     let done = Arc::new(AtomicBool::new(false));
     let show_progress = !json && std::io::stderr().is_terminal();
     let ticker = show_progress.then(|| {
@@ -125,29 +157,52 @@ fn run(path: PathBuf, seed: Option<u64>, json: bool) -> ExitCode {
         std::thread::spawn(move || progress_line(&progress, &done, total_s))
     });
 
+    // Every design on its own thread (each run makes its own), all on the same seed.
     let started = Instant::now();
-    let result = scalelab_sim::run(&scenario, seed, Some(progress));
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = designs
+            .iter()
+            .zip(&progress)
+            .map(|(&design, p)| {
+                let (scenario, p) = (&scenario, p.clone());
+                scope.spawn(move || scalelab_sim::run(scenario, design, seed, Some(p)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
     let wall_s = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
         let _ = t.join();
     }
 
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("this is a bug in scalelab; rerun with --seed {seed} to reproduce it");
-            return ExitCode::from(EXIT_INTERNAL);
+    let mut reports = Vec::new();
+    for result in results {
+        match result {
+            Ok(Ok(r)) => reports.push(r),
+            Ok(Err(e)) => {
+                eprintln!("error: {e}");
+                eprintln!("this is a bug in scalelab; rerun with --seed {seed} to reproduce it");
+                return ExitCode::from(EXIT_INTERNAL);
+            }
+            Err(_) => {
+                eprintln!(
+                    "error: a simulation thread died (seed {seed}); this is a bug in scalelab"
+                );
+                return ExitCode::from(EXIT_INTERNAL);
+            }
         }
-    };
+    }
+    let requests: u64 = reports.iter().map(|r| r.requests).sum();
     if json {
         let out = JsonOutput {
-            report: &report,
+            scenario: &scenario.name,
+            seed,
+            designs: &reports,
             wall: WallFigures {
                 seconds: wall_s,
-                real_time_factor: report.duration_s / wall_s.max(1e-9),
-                simulated_requests_per_s: report.requests as f64 / wall_s.max(1e-9),
+                real_time_factor: scenario.duration_s() / wall_s.max(1e-9),
+                simulated_requests_per_s: requests as f64 / wall_s.max(1e-9),
                 peak_rss_kib: peak_rss_kib(),
             },
         };
@@ -159,21 +214,22 @@ fn run(path: PathBuf, seed: Option<u64>, json: bool) -> ExitCode {
             }
         }
     } else {
-        print!(
-            "{}",
-            summary::render(
-                &report,
-                &summary::Wall { seconds: wall_s },
-                seed_picked,
-                &path.display().to_string()
-            )
-        );
+        let wall = summary::Wall {
+            seconds: wall_s,
+            requests,
+        };
+        let shown = path.display().to_string();
+        let text = match &reports[..] {
+            [one] => summary::render(one, &wall, seed_picked, &shown),
+            many => summary::render_side_by_side(many, &wall, seed_picked, &shown),
+        };
+        print!("{text}");
     }
     ExitCode::SUCCESS
 }
 
 /// Shows virtual time done and speed on one terminal line, once a run has taken two seconds.
-fn progress_line(progress: &scalelab_sim::Progress, done: &AtomicBool, total_s: f64) {
+fn progress_line(progress: &[Arc<scalelab_sim::Progress>], done: &AtomicBool, total_s: f64) {
     let started = Instant::now();
     let mut shown = false;
     while !done.load(Ordering::Relaxed) {
@@ -182,8 +238,17 @@ fn progress_line(progress: &scalelab_sim::Progress, done: &AtomicBool, total_s: 
         if wall < 2.0 {
             continue;
         }
-        let virtual_s = progress.virtual_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-        let requests = progress.requests.load(Ordering::Relaxed);
+        // The slowest design sets the pace.
+        let virtual_ms = progress
+            .iter()
+            .map(|p| p.virtual_ms.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0);
+        let virtual_s = virtual_ms as f64 / 1000.0;
+        let requests: u64 = progress
+            .iter()
+            .map(|p| p.requests.load(Ordering::Relaxed))
+            .sum();
         eprint!(
             "\r  {virtual_s:>6.0} / {total_s:.0} s virtual · {:>5.1}x real time · {} requests   ",
             virtual_s / wall,

@@ -40,6 +40,126 @@ pub fn pct(v: f64) -> String {
 /// How fast the simulation ran, measured on the wall clock outside it.
 pub struct Wall {
     pub seconds: f64,
+    /// Simulated requests of every design in the run.
+    pub requests: u64,
+}
+
+fn wall_line(s: &mut String, duration_s: f64, wall: &Wall) {
+    let _ = writeln!(
+        s,
+        "simulated {:.0} s in {:.2} s wall ({:.1}x real time, {} simulated requests/s)\n",
+        duration_s,
+        wall.seconds,
+        duration_s / wall.seconds.max(1e-9),
+        thousands((wall.requests as f64 / wall.seconds.max(1e-9)) as u64)
+    );
+}
+
+fn repeat_line(
+    s: &mut String,
+    seed: u64,
+    seed_picked: bool,
+    scenario_path: &str,
+    design: Option<&str>,
+) {
+    if seed_picked {
+        let _ = writeln!(s, "the seed was picked for this run; to repeat it exactly:");
+    } else {
+        let _ = writeln!(s, "to repeat this run exactly:");
+    }
+    let design = design.map(|d| format!(" --design {d}")).unwrap_or_default();
+    let _ = writeln!(s, "  scalelab run {scenario_path} --seed {seed}{design}");
+}
+
+/// Several designs on the same traffic, one column each.
+pub fn render_side_by_side(
+    reports: &[Report],
+    wall: &Wall,
+    seed_picked: bool,
+    scenario_path: &str,
+) -> String {
+    let mut s = String::new();
+    let Some(first) = reports.first() else {
+        return s;
+    };
+    let names: Vec<&str> = reports.iter().map(|r| r.design).collect();
+    let _ = writeln!(
+        s,
+        "scalelab run · {} · {} · seed {}",
+        first.scenario,
+        names.join(" vs "),
+        first.seed
+    );
+    wall_line(&mut s, first.duration_s, wall);
+    let width = 22;
+    let mut row = |label: &str, cell: &dyn Fn(&Report) -> String| {
+        let _ = write!(s, "  {label:<20}");
+        for r in reports {
+            let _ = write!(s, "{:>width$}", cell(r));
+        }
+        s.push('\n');
+    };
+    row("", &|r| r.design.to_owned());
+    row("availability", &|r| pct(r.availability));
+    row("worst window", &|r| {
+        r.worst_window
+            .as_ref()
+            .map_or("-".into(), |w| pct(w.availability))
+    });
+    row("throughput (req/s)", &|r| {
+        format!("{:.1}", r.throughput_rps)
+    });
+    row("p50", &|r| ms(r.latency.p50_ms));
+    row("p95", &|r| ms(r.latency.p95_ms));
+    row("p99", &|r| ms(r.latency.p99_ms));
+    row("errors", &|r| thousands(r.errors.values().sum()));
+    row("app hosts (min-max)", &|r| {
+        if r.replicas_min == r.replicas_max {
+            format!("{} x {} cores", r.replicas_max, r.cpu.app_cores)
+        } else {
+            format!(
+                "{}-{} x {} cores",
+                r.replicas_min, r.replicas_max, r.cpu.app_cores
+            )
+        }
+    });
+    row("app cpu mean/peak", &|r| {
+        format!(
+            "{:.0}% / {:.0}%",
+            r.cpu.app_mean * 100.0,
+            r.cpu.app_peak * 100.0
+        )
+    });
+    row("db cpu mean/peak", &|r| {
+        format!(
+            "{:.0}% / {:.0}%",
+            r.cpu.db_mean * 100.0,
+            r.cpu.db_peak * 100.0
+        )
+    });
+    row("orders", &|r| thousands(r.orders));
+    row("emails sent", &|r| thousands(r.emails_sent));
+    row("revenue", &|r| dollars(r.revenue_cents));
+    row("revenue lost", &|r| dollars(r.revenue_lost_cents));
+    row("sessions left (slow)", &|r| {
+        thousands(r.sessions.abandoned_slow)
+    });
+    row("sessions left (error)", &|r| {
+        thousands(r.sessions.abandoned_error)
+    });
+    s.push('\n');
+    for r in reports {
+        let _ = writeln!(
+            s,
+            "{:<12} seed {}  trace {}  ({} events)",
+            r.design,
+            r.seed,
+            r.trace_hash,
+            thousands(r.trace_events)
+        );
+    }
+    repeat_line(&mut s, first.seed, seed_picked, scenario_path, None);
+    s
 }
 
 pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -> String {
@@ -109,6 +229,13 @@ pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -
         thousands(r.out_of_stock)
     );
     let _ = writeln!(s, "  emails        {} sent", thousands(r.emails_sent));
+    if r.replicas_max > 1 {
+        let _ = writeln!(
+            s,
+            "  replicas      {} to {} ({} scaling decisions)",
+            r.replicas_min, r.replicas_max, r.scale_events
+        );
+    }
     let c = &r.cpu;
     let _ = writeln!(
         s,
@@ -155,12 +282,7 @@ pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -
         r.trace_hash,
         thousands(r.trace_events)
     );
-    if seed_picked {
-        let _ = writeln!(s, "the seed was picked for this run; to repeat it exactly:");
-    } else {
-        let _ = writeln!(s, "to repeat this run exactly:");
-    }
-    let _ = writeln!(s, "  scalelab run {scenario_path} --seed {}", r.seed);
+    repeat_line(&mut s, r.seed, seed_picked, scenario_path, Some(r.design));
     s
 }
 

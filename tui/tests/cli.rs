@@ -21,44 +21,67 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The trace hash a `--json` run printed.
-fn trace_hash(out: &Output) -> String {
+/// (design, trace hash) of every design a `--json` run printed.
+fn trace_hashes(out: &Output) -> Vec<(String, String)> {
     assert!(out.status.success(), "run failed: {}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
-    v["trace_hash"].as_str().expect("trace_hash").to_owned()
+    v["designs"]
+        .as_array()
+        .expect("designs")
+        .iter()
+        .map(|d| {
+            let name = d["design"].as_str().expect("design").to_owned();
+            (
+                name,
+                d["trace_hash"].as_str().expect("trace_hash").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn flash_sale(seed: &str, more: &[&str]) -> Output {
+    let mut args = vec!["run", "scenarios/flash-sale.toml", "--seed", seed];
+    args.extend_from_slice(more);
+    scalelab(&args)
 }
 
 #[test]
 fn the_first_scenario_replays_bit_for_bit_in_another_process() {
-    let a = trace_hash(&scalelab(&[
-        "run",
-        "scenarios/flash-sale.toml",
-        "--seed",
-        "42",
-        "--json",
-    ]));
-    let b = trace_hash(&scalelab(&[
-        "run",
-        "scenarios/flash-sale.toml",
-        "--seed",
-        "42",
-        "--json",
-    ]));
-    let c = trace_hash(&scalelab(&[
-        "run",
-        "scenarios/flash-sale.toml",
-        "--seed",
-        "43",
-        "--json",
-    ]));
-    assert_eq!(a, b, "same seed, same hash across processes");
-    assert_ne!(a, c, "another seed, another hash");
-    assert_eq!(a.len(), 16);
+    let a = trace_hashes(&flash_sale("42", &["--json"]));
+    let b = trace_hashes(&flash_sale("42", &["--json"]));
+    let c = trace_hashes(&flash_sale("43", &["--json"]));
+    let names: Vec<&str> = a.iter().map(|(d, _)| d.as_str()).collect();
+    assert_eq!(names, ["vertical", "horizontal"], "every design by default");
+    assert_eq!(a, b, "same seed, same hashes across processes");
+    for ((_, x), (_, y)) in a.iter().zip(&c) {
+        assert_ne!(x, y, "another seed, another hash");
+        assert_eq!(x.len(), 16);
+    }
+    // One design alone replays to the same hash as beside the others.
+    let alone = trace_hashes(&flash_sale("42", &["--json", "--design", "horizontal"]));
+    assert_eq!(alone.len(), 1);
+    assert!(a.contains(&alone[0]), "{alone:?} in {a:?}");
+}
+
+#[test]
+fn designs_side_by_side_in_one_table() {
+    let out = flash_sale("42", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    for needle in [
+        "vertical vs horizontal · seed 42",
+        "availability",
+        "app hosts (min-max)",
+        "vertical     seed 42  trace ",
+        "horizontal   seed 42  trace ",
+    ] {
+        assert!(s.contains(needle), "missing {needle:?} in:\n{s}");
+    }
 }
 
 #[test]
 fn the_summary_shows_the_seed_the_hash_and_the_overload() {
-    let out = scalelab(&["run", "scenarios/flash-sale.toml", "--seed", "42"]);
+    let out = flash_sale("42", &["--design", "vertical"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     for needle in [
@@ -67,7 +90,7 @@ fn the_summary_shows_the_seed_the_hash_and_the_overload() {
         "p99",
         "worst window",
         "seed 42  trace ",
-        "scalelab run scenarios/flash-sale.toml --seed 42",
+        "scalelab run scenarios/flash-sale.toml --seed 42 --design vertical",
     ] {
         assert!(s.contains(needle), "missing {needle:?} in:\n{s}");
     }
@@ -155,4 +178,19 @@ fn bad_flags_and_missing_files_are_bad_input() {
     );
     let out = scalelab(&["fly"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = flash_sale("1", &["--design", "diagonal"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no design named 'diagonal'; the designs are vertical, horizontal"),
+        "{err}"
+    );
+    let out = scalelab(&["run", "scenarios/flash-sale.toml", "--design", "diagonal"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("no design named 'diagonal'; the designs are vertical, horizontal"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -1,0 +1,429 @@
+//! The designs: which implementations stand behind the shop's ports, and which simulated
+//! hosts run it. The same system code in every design; only the assembly differs.
+//!
+//! | design     | app tier                                   | sessions           | side work | database |
+//! |------------|--------------------------------------------|--------------------|-----------|----------|
+//! | vertical   | one big host                               | in its memory      | inline    | one      |
+//! | horizontal | N small replicas, load balancer, autoscaler | external store     | inline    | one      |
+//!
+//! Must not: contain shop logic. It wires ports to simulated infrastructure.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle};
+use tokio::time::Instant;
+
+use crate::autoscale::{Autoscaler, Policy};
+use crate::db::SimDb;
+use crate::host::{charge, Charge, Cpu};
+use crate::lb::{Balance as LbBalance, Event, HealthCheck, LoadBalancer};
+use crate::mail::SimMailer;
+use crate::metrics::Recorder;
+use crate::scenario::{Balance, Scenario};
+use crate::sessions::{self, SessionServer, SimSessions};
+use scalelab_system::memory::FakePayments;
+use scalelab_system::ports::SessionStore;
+use scalelab_system::session::{InMemorySessions, SessionIds};
+use scalelab_system::storefront::{router, App};
+use scalelab_system::worker::Inline;
+
+pub const APP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 80);
+pub const LB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 80);
+pub const DB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)), 5432);
+pub const MAIL: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1)), 25);
+pub const SESSIONS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 4, 1)), 6379);
+
+/// A design of the shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Design {
+    Vertical,
+    Horizontal,
+}
+
+impl Design {
+    /// Every design the simulator can run, in the order reports show them.
+    pub const ALL: [Design; 2] = [Design::Vertical, Design::Horizontal];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Design::Vertical => "vertical",
+            Design::Horizontal => "horizontal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Design> {
+        Design::ALL.into_iter().find(|d| d.name() == s)
+    }
+}
+
+fn ms(v: f64) -> Duration {
+    Duration::from_secs_f64(v / 1000.0)
+}
+
+/// The storefront on one app host, wired to its ports; serves until the node dies.
+async fn serve_storefront(
+    scn: Arc<Scenario>,
+    cpu: Arc<Cpu>,
+    db_pool: u32,
+    external_sessions: bool,
+    session_seed: u64,
+    addr: SocketAddr,
+) {
+    let mut db_params = scn.database.clone();
+    db_params.pool_size = std::num::NonZeroU32::new(db_pool).unwrap_or(std::num::NonZeroU32::MIN);
+    let (Ok(store), Ok(mailer)) = (
+        SimDb::connect(DB, &db_params).await,
+        SimMailer::connect(MAIL, &scn.mail).await,
+    ) else {
+        return;
+    };
+    let sessions: Arc<dyn SessionStore> = if external_sessions {
+        match SimSessions::connect(SESSIONS, &session_params(&scn)).await {
+            Ok(s) => Arc::new(s),
+            Err(_) => return,
+        }
+    } else {
+        Arc::new(InMemorySessions::new(Duration::from_secs_f64(
+            scn.app.session_ttl_s.0,
+        )))
+    };
+    let store = Arc::new(store);
+    let app = App {
+        store: store.clone(),
+        sessions,
+        payments: Arc::new(FakePayments),
+        side_work: Arc::new(Inline {
+            store,
+            mailer: Arc::new(mailer),
+        }),
+        session_ids: SessionIds::from_seed(session_seed),
+        catalog_page_size: scn.app.catalog_page_size.get() as usize,
+    };
+    let costs = scn.app.clone();
+    let shop = router(Arc::new(app)).layer(axum::middleware::from_fn_with_state(
+        Arc::new(Charge { cpu, costs }),
+        charge,
+    ));
+    let _ = crate::net::serve_http(addr, shop).await;
+}
+
+fn session_params(scn: &Scenario) -> sessions::Params {
+    let p = &scn.session_store;
+    sessions::Params {
+        command_cpu: ms(p.command_cpu_ms.0),
+        ttl: Duration::from_secs_f64(scn.app.session_ttl_s.0),
+        max_connections: p.max_connections.get(),
+        pool_size: p.pool_size.get(),
+        timeout: ms(p.timeout_ms.0),
+    }
+}
+
+/// One app host: its CPU and how much of it was used at the last sample.
+struct Host {
+    cpu: Arc<Cpu>,
+    busy_before: u64,
+}
+
+/// A replica of the horizontal design.
+struct Replica {
+    index: u32,
+    addr: SocketAddr,
+    node: NodeHandle,
+    host: Host,
+    /// In the load balancer's rotation.
+    ready: bool,
+    /// Out of rotation, to be stopped.
+    leaving: bool,
+}
+
+/// The app tier of a design, as the supervisor sees it.
+pub struct AppTier {
+    /// Where browsers connect.
+    pub entry: SocketAddr,
+    pub cores_per_host: u32,
+    pub capacity_per_host: f64,
+    hosts: Arc<Mutex<Vec<Replica>>>,
+    lb: Option<Arc<LoadBalancer>>,
+}
+
+impl AppTier {
+    /// Mean CPU utilization of the app hosts taking traffic over the last `step`, and how
+    /// many there are. Also moves load-balancer events into the trace.
+    pub fn sample(&self, step: Duration, recorder: &mut Recorder, at: Duration) -> (f64, u32) {
+        if let Some(lb) = &self.lb {
+            for event in lb.take_events() {
+                let (up, addr) = match event {
+                    Event::Up(a) => (true, a),
+                    Event::Down(a) => (false, a),
+                };
+                recorder.replica_health(at, address_index(addr), up);
+            }
+        }
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sum = 0.0;
+        let mut n = 0u32;
+        for r in hosts.iter_mut().filter(|r| r.ready) {
+            let busy = r.host.cpu.busy_ns();
+            let used = (busy - r.host.busy_before) as f64
+                / (step.as_nanos() as f64 * f64::from(r.host.cpu.cores()));
+            r.host.busy_before = busy;
+            sum += used.min(1.0);
+            n += 1;
+        }
+        (if n > 0 { sum / f64::from(n) } else { 0.0 }, n)
+    }
+}
+
+fn address_index(addr: SocketAddr) -> u64 {
+    match addr.ip() {
+        IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        IpAddr::V6(_) => 0,
+    }
+}
+
+/// The naive design's app tier: one big host, sessions in its memory.
+pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
+    let cpu = Arc::new(Cpu::new(
+        &scn.vertical.host,
+        scn.vertical.max_waiting_requests.get(),
+    ));
+    let node = handle.create_node().name("app").ip(APP.ip()).build();
+    let seed: u64 = madsim::rand::random();
+    node.spawn(serve_storefront(
+        scn.clone(),
+        cpu.clone(),
+        scn.database.pool_size.get(),
+        false,
+        seed,
+        APP,
+    ));
+    AppTier {
+        entry: APP,
+        cores_per_host: cpu.cores(),
+        capacity_per_host: cpu.capacity(),
+        hosts: Arc::new(Mutex::new(vec![Replica {
+            index: 0,
+            addr: APP,
+            node,
+            host: Host {
+                cpu,
+                busy_before: 0,
+            },
+            ready: true,
+            leaving: false,
+        }])),
+        lb: None,
+    }
+}
+
+fn replica_addr(index: u32) -> SocketAddr {
+    // 10.1.x.y: room for thousands of replicas.
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(
+            10,
+            1,
+            (index / 250) as u8,
+            (index % 250) as u8 + 1,
+        )),
+        80,
+    )
+}
+
+fn start_replica(handle: &Handle, scn: &Arc<Scenario>, index: u32) -> Replica {
+    let h = &scn.horizontal;
+    let addr = replica_addr(index);
+    let cpu = Arc::new(Cpu::new(&h.replica, h.max_waiting_requests.get()));
+    let seed: u64 = madsim::rand::random();
+    let (scn2, cpu2, pool) = (scn.clone(), cpu.clone(), h.db_pool_size.get());
+    let node = handle
+        .create_node()
+        .name(format!("app-{index}"))
+        .ip(addr.ip())
+        .init(move || serve_storefront(scn2.clone(), cpu2.clone(), pool, true, seed, addr))
+        .build();
+    Replica {
+        index,
+        addr,
+        node,
+        host: Host {
+            cpu,
+            busy_before: 0,
+        },
+        ready: false,
+        leaving: false,
+    }
+}
+
+/// The horizontal design's app tier: a load balancer, `min_replicas` warm replicas, the
+/// session store, and the autoscaler that adds and removes replicas.
+pub fn horizontal(
+    handle: &Handle,
+    scn: &Arc<Scenario>,
+    recorder: Arc<Mutex<Recorder>>,
+    start: Instant,
+) -> AppTier {
+    let h = &scn.horizontal;
+    let store_node = handle
+        .create_node()
+        .name("sessions")
+        .ip(SESSIONS.ip())
+        .build();
+    store_node.spawn(Arc::new(SessionServer::new(session_params(scn))).serve(SESSIONS));
+
+    let balance = match h.balance {
+        Balance::RoundRobin => LbBalance::RoundRobin,
+        Balance::LeastConnections => LbBalance::LeastConnections,
+    };
+    let lb = Arc::new(LoadBalancer::new(
+        balance,
+        HealthCheck {
+            interval: ms(h.health_interval_ms.0),
+            timeout: ms(h.health_timeout_ms.0),
+            unhealthy_after: h.unhealthy_after.get(),
+            healthy_after: h.healthy_after.get(),
+        },
+    ));
+    let mut replicas = Vec::new();
+    for index in 0..h.min_replicas.get() {
+        let mut r = start_replica(handle, scn, index);
+        lb.add(r.addr);
+        r.ready = true;
+        replicas.push(r);
+    }
+    let probe = Cpu::new(&h.replica, 1);
+    let tier = AppTier {
+        entry: LB,
+        cores_per_host: probe.cores(),
+        capacity_per_host: probe.capacity(),
+        hosts: Arc::new(Mutex::new(replicas)),
+        lb: Some(lb.clone()),
+    };
+    let lb_node = handle.create_node().name("lb").ip(LB.ip()).build();
+    lb_node.spawn(lb.clone().serve(LB));
+    lb_node.spawn(lb.clone().health_checks());
+
+    let controller = handle
+        .create_node()
+        .name("autoscaler")
+        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 7, 1)))
+        .build();
+    controller.spawn(autoscale(
+        handle.clone(),
+        scn.clone(),
+        tier.hosts.clone(),
+        lb,
+        recorder,
+        start,
+    ));
+    tier
+}
+
+/// The autoscaler's control loop: every sync period, measure, decide, act.
+async fn autoscale(
+    handle: Handle,
+    scn: Arc<Scenario>,
+    hosts: Arc<Mutex<Vec<Replica>>>,
+    lb: Arc<LoadBalancer>,
+    recorder: Arc<Mutex<Recorder>>,
+    start: Instant,
+) {
+    let h = &scn.horizontal;
+    let period = Duration::from_secs_f64(h.sync_period_s.0);
+    let startup = Duration::from_secs_f64(h.startup_delay_s.0);
+    let mut hpa = Autoscaler::new(Policy {
+        min_replicas: h.min_replicas.get(),
+        max_replicas: h.max_replicas.get_ref().get(),
+        target_utilization: h.target_cpu.0,
+        tolerance: h.tolerance.0,
+        scale_up_window: Duration::from_secs_f64(h.scale_up_window_s.0),
+        scale_down_window: Duration::from_secs_f64(h.scale_down_window_s.0),
+    });
+    // The controller's own view of each replica's CPU, like metrics-server's.
+    let mut seen: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+    let mut next_index = h.min_replicas.get();
+    loop {
+        tokio::time::sleep(period).await;
+        let now = Instant::now().duration_since(start);
+        let (current, utilization) = {
+            let list = hosts.lock().unwrap_or_else(|p| p.into_inner());
+            let mut sum = 0.0;
+            let mut ready = 0u32;
+            for r in list.iter().filter(|r| r.ready) {
+                let busy = r.host.cpu.busy_ns();
+                let before = seen.insert(r.index, busy).unwrap_or(busy);
+                sum += ((busy - before) as f64
+                    / (period.as_nanos() as f64 * f64::from(r.host.cpu.cores())))
+                .min(1.0);
+                ready += 1;
+            }
+            // Replicas starting up count as current, as pods do: the HPA must not add them twice.
+            let current = list.iter().filter(|r| !r.leaving).count() as u32;
+            (
+                current,
+                if ready > 0 {
+                    sum / f64::from(ready)
+                } else {
+                    0.0
+                },
+            )
+        };
+        let desired = hpa.decide(now, current, utilization);
+        if desired == current {
+            continue;
+        }
+        recorder.lock().unwrap_or_else(|p| p.into_inner()).scaled(
+            now,
+            current,
+            desired,
+            (utilization * 1000.0) as u64,
+        );
+        if desired > current {
+            for _ in current..desired {
+                let r = start_replica(&handle, &scn, next_index);
+                next_index += 1;
+                let (addr, index) = (r.addr, r.index);
+                hosts.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+                let (lb, hosts) = (lb.clone(), hosts.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(startup).await;
+                    let mut list = hosts.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(r) = list.iter_mut().find(|r| r.index == index && !r.leaving) {
+                        r.ready = true;
+                        lb.add(addr);
+                    }
+                });
+            }
+        } else {
+            // Remove the newest replicas: out of rotation now, stopped once in-flight work is done.
+            let leaving: Vec<(SocketAddr, NodeHandle)> = {
+                let mut list = hosts.lock().unwrap_or_else(|p| p.into_inner());
+                let mut chosen = Vec::new();
+                for r in list
+                    .iter_mut()
+                    .rev()
+                    .filter(|r| !r.leaving)
+                    .take((current - desired) as usize)
+                {
+                    r.leaving = true;
+                    r.ready = false;
+                    chosen.push((r.addr, r.node.clone()));
+                }
+                chosen
+            };
+            for (addr, node) in leaving {
+                lb.remove(addr);
+                let (handle, hosts) = (handle.clone(), hosts.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    handle.kill(node.id());
+                    hosts
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .retain(|r| r.addr != addr);
+                });
+            }
+        }
+    }
+}
