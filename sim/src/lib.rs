@@ -15,6 +15,7 @@
 //! - [`host`]: CPU cores with the Universal Scalability Law; the middleware that charges
 //!   requests for CPU.
 //! - [`db`]: the PostgreSQL-like database server and the `Store` port against it.
+//! - [`broker`]: the Kafka-like broker cluster and the `Publisher`/`Subscription` ports.
 //! - [`lb`]: the load balancer (round robin / least connections, health checks).
 //! - [`mail`]: the mail provider and the `Mailer` port against it.
 //! - [`rpc`]: request/response over pooled simulated connections (used by `db` and `mail`).
@@ -31,6 +32,7 @@ compile_error!("scalelab-sim runs only in the sim world: build it with `--cfg ma
 
 pub mod autoscale;
 pub mod bench;
+pub mod broker;
 pub mod client;
 pub mod db;
 pub mod design;

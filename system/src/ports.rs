@@ -99,3 +99,33 @@ pub trait Payments: Send + Sync {
 pub trait SideWork: Send + Sync {
     async fn order_placed(&self, order: &Order) -> Result<(), PortError>;
 }
+
+/// One message as a consumer receives it: where it sits in its partition, its key, its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub partition: u32,
+    pub offset: u64,
+    pub key: u64,
+    pub payload: Vec<u8>,
+}
+
+/// Publishing to a Kafka-shaped broker: a topic is split into partitions, and the key picks
+/// the partition, so messages with the same key stay in order. `publish` returns once the
+/// broker has the message durably (acknowledged by its replicas).
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    async fn publish(&self, topic: &str, key: u64, payload: Vec<u8>) -> Result<(), PortError>;
+}
+
+/// A consumer's view of one topic, as a member of a consumer group: the group's members share
+/// the partitions, and the group remembers, per partition, how far it has committed.
+///
+/// Delivery is at least once: a message is delivered again if its consumer dies (or the group
+/// rebalances) before committing it. That is why every effect is idempotent by order id.
+#[async_trait]
+pub trait Subscription: Send + Sync {
+    /// The next messages of this consumer's partitions; may be empty after a short wait.
+    async fn poll(&self, max: usize) -> Result<Vec<Delivery>, PortError>;
+    /// Marks `delivery` and everything before it in its partition as done for the group.
+    async fn commit(&self, delivery: &Delivery) -> Result<(), PortError>;
+}

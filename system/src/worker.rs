@@ -6,14 +6,18 @@
 //!
 //! The naive and horizontal designs run them *inline*, inside the checkout request, with
 //! [`Inline`]: the customer waits for the mail provider, and when it is down checkout fails.
-//! The queued designs publish the order instead and run these same handlers in worker services.
+//! The queued designs publish the order instead ([`Queued`]) and run these same handlers in
+//! worker services ([`run_worker`]), one consumer group per kind of job.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::model::{Email, Order};
-use crate::ports::{Mailer, PortError, SideWork, Store};
+use crate::ports::{Mailer, PortError, Publisher, SideWork, Store, Subscription};
+
+/// The topic that committed orders are published to.
+pub const ORDERS_TOPIC: &str = "orders";
 
 /// The kinds of side work, each of which a queued design can scale on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,6 +33,15 @@ impl Job {
         Job::StockMovement,
         Job::ShippingLabel,
     ];
+
+    /// The consumer group of the workers that do this job.
+    pub fn group(self) -> &'static str {
+        match self {
+            Job::ConfirmationEmail => "confirmation-emails",
+            Job::StockMovement => "stock-movements",
+            Job::ShippingLabel => "shipping-labels",
+        }
+    }
 }
 
 /// The confirmation email for an order. Built from the order alone, so a retry builds the
@@ -74,5 +87,64 @@ impl SideWork for Inline {
             handle(job, order, self.store.as_ref(), self.mailer.as_ref()).await?;
         }
         Ok(())
+    }
+}
+
+/// Side work handed to a broker: checkout publishes the order and returns; workers do the rest.
+/// The order id is the key, so one order's messages stay in one partition.
+pub struct Queued {
+    pub publisher: Arc<dyn Publisher>,
+}
+
+#[async_trait]
+impl SideWork for Queued {
+    async fn order_placed(&self, order: &Order) -> Result<(), PortError> {
+        let payload = serde_json::to_vec(order)
+            .map_err(|e| PortError::Unavailable(format!("encoding order: {e}")))?;
+        self.publisher
+            .publish(ORDERS_TOPIC, order.id, payload)
+            .await
+    }
+}
+
+/// How a worker waits before trying a failed job again, growing up to a limit.
+const RETRY_MS: [u64; 6] = [50, 100, 200, 500, 1000, 2000];
+
+/// A worker service: takes orders from its subscription and does `job` for each, forever.
+///
+/// It commits a message only after its effect is done, so a worker that dies mid-job leaves
+/// the message to be delivered again (at least once). A job that fails is retried, with
+/// growing pauses, before the worker moves on: skipping it would lose an effect, and later
+/// messages of the partition wait meanwhile (the partition stays in order). A message that
+/// cannot be read is committed and skipped: retrying would never help. Returns only when the
+/// subscription fails.
+pub async fn run_worker(
+    job: Job,
+    subscription: &dyn Subscription,
+    store: &dyn Store,
+    mailer: &dyn Mailer,
+) -> PortError {
+    loop {
+        let batch = match subscription.poll(16).await {
+            Ok(batch) => batch,
+            Err(e) => return e,
+        };
+        for delivery in batch {
+            if let Ok(order) = serde_json::from_slice::<Order>(&delivery.payload) {
+                do_with_retries(job, &order, store, mailer).await;
+            }
+            if let Err(e) = subscription.commit(&delivery).await {
+                return e;
+            }
+        }
+    }
+}
+
+async fn do_with_retries(job: Job, order: &Order, store: &dyn Store, mailer: &dyn Mailer) {
+    let mut attempt = 0;
+    while handle(job, order, store, mailer).await.is_err() {
+        let pause = RETRY_MS[attempt.min(RETRY_MS.len() - 1)];
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        attempt += 1;
     }
 }

@@ -1,0 +1,119 @@
+//! The broker and the worker services: delivery, consumer-group rebalancing, no message lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::runtime::{Handle, Runtime};
+use scalelab_sim::broker::{broker_addr, Broker, Client, Consumer, Params};
+use scalelab_system::memory::{demo_catalog, MemoryMailer, MemoryStore};
+use scalelab_system::model::{Line, Order};
+use scalelab_system::ports::Publisher;
+use scalelab_system::worker::{run_worker, Job, ORDERS_TOPIC};
+
+fn params() -> Params {
+    Params {
+        brokers: 3,
+        partitions: 6,
+        replication: 2,
+        retention_messages: 100_000,
+        session_timeout: Duration::from_secs(3),
+        heartbeat: Duration::from_millis(500),
+        poll_wait: Duration::from_millis(50),
+        timeout: Duration::from_secs(1),
+    }
+}
+
+fn order(id: u64) -> Order {
+    Order {
+        id,
+        customer_id: id % 17,
+        lines: vec![Line {
+            product_id: 1,
+            quantity: 1,
+            price_cents: 999,
+        }],
+        total_cents: 999,
+        payment_ref: format!("pay-{id}"),
+    }
+}
+
+/// A cluster of three brokers, `workers` email workers, and a producer of `orders` orders.
+/// `kill_worker_at` kills worker 0 that long after the start. Returns the mailer's emails.
+fn run(orders: u64, workers: u32, kill_worker_at: Option<Duration>) -> Arc<MemoryMailer> {
+    let rt = Runtime::with_seed_and_config(4, madsim::Config::default());
+    let p = params();
+    for b in 0..p.brokers {
+        let broker = Arc::new(Broker::new(b, p));
+        rt.create_node()
+            .name(format!("broker-{b}"))
+            .ip(broker_addr(b).ip())
+            .build()
+            .spawn(broker.serve(broker_addr(b)));
+    }
+    let mailer = Arc::new(MemoryMailer::default());
+    let store = Arc::new(MemoryStore::new(demo_catalog(5), 1_000_000));
+    for w in 0..workers {
+        let (mailer, store) = (mailer.clone(), store.clone());
+        rt.create_node()
+            .name(format!("worker-{w}"))
+            .ip([10, 0, 11, w as u8 + 1].into())
+            .build()
+            .spawn(async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let Ok(client) = Client::connect(params(), 4).await else {
+                    return;
+                };
+                let consumer = Consumer::new(client, Job::ConfirmationEmail.group(), u64::from(w));
+                let _ = run_worker(
+                    Job::ConfirmationEmail,
+                    &consumer,
+                    store.as_ref(),
+                    mailer.as_ref(),
+                )
+                .await;
+            });
+    }
+    let producer = rt.create_node().ip([10, 0, 1, 1].into()).build();
+    rt.block_on(producer.spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let client = Client::connect(params(), 16).await.expect("connect");
+        for id in 1..=orders {
+            let payload = serde_json::to_vec(&order(id)).expect("json");
+            client
+                .publish(ORDERS_TOPIC, id, payload)
+                .await
+                .expect("publish");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if kill_worker_at.is_some_and(|t| Duration::from_millis(10 * id) == t) {
+                Handle::current().kill("worker-0");
+            }
+        }
+        // Let the workers finish (and the group rebalance, if a worker died).
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }))
+    .expect("producer");
+    mailer
+}
+
+#[test]
+fn every_published_order_gets_its_confirmation() {
+    let mailer = run(300, 3, None);
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 300);
+    assert!(sent
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e.order_id == i as u64 + 1));
+}
+
+#[test]
+fn a_rebalance_after_a_worker_dies_loses_no_message() {
+    // Worker 0 dies 1.5 s in; after the session timeout its partitions go to the others,
+    // which start from the group's last commit.
+    let mailer = run(400, 3, Some(Duration::from_millis(1500)));
+    assert_eq!(
+        mailer.sent().len(),
+        400,
+        "every order confirmed despite the dead worker"
+    );
+}
