@@ -5,6 +5,7 @@
 //! |------------|--------------------------------------------|--------------------|-----------|----------|
 //! | vertical   | one big host                               | in its memory      | inline    | one      |
 //! | horizontal | N small replicas, load balancer, autoscaler | external store     | inline    | one      |
+//! | queued     | as horizontal                              | external store     | broker + workers | one |
 //!
 //! Must not: contain shop logic. It wires ports to simulated infrastructure.
 
@@ -16,6 +17,7 @@ use madsim::runtime::{Handle, NodeHandle};
 use tokio::time::Instant;
 
 use crate::autoscale::{Autoscaler, Policy};
+use crate::broker::{self, Broker, Consumer};
 use crate::db::SimDb;
 use crate::host::{charge, Charge, Cpu};
 use crate::lb::{Balance as LbBalance, Event, HealthCheck, LoadBalancer};
@@ -24,10 +26,10 @@ use crate::metrics::Recorder;
 use crate::scenario::{Balance, Scenario};
 use crate::sessions::{self, SessionServer, SimSessions};
 use scalelab_system::memory::FakePayments;
-use scalelab_system::ports::SessionStore;
+use scalelab_system::ports::{SessionStore, SideWork};
 use scalelab_system::session::{InMemorySessions, SessionIds};
 use scalelab_system::storefront::{router, App};
-use scalelab_system::worker::Inline;
+use scalelab_system::worker::{run_worker, Inline, Job, Queued};
 
 pub const APP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 80);
 pub const LB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 80);
@@ -40,16 +42,18 @@ pub const SESSIONS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0,
 pub enum Design {
     Vertical,
     Horizontal,
+    Queued,
 }
 
 impl Design {
     /// Every design the simulator can run, in the order reports show them.
-    pub const ALL: [Design; 2] = [Design::Vertical, Design::Horizontal];
+    pub const ALL: [Design; 3] = [Design::Vertical, Design::Horizontal, Design::Queued];
 
     pub fn name(self) -> &'static str {
         match self {
             Design::Vertical => "vertical",
             Design::Horizontal => "horizontal",
+            Design::Queued => "queued",
         }
     }
 
@@ -62,12 +66,30 @@ fn ms(v: f64) -> Duration {
     Duration::from_secs_f64(v / 1000.0)
 }
 
-/// The storefront on one app host, wired to its ports; serves until the node dies.
+/// The Kafka-like cluster's parameters, from the scenario.
+pub fn broker_params(scn: &Scenario) -> broker::Params {
+    let q = &scn.queued;
+    broker::Params {
+        brokers: q.brokers.get(),
+        partitions: q.partitions.get(),
+        replication: q.replication.get_ref().get(),
+        retention_messages: q.retention_messages.get() as usize,
+        session_timeout: ms(q.session_timeout_ms.0),
+        heartbeat: ms(q.heartbeat_ms.0),
+        poll_wait: Duration::from_millis(20),
+        timeout: ms(q.timeout_ms.0),
+    }
+}
+
+/// The storefront on one app host, wired to its ports; serves until the node dies. With
+/// `queued`, checkout publishes its side work to the broker instead of doing it inline.
+#[allow(clippy::too_many_arguments)]
 async fn serve_storefront(
     scn: Arc<Scenario>,
     cpu: Arc<Cpu>,
     db_pool: u32,
     external_sessions: bool,
+    queued: bool,
     session_seed: u64,
     addr: SocketAddr,
 ) {
@@ -90,14 +112,24 @@ async fn serve_storefront(
         )))
     };
     let store = Arc::new(store);
+    let side_work: Arc<dyn SideWork> = if queued {
+        match broker::Client::connect(broker_params(&scn), 8).await {
+            Ok(publisher) => Arc::new(Queued {
+                publisher: Arc::new(publisher),
+            }),
+            Err(_) => return,
+        }
+    } else {
+        Arc::new(Inline {
+            store: store.clone(),
+            mailer: Arc::new(mailer),
+        })
+    };
     let app = App {
-        store: store.clone(),
+        store,
         sessions,
         payments: Arc::new(FakePayments),
-        side_work: Arc::new(Inline {
-            store,
-            mailer: Arc::new(mailer),
-        }),
+        side_work,
         session_ids: SessionIds::from_seed(session_seed),
         catalog_page_size: scn.app.catalog_page_size.get() as usize,
     };
@@ -146,9 +178,18 @@ pub struct AppTier {
     pub capacity_per_host: f64,
     hosts: Arc<Mutex<Vec<Replica>>>,
     lb: Option<Arc<LoadBalancer>>,
+    brokers: Vec<Arc<Broker>>,
 }
 
 impl AppTier {
+    /// Orders published and not yet confirmed by the email workers.
+    pub fn queue_lag(&self) -> u64 {
+        self.brokers
+            .iter()
+            .map(|b| b.lag(Job::ConfirmationEmail.group()))
+            .sum()
+    }
+
     /// Mean CPU utilization of the app hosts taking traffic over the last `step`, and how
     /// many there are. Also moves load-balancer events into the trace.
     pub fn sample(&self, step: Duration, recorder: &mut Recorder, at: Duration) -> (f64, u32) {
@@ -196,6 +237,7 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
         cpu.clone(),
         scn.database.pool_size.get(),
         false,
+        false,
         seed,
         APP,
     ));
@@ -215,6 +257,7 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
             leaving: false,
         }])),
         lb: None,
+        brokers: Vec::new(),
     }
 }
 
@@ -231,7 +274,7 @@ fn replica_addr(index: u32) -> SocketAddr {
     )
 }
 
-fn start_replica(handle: &Handle, scn: &Arc<Scenario>, index: u32) -> Replica {
+fn start_replica(handle: &Handle, scn: &Arc<Scenario>, index: u32, queued: bool) -> Replica {
     let h = &scn.horizontal;
     let addr = replica_addr(index);
     let cpu = Arc::new(Cpu::new(&h.replica, h.max_waiting_requests.get()));
@@ -241,7 +284,7 @@ fn start_replica(handle: &Handle, scn: &Arc<Scenario>, index: u32) -> Replica {
         .create_node()
         .name(format!("app-{index}"))
         .ip(addr.ip())
-        .init(move || serve_storefront(scn2.clone(), cpu2.clone(), pool, true, seed, addr))
+        .init(move || serve_storefront(scn2.clone(), cpu2.clone(), pool, true, queued, seed, addr))
         .build();
     Replica {
         index,
@@ -263,6 +306,7 @@ pub fn horizontal(
     scn: &Arc<Scenario>,
     recorder: Arc<Mutex<Recorder>>,
     start: Instant,
+    queued: bool,
 ) -> AppTier {
     let h = &scn.horizontal;
     let store_node = handle
@@ -287,7 +331,7 @@ pub fn horizontal(
     ));
     let mut replicas = Vec::new();
     for index in 0..h.min_replicas.get() {
-        let mut r = start_replica(handle, scn, index);
+        let mut r = start_replica(handle, scn, index, queued);
         lb.add(r.addr);
         r.ready = true;
         replicas.push(r);
@@ -299,6 +343,11 @@ pub fn horizontal(
         capacity_per_host: probe.capacity(),
         hosts: Arc::new(Mutex::new(replicas)),
         lb: Some(lb.clone()),
+        brokers: if queued {
+            start_brokers_and_workers(handle, scn)
+        } else {
+            Vec::new()
+        },
     };
     let lb_node = handle.create_node().name("lb").ip(LB.ip()).build();
     lb_node.spawn(lb.clone().serve(LB));
@@ -316,11 +365,79 @@ pub fn horizontal(
         lb,
         recorder,
         start,
+        queued,
     ));
     tier
 }
 
+/// The broker cluster, and the worker services of each kind of job.
+fn start_brokers_and_workers(handle: &Handle, scn: &Arc<Scenario>) -> Vec<Arc<Broker>> {
+    let params = broker_params(scn);
+    let brokers: Vec<Arc<Broker>> = (0..params.brokers)
+        .map(|b| Arc::new(Broker::new(b, params)))
+        .collect();
+    for (b, broker) in brokers.iter().enumerate() {
+        let addr = broker::broker_addr(b as u32);
+        let broker = broker.clone();
+        handle
+            .create_node()
+            .name(format!("broker-{b}"))
+            .ip(addr.ip())
+            .init(move || {
+                let broker = broker.clone();
+                async move {
+                    let _ = broker.serve(addr).await;
+                }
+            })
+            .build();
+    }
+    let q = &scn.queued;
+    let mut member = 0u64;
+    for (job, count) in [
+        (Job::ConfirmationEmail, q.email_workers.get()),
+        (Job::StockMovement, q.stock_workers.get()),
+        (Job::ShippingLabel, q.label_workers.get()),
+    ] {
+        for i in 0..count {
+            member += 1;
+            let (scn, me) = (scn.clone(), member);
+            handle
+                .create_node()
+                .name(format!("{}-{i}", job.group()))
+                .ip(IpAddr::V4(Ipv4Addr::new(
+                    10,
+                    2,
+                    (member / 250) as u8,
+                    (member % 250) as u8 + 1,
+                )))
+                .init(move || worker(scn.clone(), job, me))
+                .build();
+        }
+    }
+    brokers
+}
+
+/// One worker service: system's worker loop over the simulated broker, database and mail.
+async fn worker(scn: Arc<Scenario>, job: Job, member: u64) {
+    let mut db_params = scn.database.clone();
+    db_params.pool_size = std::num::NonZeroU32::new(2).unwrap_or(std::num::NonZeroU32::MIN);
+    let (Ok(store), Ok(mailer), Ok(client)) = (
+        SimDb::connect(DB, &db_params).await,
+        SimMailer::connect(MAIL, &scn.mail).await,
+        broker::Client::connect(broker_params(&scn), 4).await,
+    ) else {
+        return;
+    };
+    let consumer = Consumer::new(client, job.group(), member);
+    // On a failure of the broker, wait and join again: a worker service restarts its loop.
+    loop {
+        let _ = run_worker(job, &consumer, &store, &mailer).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// The autoscaler's control loop: every sync period, measure, decide, act.
+#[allow(clippy::too_many_arguments)]
 async fn autoscale(
     handle: Handle,
     scn: Arc<Scenario>,
@@ -328,6 +445,7 @@ async fn autoscale(
     lb: Arc<LoadBalancer>,
     recorder: Arc<Mutex<Recorder>>,
     start: Instant,
+    queued: bool,
 ) {
     let h = &scn.horizontal;
     let period = Duration::from_secs_f64(h.sync_period_s.0);
@@ -381,7 +499,7 @@ async fn autoscale(
         );
         if desired > current {
             for _ in current..desired {
-                let r = start_replica(&handle, &scn, next_index);
+                let r = start_replica(&handle, &scn, next_index, queued);
                 next_index += 1;
                 let (addr, index) = (r.addr, r.index);
                 hosts.lock().unwrap_or_else(|p| p.into_inner()).push(r);

@@ -120,6 +120,10 @@ pub struct Point {
     pub orders: u64,
     /// App hosts taking traffic at the end of the window.
     pub replicas: u32,
+    /// Confirmation emails the provider accepted in the window.
+    pub emails: u64,
+    /// Orders published and not yet confirmed by the email workers (queued designs).
+    pub queue_lag: u64,
 }
 
 /// A time series that never holds more than `cap` points: when full, neighbours merge and
@@ -207,6 +211,8 @@ fn merge(a: Point, b: Point) -> Point {
         db_cpu: (a.db_cpu * a.span_s + b.db_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
         orders: a.orders + b.orders,
         replicas: b.replicas,
+        emails: a.emails + b.emails,
+        queue_lag: a.queue_lag.max(b.queue_lag),
     }
 }
 
@@ -380,6 +386,8 @@ impl Recorder {
         app_cpu: f64,
         db_cpu: f64,
         replicas: u32,
+        emails: u64,
+        queue_lag: u64,
     ) {
         let lat = Latency::of(&self.window);
         self.series.push(Point {
@@ -399,6 +407,8 @@ impl Recorder {
             db_cpu,
             orders: self.window_orders,
             replicas,
+            emails,
+            queue_lag,
         });
         self.window.reset();
         self.window_requests = 0;

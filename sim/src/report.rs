@@ -34,6 +34,10 @@ pub struct Report {
     /// Value of carts left behind because pages were too slow or failed.
     pub revenue_lost_cents: u64,
     pub emails_sent: u64,
+    /// The busiest window's confirmation emails, per minute.
+    pub emails_per_min_peak: f64,
+    /// Most orders waiting for their confirmation email at once (queued designs).
+    pub queue_lag_max: u64,
     /// App hosts taking traffic: fewest and most over the run's windows.
     pub replicas_min: u32,
     pub replicas_max: u32,

@@ -121,7 +121,10 @@ pub async fn simulate(
     let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
     let tier = match design {
         Design::Vertical => design::vertical(&handle, &scenario),
-        Design::Horizontal => design::horizontal(&handle, &scenario, recorder.clone(), start),
+        Design::Horizontal => {
+            design::horizontal(&handle, &scenario, recorder.clone(), start, false)
+        }
+        Design::Queued => design::horizontal(&handle, &scenario, recorder.clone(), start, true),
     };
 
     // --- Traffic.
@@ -206,6 +209,8 @@ pub async fn simulate(
     // --- The supervisor: close a metrics window every interval until the end, then drain.
     let interval = Duration::from_secs_f64(scn.metrics.interval_s.0);
     let mut db_busy = 0u64;
+    let mut emails_before = 0u64;
+    let (mut emails_per_min_peak, mut queue_lag_max) = (0.0f64, 0u64);
     let (mut app_util, mut db_util) = (Vec::new(), Vec::new());
     let (mut replicas_min, mut replicas_max) = (u32::MAX, 0u32);
     let mut t = Duration::ZERO;
@@ -224,12 +229,21 @@ pub async fn simulate(
             db_util.push(ud);
             replicas_min = replicas_min.min(replicas);
             replicas_max = replicas_max.max(replicas);
+            let emails = mail.sent();
+            let in_window = emails - emails_before;
+            emails_before = emails;
+            emails_per_min_peak =
+                emails_per_min_peak.max(in_window as f64 * 60.0 / step.as_secs_f64());
+            let lag = tier.queue_lag();
+            queue_lag_max = queue_lag_max.max(lag);
             r.close_window(
                 (t - step).as_secs_f64(),
                 step.as_secs_f64(),
                 ua,
                 ud,
                 replicas,
+                in_window,
+                lag,
             );
             r.requests
         };
@@ -298,6 +312,8 @@ pub async fn simulate(
         revenue_cents: r.revenue_cents,
         revenue_lost_cents: r.revenue_lost_cents,
         emails_sent: mail.sent(),
+        emails_per_min_peak,
+        queue_lag_max,
         replicas_min: if replicas_min == u32::MAX {
             0
         } else {

@@ -125,6 +125,8 @@ pub struct Scenario {
     #[serde(default)]
     pub session_store: SessionStoreParams,
     #[serde(default)]
+    pub queued: Queued,
+    #[serde(default)]
     pub metrics: Metrics,
 }
 
@@ -403,6 +405,45 @@ impl Default for Horizontal {
     }
 }
 
+/// The queued design: the horizontal one, plus a Kafka-like broker and worker services that
+/// do the side work of checkout.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queued {
+    pub brokers: NonZeroU32,
+    pub partitions: NonZeroU32,
+    /// Copies of each partition (leader included); at most `brokers`.
+    pub replication: Spanned<NonZeroU32>,
+    /// Messages kept per partition.
+    pub retention_messages: NonZeroU32,
+    /// Worker services per kind of job.
+    pub email_workers: NonZeroU32,
+    pub stock_workers: NonZeroU32,
+    pub label_workers: NonZeroU32,
+    /// A worker not heard from for this long leaves its group (its partitions move).
+    pub session_timeout_ms: Positive,
+    pub heartbeat_ms: Positive,
+    pub timeout_ms: Positive,
+}
+
+impl Default for Queued {
+    fn default() -> Self {
+        let n = |v: u32| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
+        Queued {
+            brokers: n(3),
+            partitions: n(12),
+            replication: Spanned::new(0..0, n(3)),
+            retention_messages: n(1_000_000),
+            email_workers: n(6),
+            stock_workers: n(3),
+            label_workers: n(3),
+            session_timeout_ms: Positive(10_000.0),
+            heartbeat_ms: Positive(1000.0),
+            timeout_ms: Positive(2000.0),
+        }
+    }
+}
+
 /// The Redis-like session store of the stateless designs.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -507,6 +548,17 @@ impl Scenario {
                     "max_replicas ({}) must be from min_replicas ({}) to 5000",
                     h.max_replicas.get_ref(),
                     h.min_replicas
+                ),
+            ));
+        }
+        let q = &self.queued;
+        if *q.replication.get_ref() > q.brokers {
+            return Err(invalid(
+                q.replication.span(),
+                format!(
+                    "replication ({}) cannot exceed brokers ({})",
+                    q.replication.get_ref(),
+                    q.brokers
                 ),
             ));
         }

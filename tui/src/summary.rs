@@ -139,6 +139,10 @@ pub fn render_side_by_side(
     });
     row("orders", &|r| thousands(r.orders));
     row("emails sent", &|r| thousands(r.emails_sent));
+    row("emails/min (peak)", &|r| {
+        format!("{:.0}", r.emails_per_min_peak)
+    });
+    row("queue lag (max)", &|r| thousands(r.queue_lag_max));
     row("revenue", &|r| dollars(r.revenue_cents));
     row("revenue lost", &|r| dollars(r.revenue_lost_cents));
     row("sessions left (slow)", &|r| {
