@@ -216,6 +216,18 @@ fn merge(a: Point, b: Point) -> Point {
     }
 }
 
+/// What the supervisor measured over one window, besides what the recorder counted itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub t_s: f64,
+    pub span_s: f64,
+    pub app_cpu: f64,
+    pub db_cpu: f64,
+    pub replicas: u32,
+    pub emails: u64,
+    pub queue_lag: u64,
+}
+
 /// Per-kind counts and latency.
 pub struct KindStats {
     pub requests: u64,
@@ -379,23 +391,15 @@ impl Recorder {
         self.trace(at, b'h', &[replica, u64::from(up)]);
     }
 
-    pub fn close_window(
-        &mut self,
-        t_s: f64,
-        span_s: f64,
-        app_cpu: f64,
-        db_cpu: f64,
-        replicas: u32,
-        emails: u64,
-        queue_lag: u64,
-    ) {
+    /// Closes the current window of the time series with what the supervisor measured.
+    pub fn close_window(&mut self, w: Window) {
         let lat = Latency::of(&self.window);
         self.series.push(Point {
-            t_s,
-            span_s,
+            t_s: w.t_s,
+            span_s: w.span_s,
             requests: self.window_requests,
             answered_in_slo: self.window_answered,
-            throughput_rps: self.window_answered as f64 / span_s,
+            throughput_rps: self.window_answered as f64 / w.span_s,
             availability: if self.window_requests > 0 {
                 self.window_answered as f64 / self.window_requests as f64
             } else {
@@ -403,12 +407,12 @@ impl Recorder {
             },
             p50_ms: lat.p50_ms,
             p99_ms: lat.p99_ms,
-            app_cpu,
-            db_cpu,
+            app_cpu: w.app_cpu,
+            db_cpu: w.db_cpu,
             orders: self.window_orders,
-            replicas,
-            emails,
-            queue_lag,
+            replicas: w.replicas,
+            emails: w.emails,
+            queue_lag: w.queue_lag,
         });
         self.window.reset();
         self.window_requests = 0;

@@ -17,7 +17,7 @@ use crate::db::DbServer;
 use crate::design::{self, Design, DB, MAIL};
 use crate::host::Kind;
 use crate::mail::MailServer;
-use crate::metrics::Recorder;
+use crate::metrics::{Recorder, Window};
 use crate::report::{CpuReport, KindReport, Report, Sessions};
 use crate::scenario::{Model, Scenario};
 use crate::workload::{Arrivals, Planner, RateCurve};
@@ -236,15 +236,15 @@ pub async fn simulate(
                 emails_per_min_peak.max(in_window as f64 * 60.0 / step.as_secs_f64());
             let lag = tier.queue_lag();
             queue_lag_max = queue_lag_max.max(lag);
-            r.close_window(
-                (t - step).as_secs_f64(),
-                step.as_secs_f64(),
-                ua,
-                ud,
+            r.close_window(Window {
+                t_s: (t - step).as_secs_f64(),
+                span_s: step.as_secs_f64(),
+                app_cpu: ua,
+                db_cpu: ud,
                 replicas,
-                in_window,
-                lag,
-            );
+                emails: in_window,
+                queue_lag: lag,
+            });
             r.requests
         };
         // madsim keeps a weak pointer to every task ever spawned on a node, and only
