@@ -66,11 +66,23 @@ pub struct DbServer {
 
 impl DbServer {
     pub fn new(params: &Database, catalog: Vec<Product>) -> DbServer {
+        DbServer::shard(params, catalog, params.stock_per_product, 1, 1)
+    }
+
+    /// One shard of a sharded database: `stock` units of each product (its share), order ids
+    /// `first_order_id`, `+ step`, ... so that ids never collide across shards.
+    pub fn shard(
+        params: &Database,
+        catalog: Vec<Product>,
+        stock: u32,
+        first_order_id: u64,
+        step: u64,
+    ) -> DbServer {
         let row_locks = catalog.iter().map(|p| (p.id, Mutex::new(()))).collect();
         DbServer {
             // The database queues work without a limit of its own: the clients' pools bound it.
             cpu: Cpu::new(&params.host, u32::MAX),
-            rows: MemoryStore::new(catalog, params.stock_per_product),
+            rows: MemoryStore::with_order_ids(catalog, stock, first_order_id, step),
             row_locks,
             params: params.clone(),
         }

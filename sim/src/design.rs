@@ -6,6 +6,7 @@
 //! | vertical   | one big host                               | in its memory      | inline    | one      |
 //! | horizontal | N small replicas, load balancer, autoscaler | external store     | inline    | one      |
 //! | queued     | as horizontal                              | external store     | broker + workers | one |
+//! | sharded    | as horizontal                              | external store     | broker + workers | N shards by customer |
 //!
 //! Must not: contain shop logic. It wires ports to simulated infrastructure.
 
@@ -23,17 +24,62 @@ use crate::host::{charge, Charge, Cpu};
 use crate::lb::{Balance as LbBalance, Event, HealthCheck, LoadBalancer};
 use crate::mail::SimMailer;
 use crate::metrics::Recorder;
-use crate::scenario::{Balance, Scenario};
+use crate::scenario::{Balance, Scenario, ShardStrategy};
 use crate::sessions::{self, SessionServer, SimSessions};
 use scalelab_system::memory::FakePayments;
-use scalelab_system::ports::{SessionStore, SideWork};
+use scalelab_system::ports::{SessionStore, SideWork, Store};
 use scalelab_system::session::{InMemorySessions, SessionIds};
+use scalelab_system::shard::{ShardMap, ShardedStore, Strategy};
 use scalelab_system::storefront::{router, App};
 use scalelab_system::worker::{run_worker, Inline, Job, Queued};
 
 pub const APP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 80);
 pub const LB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 80);
 pub const DB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)), 5432);
+
+/// Database shard `i` (shard 0 is the single database of the unsharded designs).
+pub fn db_addr(shard: u32) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 2, shard as u8 + 1)), 5432)
+}
+
+/// Which implementations stand behind the ports on an app host or a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wiring {
+    /// Database connections per process (per shard when sharded).
+    pub db_pool: u32,
+    /// Sessions in the session store (else in the process's memory).
+    pub external_sessions: bool,
+    /// Side work through the broker (else inline).
+    pub queued: bool,
+    /// Database shards; 1 is one unsharded database.
+    pub shards: u32,
+}
+
+/// The `Store` port as a process of this design sees it: one database, or the shard router
+/// over every shard.
+async fn store_for(scn: &Scenario, wiring: Wiring) -> std::io::Result<Arc<dyn Store>> {
+    let mut params = scn.database.clone();
+    params.pool_size =
+        std::num::NonZeroU32::new(wiring.db_pool).unwrap_or(std::num::NonZeroU32::MIN);
+    if wiring.shards <= 1 {
+        return Ok(Arc::new(SimDb::connect(DB, &params).await?));
+    }
+    let mut shards: Vec<Arc<dyn Store>> = Vec::new();
+    for i in 0..wiring.shards {
+        shards.push(Arc::new(SimDb::connect(db_addr(i), &params).await?));
+    }
+    let strategy = match scn.sharded.strategy {
+        ShardStrategy::Modulo => Strategy::Modulo,
+        ShardStrategy::Hash => Strategy::Hash,
+        ShardStrategy::ConsistentHash => Strategy::ConsistentHash {
+            vnodes: scn.sharded.vnodes.get(),
+        },
+    };
+    Ok(Arc::new(ShardedStore::new(
+        ShardMap::new(wiring.shards, strategy),
+        shards,
+    )))
+}
 pub const MAIL: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1)), 25);
 pub const SESSIONS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 4, 1)), 6379);
 
@@ -43,17 +89,47 @@ pub enum Design {
     Vertical,
     Horizontal,
     Queued,
+    Sharded,
 }
 
 impl Design {
     /// Every design the simulator can run, in the order reports show them.
-    pub const ALL: [Design; 3] = [Design::Vertical, Design::Horizontal, Design::Queued];
+    pub const ALL: [Design; 4] = [
+        Design::Vertical,
+        Design::Horizontal,
+        Design::Queued,
+        Design::Sharded,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Design::Vertical => "vertical",
             Design::Horizontal => "horizontal",
             Design::Queued => "queued",
+            Design::Sharded => "sharded",
+        }
+    }
+
+    /// How this design wires the shop's ports.
+    pub fn wiring(self, scn: &Scenario) -> Wiring {
+        let h = &scn.horizontal;
+        match self {
+            Design::Vertical => Wiring {
+                db_pool: scn.database.pool_size.get(),
+                external_sessions: false,
+                queued: false,
+                shards: 1,
+            },
+            Design::Horizontal | Design::Queued | Design::Sharded => Wiring {
+                db_pool: h.db_pool_size.get(),
+                external_sessions: true,
+                queued: self != Design::Horizontal,
+                shards: if self == Design::Sharded {
+                    scn.sharded.shards.get()
+                } else {
+                    1
+                },
+            },
         }
     }
 
@@ -83,25 +159,20 @@ pub fn broker_params(scn: &Scenario) -> broker::Params {
 
 /// The storefront on one app host, wired to its ports; serves until the node dies. With
 /// `queued`, checkout publishes its side work to the broker instead of doing it inline.
-#[allow(clippy::too_many_arguments)]
 async fn serve_storefront(
     scn: Arc<Scenario>,
     cpu: Arc<Cpu>,
-    db_pool: u32,
-    external_sessions: bool,
-    queued: bool,
+    wiring: Wiring,
     session_seed: u64,
     addr: SocketAddr,
 ) {
-    let mut db_params = scn.database.clone();
-    db_params.pool_size = std::num::NonZeroU32::new(db_pool).unwrap_or(std::num::NonZeroU32::MIN);
     let (Ok(store), Ok(mailer)) = (
-        SimDb::connect(DB, &db_params).await,
+        store_for(&scn, wiring).await,
         SimMailer::connect(MAIL, &scn.mail).await,
     ) else {
         return;
     };
-    let sessions: Arc<dyn SessionStore> = if external_sessions {
+    let sessions: Arc<dyn SessionStore> = if wiring.external_sessions {
         match SimSessions::connect(SESSIONS, &session_params(&scn)).await {
             Ok(s) => Arc::new(s),
             Err(_) => return,
@@ -111,8 +182,7 @@ async fn serve_storefront(
             scn.app.session_ttl_s.0,
         )))
     };
-    let store = Arc::new(store);
-    let side_work: Arc<dyn SideWork> = if queued {
+    let side_work: Arc<dyn SideWork> = if wiring.queued {
         match broker::Client::connect(broker_params(&scn), 8).await {
             Ok(publisher) => Arc::new(Queued {
                 publisher: Arc::new(publisher),
@@ -235,9 +305,7 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
     node.spawn(serve_storefront(
         scn.clone(),
         cpu.clone(),
-        scn.database.pool_size.get(),
-        false,
-        false,
+        Design::Vertical.wiring(scn),
         seed,
         APP,
     ));
@@ -274,17 +342,17 @@ fn replica_addr(index: u32) -> SocketAddr {
     )
 }
 
-fn start_replica(handle: &Handle, scn: &Arc<Scenario>, index: u32, queued: bool) -> Replica {
+fn start_replica(handle: &Handle, scn: &Arc<Scenario>, index: u32, wiring: Wiring) -> Replica {
     let h = &scn.horizontal;
     let addr = replica_addr(index);
     let cpu = Arc::new(Cpu::new(&h.replica, h.max_waiting_requests.get()));
     let seed: u64 = madsim::rand::random();
-    let (scn2, cpu2, pool) = (scn.clone(), cpu.clone(), h.db_pool_size.get());
+    let (scn2, cpu2) = (scn.clone(), cpu.clone());
     let node = handle
         .create_node()
         .name(format!("app-{index}"))
         .ip(addr.ip())
-        .init(move || serve_storefront(scn2.clone(), cpu2.clone(), pool, true, queued, seed, addr))
+        .init(move || serve_storefront(scn2.clone(), cpu2.clone(), wiring, seed, addr))
         .build();
     Replica {
         index,
@@ -306,7 +374,7 @@ pub fn horizontal(
     scn: &Arc<Scenario>,
     recorder: Arc<Mutex<Recorder>>,
     start: Instant,
-    queued: bool,
+    wiring: Wiring,
 ) -> AppTier {
     let h = &scn.horizontal;
     let store_node = handle
@@ -331,7 +399,7 @@ pub fn horizontal(
     ));
     let mut replicas = Vec::new();
     for index in 0..h.min_replicas.get() {
-        let mut r = start_replica(handle, scn, index, queued);
+        let mut r = start_replica(handle, scn, index, wiring);
         lb.add(r.addr);
         r.ready = true;
         replicas.push(r);
@@ -343,8 +411,8 @@ pub fn horizontal(
         capacity_per_host: probe.capacity(),
         hosts: Arc::new(Mutex::new(replicas)),
         lb: Some(lb.clone()),
-        brokers: if queued {
-            start_brokers_and_workers(handle, scn)
+        brokers: if wiring.queued {
+            start_brokers_and_workers(handle, scn, wiring)
         } else {
             Vec::new()
         },
@@ -365,13 +433,17 @@ pub fn horizontal(
         lb,
         recorder,
         start,
-        queued,
+        wiring,
     ));
     tier
 }
 
 /// The broker cluster, and the worker services of each kind of job.
-fn start_brokers_and_workers(handle: &Handle, scn: &Arc<Scenario>) -> Vec<Arc<Broker>> {
+fn start_brokers_and_workers(
+    handle: &Handle,
+    scn: &Arc<Scenario>,
+    wiring: Wiring,
+) -> Vec<Arc<Broker>> {
     let params = broker_params(scn);
     let brokers: Vec<Arc<Broker>> = (0..params.brokers)
         .map(|b| Arc::new(Broker::new(b, params)))
@@ -410,7 +482,7 @@ fn start_brokers_and_workers(handle: &Handle, scn: &Arc<Scenario>) -> Vec<Arc<Br
                     (member / 250) as u8,
                     (member % 250) as u8 + 1,
                 )))
-                .init(move || worker(scn.clone(), job, me))
+                .init(move || worker(scn.clone(), job, me, wiring))
                 .build();
         }
     }
@@ -418,11 +490,14 @@ fn start_brokers_and_workers(handle: &Handle, scn: &Arc<Scenario>) -> Vec<Arc<Br
 }
 
 /// One worker service: system's worker loop over the simulated broker, database and mail.
-async fn worker(scn: Arc<Scenario>, job: Job, member: u64) {
-    let mut db_params = scn.database.clone();
-    db_params.pool_size = std::num::NonZeroU32::new(2).unwrap_or(std::num::NonZeroU32::MIN);
+async fn worker(scn: Arc<Scenario>, job: Job, member: u64, wiring: Wiring) {
+    // A worker needs few database connections: it does one job at a time.
+    let wiring = Wiring {
+        db_pool: 2,
+        ..wiring
+    };
     let (Ok(store), Ok(mailer), Ok(client)) = (
-        SimDb::connect(DB, &db_params).await,
+        store_for(&scn, wiring).await,
         SimMailer::connect(MAIL, &scn.mail).await,
         broker::Client::connect(broker_params(&scn), 4).await,
     ) else {
@@ -431,7 +506,7 @@ async fn worker(scn: Arc<Scenario>, job: Job, member: u64) {
     let consumer = Consumer::new(client, job.group(), member);
     // On a failure of the broker, wait and join again: a worker service restarts its loop.
     loop {
-        let _ = run_worker(job, &consumer, &store, &mailer).await;
+        let _ = run_worker(job, &consumer, store.as_ref(), &mailer).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -445,7 +520,7 @@ async fn autoscale(
     lb: Arc<LoadBalancer>,
     recorder: Arc<Mutex<Recorder>>,
     start: Instant,
-    queued: bool,
+    wiring: Wiring,
 ) {
     let h = &scn.horizontal;
     let period = Duration::from_secs_f64(h.sync_period_s.0);
@@ -499,7 +574,7 @@ async fn autoscale(
         );
         if desired > current {
             for _ in current..desired {
-                let r = start_replica(&handle, &scn, next_index, queued);
+                let r = start_replica(&handle, &scn, next_index, wiring);
                 next_index += 1;
                 let (addr, index) = (r.addr, r.index);
                 hosts.lock().unwrap_or_else(|p| p.into_inner()).push(r);

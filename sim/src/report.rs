@@ -77,7 +77,11 @@ pub struct CpuReport {
     pub app_capacity_cores: f64,
     pub app_mean: f64,
     pub app_peak: f64,
+    /// Cores of each database server (each shard, when sharded).
     pub db_cores: u32,
+    /// Mean CPU utilization of each database shard (one entry when unsharded).
+    pub shard_cpu_mean: Vec<f64>,
+    /// Of the hottest shard, window by window.
     pub db_mean: f64,
     pub db_peak: f64,
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::client::{run_session, Users};
 use crate::db::DbServer;
-use crate::design::{self, Design, DB, MAIL};
+use crate::design::{self, Design, MAIL};
 use crate::host::Kind;
 use crate::mail::MailServer;
 use crate::metrics::{Recorder, Window};
@@ -110,9 +110,33 @@ pub async fn simulate(
     let w = scn.workload();
 
     // --- Infrastructure: the database server and the mail provider, each on its own node.
-    let db = Arc::new(DbServer::new(&scn.database, demo_catalog(w.products.get())));
-    let db_node = handle.create_node().name("db").ip(DB.ip()).build();
-    db_node.spawn(db.clone().serve(DB));
+    // One database, or one per shard: each shard holds the catalog, its share of the stock,
+    // and order ids from its own sequence (shard i: i+1, i+1+n, ...).
+    let shards = design.wiring(scn).shards;
+    let dbs: Vec<Arc<DbServer>> = (0..shards)
+        .map(|i| {
+            let stock = scn.database.stock_per_product / shards;
+            let server = Arc::new(DbServer::shard(
+                &scn.database,
+                demo_catalog(w.products.get()),
+                stock,
+                u64::from(i) + 1,
+                u64::from(shards),
+            ));
+            let name = if shards == 1 {
+                "db".to_owned()
+            } else {
+                format!("db-{i}")
+            };
+            let node = handle
+                .create_node()
+                .name(name)
+                .ip(design::db_addr(i).ip())
+                .build();
+            node.spawn(server.clone().serve(design::db_addr(i)));
+            server
+        })
+        .collect();
     let mail = Arc::new(MailServer::new(&scn.mail));
     let mail_node = handle.create_node().name("mail").ip(MAIL.ip()).build();
     mail_node.spawn(mail.clone().serve(MAIL));
@@ -121,10 +145,13 @@ pub async fn simulate(
     let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
     let tier = match design {
         Design::Vertical => design::vertical(&handle, &scenario),
-        Design::Horizontal => {
-            design::horizontal(&handle, &scenario, recorder.clone(), start, false)
-        }
-        Design::Queued => design::horizontal(&handle, &scenario, recorder.clone(), start, true),
+        Design::Horizontal | Design::Queued | Design::Sharded => design::horizontal(
+            &handle,
+            &scenario,
+            recorder.clone(),
+            start,
+            design.wiring(scn),
+        ),
     };
 
     // --- Traffic.
@@ -208,7 +235,8 @@ pub async fn simulate(
 
     // --- The supervisor: close a metrics window every interval until the end, then drain.
     let interval = Duration::from_secs_f64(scn.metrics.interval_s.0);
-    let mut db_busy = 0u64;
+    let mut db_busy = vec![0u64; dbs.len()];
+    let mut shard_util_sum = vec![0.0f64; dbs.len()];
     let mut emails_before = 0u64;
     let (mut emails_per_min_peak, mut queue_lag_max) = (0.0f64, 0u64);
     let (mut app_util, mut db_util) = (Vec::new(), Vec::new());
@@ -218,10 +246,17 @@ pub async fn simulate(
         let step = interval.min(duration - t);
         tokio::time::sleep_until(start + t + step).await;
         t += step;
-        let d = db.cpu.busy_ns();
-        let ud =
-            ((d - db_busy) as f64 / (step.as_nanos() as f64 * f64::from(db.cpu.cores()))).min(1.0);
-        db_busy = d;
+        // The database's load is its hottest shard's: that is the one that limits.
+        let mut ud = 0.0f64;
+        for (i, db) in dbs.iter().enumerate() {
+            let d = db.cpu.busy_ns();
+            let u = ((d - db_busy[i]) as f64
+                / (step.as_nanos() as f64 * f64::from(db.cpu.cores())))
+            .min(1.0);
+            db_busy[i] = d;
+            shard_util_sum[i] += u;
+            ud = ud.max(u);
+        }
         let requests = {
             let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
             let (ua, replicas) = tier.sample(step, &mut r, t);
@@ -326,7 +361,11 @@ pub async fn simulate(
             app_capacity_cores: tier.capacity_per_host,
             app_mean: mean(&app_util),
             app_peak: peak(&app_util),
-            db_cores: db.cpu.cores(),
+            db_cores: dbs.first().map_or(0, |db| db.cpu.cores()),
+            shard_cpu_mean: shard_util_sum
+                .iter()
+                .map(|u| u / app_util.len().max(1) as f64)
+                .collect(),
             db_mean: mean(&db_util),
             db_peak: peak(&db_util),
         },

@@ -127,6 +127,8 @@ pub struct Scenario {
     #[serde(default)]
     pub queued: Queued,
     #[serde(default)]
+    pub sharded: Sharded,
+    #[serde(default)]
     pub metrics: Metrics,
 }
 
@@ -440,6 +442,35 @@ impl Default for Queued {
             session_timeout_ms: Positive(10_000.0),
             heartbeat_ms: Positive(1000.0),
             timeout_ms: Positive(2000.0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShardStrategy {
+    Modulo,
+    Hash,
+    ConsistentHash,
+}
+
+/// The sharded design: the queued one, with the database split by customer into shards, each
+/// a database server like `[database]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sharded {
+    pub shards: NonZeroU32,
+    pub strategy: ShardStrategy,
+    /// Points per shard on the hash ring (consistent-hash only).
+    pub vnodes: NonZeroU32,
+}
+
+impl Default for Sharded {
+    fn default() -> Self {
+        Sharded {
+            shards: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
+            strategy: ShardStrategy::ConsistentHash,
+            vnodes: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! simulated databases, a real server hands in SQL pools.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -127,6 +128,8 @@ impl ShardMap {
 pub struct ShardedStore {
     map: RwLock<Arc<ShardMap>>,
     shards: Vec<Arc<dyn Store>>,
+    /// Turns for reads that have no key (the catalog page), so no shard takes them all.
+    next_read: AtomicUsize,
 }
 
 impl ShardedStore {
@@ -135,6 +138,7 @@ impl ShardedStore {
         ShardedStore {
             map: RwLock::new(Arc::new(map)),
             shards,
+            next_read: AtomicUsize::new(0),
         }
     }
 
@@ -166,8 +170,10 @@ impl ShardedStore {
 
 #[async_trait]
 impl Store for ShardedStore {
+    /// Every shard has the catalog; the shards take turns serving its first page.
     async fn list_products(&self, limit: usize) -> Result<Vec<Product>, PortError> {
-        self.for_product(0)?.list_products(limit).await
+        let turn = self.next_read.fetch_add(1, Ordering::Relaxed) % self.shards.len().max(1);
+        self.shard(turn as ShardId)?.list_products(limit).await
     }
 
     /// The product with the stock of the shard that served it (each shard has a share).

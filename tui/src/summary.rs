@@ -137,6 +137,15 @@ pub fn render_side_by_side(
             r.cpu.db_peak * 100.0
         )
     });
+    row("db cpu per shard", &|r| {
+        let shards: Vec<String> = r
+            .cpu
+            .shard_cpu_mean
+            .iter()
+            .map(|u| format!("{:.0}", u * 100.0))
+            .collect();
+        format!("{}%", shards.join("/"))
+    });
     row("orders", &|r| thousands(r.orders));
     row("emails sent", &|r| thousands(r.emails_sent));
     row("emails/min (peak)", &|r| {

@@ -53,7 +53,7 @@ fn the_first_scenario_replays_bit_for_bit_in_another_process() {
     let names: Vec<&str> = a.iter().map(|(d, _)| d.as_str()).collect();
     assert_eq!(
         names,
-        ["vertical", "horizontal", "queued"],
+        ["vertical", "horizontal", "queued", "sharded"],
         "every design by default"
     );
     assert_eq!(a, b, "same seed, same hashes across processes");
@@ -73,12 +73,13 @@ fn designs_side_by_side_in_one_table() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     for needle in [
-        "vertical vs horizontal vs queued · seed 42",
+        "vertical vs horizontal vs queued vs sharded · seed 42",
         "availability",
         "app hosts (min-max)",
         "vertical     seed 42  trace ",
         "horizontal   seed 42  trace ",
         "queued       seed 42  trace ",
+        "sharded      seed 42  trace ",
     ] {
         assert!(s.contains(needle), "missing {needle:?} in:\n{s}");
     }
@@ -187,7 +188,9 @@ fn bad_flags_and_missing_files_are_bad_input() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains("no design named 'diagonal'; the designs are vertical, horizontal, queued"),
+        err.contains(
+            "no design named 'diagonal'; the designs are vertical, horizontal, queued, sharded"
+        ),
         "{err}"
     );
     let out = scalelab(&["run", "scenarios/flash-sale.toml", "--design", "diagonal"]);
