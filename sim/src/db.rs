@@ -62,6 +62,8 @@ pub struct DbServer {
     pub cpu: Cpu,
     rows: MemoryStore,
     row_locks: BTreeMap<ProductId, Mutex<()>>,
+    /// Write transactions committed so far (orders, stock movements, labels).
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl DbServer {
@@ -84,6 +86,7 @@ impl DbServer {
             cpu: Cpu::new(&params.host, u32::MAX),
             rows: MemoryStore::with_order_ids(catalog, stock, first_order_id, step),
             row_locks,
+            writes: std::sync::atomic::AtomicU64::new(0),
             params: params.clone(),
         }
     }
@@ -97,6 +100,16 @@ impl DbServer {
             async move { db.execute(stmt).await }
         })
         .await
+    }
+
+    /// Write transactions committed so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn wrote(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn ms(ms: f64) -> Duration {
@@ -144,12 +157,14 @@ impl DbServer {
                 let _ = self.cpu.run(write * rows_written).await;
                 let placed = self.rows.place_order(order).await;
                 tokio::time::sleep(commit).await;
+                self.wrote();
                 drop(guards);
                 rows(placed.map(Rows::Placement))
             }
             Stmt::StockMovement(order) => {
                 let _ = self.cpu.run(write).await;
                 tokio::time::sleep(commit).await;
+                self.wrote();
                 rows(
                     self.rows
                         .record_stock_movement(&order)
@@ -167,6 +182,7 @@ impl DbServer {
             Stmt::ShippingLabel(order) => {
                 let _ = self.cpu.run(write).await;
                 tokio::time::sleep(commit).await;
+                self.wrote();
                 rows(
                     self.rows
                         .create_shipping_label(&order)

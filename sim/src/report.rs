@@ -38,6 +38,8 @@ pub struct Report {
     pub emails_per_min_peak: f64,
     /// Most orders waiting for their confirmation email at once (queued designs).
     pub queue_lag_max: u64,
+    /// The busiest window's committed write transactions per second, over all shards.
+    pub db_writes_per_s_peak: f64,
     /// App hosts taking traffic: fewest and most over the run's windows.
     pub replicas_min: u32,
     pub replicas_max: u32,

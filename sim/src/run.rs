@@ -238,6 +238,7 @@ pub async fn simulate(
     let mut db_busy = vec![0u64; dbs.len()];
     let mut shard_util_sum = vec![0.0f64; dbs.len()];
     let mut emails_before = 0u64;
+    let (mut writes_before, mut writes_per_s_peak) = (0u64, 0.0f64);
     let (mut emails_per_min_peak, mut queue_lag_max) = (0.0f64, 0u64);
     let (mut app_util, mut db_util) = (Vec::new(), Vec::new());
     let (mut replicas_min, mut replicas_max) = (u32::MAX, 0u32);
@@ -257,6 +258,10 @@ pub async fn simulate(
             shard_util_sum[i] += u;
             ud = ud.max(u);
         }
+        let writes: u64 = dbs.iter().map(|db| db.writes()).sum();
+        writes_per_s_peak =
+            writes_per_s_peak.max((writes - writes_before) as f64 / step.as_secs_f64());
+        writes_before = writes;
         let requests = {
             let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
             let (ua, replicas) = tier.sample(step, &mut r, t);
@@ -349,6 +354,7 @@ pub async fn simulate(
         emails_sent: mail.sent(),
         emails_per_min_peak,
         queue_lag_max,
+        db_writes_per_s_peak: writes_per_s_peak,
         replicas_min: if replicas_min == u32::MAX {
             0
         } else {

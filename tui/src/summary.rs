@@ -146,6 +146,9 @@ pub fn render_side_by_side(
             .collect();
         format!("{}%", shards.join("/"))
     });
+    row("db writes/s (peak)", &|r| {
+        format!("{:.0}", r.db_writes_per_s_peak)
+    });
     row("orders", &|r| thousands(r.orders));
     row("emails sent", &|r| thousands(r.emails_sent));
     row("emails/min (peak)", &|r| {
