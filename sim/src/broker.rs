@@ -152,17 +152,35 @@ impl Broker {
             .collect()
     }
 
-    /// Messages appended and not yet consumed by `group`, over all partitions this broker leads.
-    pub fn lag(&self, group: &str) -> u64 {
+    /// The end offset of every partition this broker leads.
+    pub fn end_offsets(&self) -> BTreeMap<u32, u64> {
         let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-        let committed = groups.get(group).map(|g| &g.committed);
         logs.iter()
             .filter(|(p, _)| Self::leader_of(&self.params, **p) == self.id)
-            .map(|(p, log)| {
-                log.end()
-                    .saturating_sub(committed.and_then(|c| c.get(p)).copied().unwrap_or(0))
-            })
+            .map(|(p, log)| (*p, log.end()))
+            .collect()
+    }
+
+    /// The offsets `group` has committed, per partition. Meaningful on the coordinator
+    /// (broker 0), which is where groups commit.
+    pub fn committed(&self, group: &str) -> BTreeMap<u32, u64> {
+        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        groups
+            .get(group)
+            .map(|g| g.committed.clone())
+            .unwrap_or_default()
+    }
+
+    /// Messages published and not yet committed by `group`, over the whole cluster.
+    pub fn lag(brokers: &[Arc<Broker>], group: &str) -> u64 {
+        let Some(coordinator) = brokers.first() else {
+            return 0;
+        };
+        let committed = coordinator.committed(group);
+        brokers
+            .iter()
+            .flat_map(|b| b.end_offsets())
+            .map(|(p, end)| end.saturating_sub(committed.get(&p).copied().unwrap_or(0)))
             .sum()
     }
 

@@ -254,10 +254,7 @@ pub struct AppTier {
 impl AppTier {
     /// Orders published and not yet confirmed by the email workers.
     pub fn queue_lag(&self) -> u64 {
-        self.brokers
-            .iter()
-            .map(|b| b.lag(Job::ConfirmationEmail.group()))
-            .sum()
+        Broker::lag(&self.brokers, Job::ConfirmationEmail.group())
     }
 
     /// Mean CPU utilization of the app hosts taking traffic over the last `step`, and how

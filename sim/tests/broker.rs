@@ -40,10 +40,20 @@ fn order(id: u64) -> Order {
 /// A cluster of three brokers, `workers` email workers, and a producer of `orders` orders.
 /// `kill_worker_at` kills worker 0 that long after the start. Returns the mailer's emails.
 fn run(orders: u64, workers: u32, kill_worker_at: Option<Duration>) -> Arc<MemoryMailer> {
+    run_with_brokers(orders, workers, kill_worker_at).0
+}
+
+fn run_with_brokers(
+    orders: u64,
+    workers: u32,
+    kill_worker_at: Option<Duration>,
+) -> (Arc<MemoryMailer>, Vec<Arc<Broker>>) {
     let rt = Runtime::with_seed_and_config(4, madsim::Config::default());
     let p = params();
+    let mut brokers = Vec::new();
     for b in 0..p.brokers {
         let broker = Arc::new(Broker::new(b, p));
+        brokers.push(broker.clone());
         rt.create_node()
             .name(format!("broker-{b}"))
             .ip(broker_addr(b).ip())
@@ -92,12 +102,18 @@ fn run(orders: u64, workers: u32, kill_worker_at: Option<Duration>) -> Arc<Memor
         tokio::time::sleep(Duration::from_secs(10)).await;
     }))
     .expect("producer");
-    mailer
+    (mailer, brokers)
 }
 
 #[test]
 fn every_published_order_gets_its_confirmation() {
-    let mailer = run(300, 3, None);
+    let (mailer, brokers) = run_with_brokers(300, 3, None);
+    assert_eq!(
+        Broker::lag(&brokers, Job::ConfirmationEmail.group()),
+        0,
+        "everything committed"
+    );
+    assert_eq!(Broker::lag(&brokers, "a group that never read"), 300);
     let sent = mailer.sent();
     assert_eq!(sent.len(), 300);
     assert!(sent
