@@ -116,8 +116,15 @@ pub async fn simulate(
     let dbs: Vec<Arc<DbServer>> = (0..shards)
         .map(|i| {
             let stock = scn.database.stock_per_product / shards;
+            // A shard's share of the data may fit in memory where the whole did not.
+            let mut params = scn.database.clone();
+            if shards > 1 {
+                let speedup = scn.sharded.working_set_speedup.0;
+                params.read_cpu_ms.0 /= speedup;
+                params.write_cpu_ms.0 /= speedup;
+            }
             let server = Arc::new(DbServer::shard(
-                &scn.database,
+                &params,
                 demo_catalog(w.products.get()),
                 stock,
                 u64::from(i) + 1,

@@ -463,6 +463,14 @@ pub struct Sharded {
     pub strategy: ShardStrategy,
     /// Points per shard on the hash ring (consistent-hash only).
     pub vnodes: NonZeroU32,
+    /// How much cheaper each query is on a shard than on the one big database, because a
+    /// shard's smaller data fits in memory (1 = no such effect).
+    #[serde(default = "one")]
+    pub working_set_speedup: Positive,
+}
+
+fn one() -> Positive {
+    Positive(1.0)
 }
 
 impl Default for Sharded {
@@ -471,6 +479,7 @@ impl Default for Sharded {
             shards: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
             strategy: ShardStrategy::ConsistentHash,
             vnodes: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
+            working_set_speedup: Positive(1.0),
         }
     }
 }
