@@ -179,3 +179,98 @@ fn peak_rss_of_run(rate: f64, duration_s: f64) -> Result<u64, String> {
         .as_u64()
         .ok_or_else(|| "no peak_rss_kib (not Linux?)".into())
 }
+
+/// Every design on one scenario at once, as `scalelab run` does: the real-time factor over the
+/// whole run and through the peak window, and simulated requests per wall second. The slowest
+/// design sets the pace, so the window is timed on the smallest virtual time of the designs.
+pub fn designs_together(
+    path: &std::path::Path,
+    from_s: f64,
+    to_s: Option<f64>,
+    runs: u64,
+) -> ExitCode {
+    let scenario = match crate::scenario_file::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{}", e.render(false));
+            return ExitCode::from(crate::EXIT_BAD_INPUT);
+        }
+    };
+    let to_s = to_s
+        .unwrap_or(scenario.duration_s())
+        .min(scenario.duration_s());
+    if from_s.is_nan() || from_s >= to_s {
+        eprintln!("error: the peak window {from_s}..{to_s} s is empty");
+        return ExitCode::from(crate::EXIT_BAD_INPUT);
+    }
+    let designs = scalelab_sim::Design::ALL;
+    println!(
+        "scalelab bench · {} · {} designs at once · medians of {runs} run(s) · peak window {from_s:.0}-{to_s:.0} s",
+        scenario.name,
+        designs.len()
+    );
+    let (mut whole, mut peak, mut rps) = (Vec::new(), Vec::new(), Vec::new());
+    for seed in 1..=runs.max(1) {
+        let progress: Vec<std::sync::Arc<scalelab_sim::Progress>> =
+            designs.iter().map(|_| Default::default()).collect();
+        let started = Instant::now();
+        let mut crossed: [Option<f64>; 2] = [None, None];
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = designs
+                .iter()
+                .zip(&progress)
+                .map(|(&design, p)| {
+                    let (scenario, p) = (&scenario, p.clone());
+                    scope.spawn(move || scalelab_sim::run(scenario, design, seed, Some(p)))
+                })
+                .collect();
+            while handles.iter().any(|h| !h.is_finished()) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                let slowest_s = progress
+                    .iter()
+                    .map(|p| p.virtual_ms.load(std::sync::atomic::Ordering::Relaxed))
+                    .min()
+                    .unwrap_or(0) as f64
+                    / 1000.0;
+                for (slot, mark) in crossed.iter_mut().zip([from_s, to_s]) {
+                    if slot.is_none() && slowest_s >= mark {
+                        *slot = Some(started.elapsed().as_secs_f64());
+                    }
+                }
+            }
+            handles.into_iter().map(|h| h.join()).collect()
+        });
+        let wall = started.elapsed().as_secs_f64();
+        let mut requests = 0;
+        for r in results {
+            match r {
+                Ok(Ok(report)) => requests += report.requests,
+                _ => {
+                    eprintln!("error: a simulation failed (seed {seed})");
+                    return ExitCode::from(crate::EXIT_INTERNAL);
+                }
+            }
+        }
+        // A window starting at 0 starts with the run.
+        let begin = if from_s <= 0.0 { Some(0.0) } else { crossed[0] };
+        if let (Some(a), Some(b)) = (begin, crossed[1].or(Some(wall))) {
+            peak.push((to_s - from_s) / (b - a).max(1e-9));
+        }
+        whole.push(scenario.duration_s() / wall);
+        rps.push(requests as f64 / wall);
+        println!(
+            "  run {seed}: {wall:.1} s wall, {:.1}x real time overall, {:.1}x through the peak, {} simulated requests/s",
+            scenario.duration_s() / wall,
+            peak.last().copied().unwrap_or(f64::NAN),
+            thousands((requests as f64 / wall) as u64)
+        );
+    }
+    println!(
+        "median: {:.1}x real time overall · {:.1}x through the peak · {} simulated requests/s (all designs together)",
+        median(whole),
+        median(peak),
+        thousands(median(rps) as u64)
+    );
+    println!("(the peak is timed on the progress the designs report once per metrics interval)");
+    ExitCode::SUCCESS
+}

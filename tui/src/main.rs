@@ -54,6 +54,19 @@ enum Command {
         /// Fewer and shorter runs (a smoke test of the benchmark, not figures to report).
         #[arg(long)]
         quick: bool,
+        /// Instead: run every design on this scenario at once, as `run` does, and report the
+        /// real-time factor overall and through the peak window.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Start of the peak window, in virtual seconds.
+        #[arg(long, default_value_t = 0.0)]
+        peak_from_s: f64,
+        /// End of the peak window, in virtual seconds (default: the end of the run).
+        #[arg(long)]
+        peak_to_s: Option<f64>,
+        /// Runs to take the median of, with the scenario.
+        #[arg(long, default_value_t = 3)]
+        runs: u64,
     },
 }
 
@@ -69,7 +82,18 @@ fn main() -> ExitCode {
             json,
             design,
         } => run(scenario, seed, json, design),
-        Command::Bench { quick } => bench::main(quick),
+        Command::Bench {
+            quick,
+            scenario: None,
+            ..
+        } => bench::main(quick),
+        Command::Bench {
+            scenario: Some(path),
+            peak_from_s,
+            peak_to_s,
+            runs,
+            ..
+        } => bench::designs_together(&path, peak_from_s, peak_to_s, runs),
     }
 }
 
