@@ -1,11 +1,11 @@
 //! The simulated Kafka-like broker cluster, and the `Publisher` / `Subscription` ports over it.
 //!
-//! - A topic has `partitions`; a message's key picks its partition (`key % partitions`), so one
-//!   key's messages stay in order.
+//! - Every topic has `partitions`; a message's key picks its partition (`key % partitions`),
+//!   so one key's messages stay in order. Topics are made on first use.
 //! - Each partition has a leader broker and `replication - 1` followers (the next brokers
 //!   round the ring). The leader appends, sends the message to its followers and acknowledges
 //!   the producer only when they all have it (acks=all).
-//! - Consumers join a group through the coordinator (broker 0). Each change of membership, or
+//! - Consumers join a group, which reads one topic, through the coordinator (broker 0). Each change of membership, or
 //!   a member missing its heartbeats for the session timeout, starts a new generation: the
 //!   partitions are dealt out again over the members, in member order (a range assignor).
 //! - The group commits, per partition, the offset it is done with; a member that takes over a
@@ -48,23 +48,27 @@ pub fn broker_addr(i: u32) -> SocketAddr {
 #[derive(Debug, Clone)]
 pub enum Req {
     Produce {
+        topic: String,
         partition: u32,
         key: u64,
         payload: Vec<u8>,
     },
     Replicate {
+        topic: String,
         partition: u32,
         offset: u64,
         key: u64,
         payload: Vec<u8>,
     },
     Fetch {
+        topic: String,
         partition: u32,
         offset: u64,
         max: usize,
     },
     Join {
         group: String,
+        topic: String,
         member: u64,
     },
     Heartbeat {
@@ -115,6 +119,8 @@ impl Log {
 
 #[derive(Default)]
 struct Group {
+    /// The topic the group reads.
+    topic: String,
     generation: u64,
     members: BTreeMap<u64, Instant>,
     committed: BTreeMap<u32, u64>,
@@ -124,7 +130,7 @@ struct Group {
 pub struct Broker {
     id: u32,
     params: Params,
-    logs: Mutex<BTreeMap<u32, Log>>,
+    logs: Mutex<BTreeMap<(String, u32), Log>>,
     groups: Mutex<BTreeMap<String, Group>>,
     /// Connections to the other brokers, for replication; made on first use.
     peers: tokio::sync::OnceCell<Vec<Pool<Req, Resp>>>,
@@ -152,34 +158,40 @@ impl Broker {
             .collect()
     }
 
-    /// The end offset of every partition this broker leads.
-    pub fn end_offsets(&self) -> BTreeMap<u32, u64> {
+    /// The end offset of every partition of `topic` this broker leads.
+    pub fn end_offsets(&self, topic: &str) -> BTreeMap<u32, u64> {
         let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         logs.iter()
-            .filter(|(p, _)| Self::leader_of(&self.params, **p) == self.id)
-            .map(|(p, log)| (*p, log.end()))
+            .filter(|((t, p), _)| t == topic && Self::leader_of(&self.params, *p) == self.id)
+            .map(|((_, p), log)| (*p, log.end()))
             .collect()
     }
 
     /// The offsets `group` has committed, per partition. Meaningful on the coordinator
     /// (broker 0), which is where groups commit.
-    pub fn committed(&self, group: &str) -> BTreeMap<u32, u64> {
+    /// Returns the group's topic too.
+    pub fn committed(&self, group: &str) -> (String, BTreeMap<u32, u64>) {
         let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
         groups
             .get(group)
-            .map(|g| g.committed.clone())
+            .map(|g| (g.topic.clone(), g.committed.clone()))
             .unwrap_or_default()
     }
 
-    /// Messages published and not yet committed by `group`, over the whole cluster.
-    pub fn lag(brokers: &[Arc<Broker>], group: &str) -> u64 {
+    /// Messages published to `topic` and not yet committed by `group`, over the whole cluster.
+    pub fn lag(brokers: &[Arc<Broker>], topic: &str, group: &str) -> u64 {
         let Some(coordinator) = brokers.first() else {
             return 0;
         };
-        let committed = coordinator.committed(group);
+        let (read, committed) = coordinator.committed(group);
+        let committed = if read == topic {
+            committed
+        } else {
+            BTreeMap::new()
+        };
         brokers
             .iter()
-            .flat_map(|b| b.end_offsets())
+            .flat_map(|b| b.end_offsets(topic))
             .map(|(p, end)| end.saturating_sub(committed.get(&p).copied().unwrap_or(0)))
             .sum()
     }
@@ -192,9 +204,9 @@ impl Broker {
         .await
     }
 
-    fn append(&self, partition: u32, key: u64, payload: Vec<u8>) -> u64 {
+    fn append(&self, topic: String, partition: u32, key: u64, payload: Vec<u8>) -> u64 {
         let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let log = logs.entry(partition).or_default();
+        let log = logs.entry((topic, partition)).or_default();
         let offset = log.end();
         log.entries.push_back((key, payload));
         while log.entries.len() > self.params.retention_messages {
@@ -223,6 +235,7 @@ impl Broker {
     async fn handle(&self, req: Req) -> Resp {
         match req {
             Req::Produce {
+                topic,
                 partition,
                 key,
                 payload,
@@ -230,7 +243,7 @@ impl Broker {
                 if Self::leader_of(&self.params, partition) != self.id {
                     return Resp::NotLeader;
                 }
-                let offset = self.append(partition, key, payload.clone());
+                let offset = self.append(topic.clone(), partition, key, payload.clone());
                 // acks=all: the message is acknowledged once every follower has it.
                 let peers = self.peers().await;
                 for f in Self::followers_of(&self.params, partition) {
@@ -238,6 +251,7 @@ impl Broker {
                         return Resp::Failed(format!("no connection to broker {f}"));
                     };
                     let copy = Req::Replicate {
+                        topic: topic.clone(),
                         partition,
                         offset,
                         key,
@@ -250,21 +264,23 @@ impl Broker {
                 Resp::Produced { offset }
             }
             Req::Replicate {
+                topic,
                 partition,
                 key,
                 payload,
                 ..
             } => {
-                self.append(partition, key, payload);
+                self.append(topic, partition, key, payload);
                 Resp::Ok
             }
             Req::Fetch {
+                topic,
                 partition,
                 offset,
                 max,
             } => {
                 let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(log) = logs.get(&partition) else {
+                let Some(log) = logs.get(&(topic, partition)) else {
                     return Resp::Messages {
                         log_start: 0,
                         messages: Vec::new(),
@@ -285,20 +301,12 @@ impl Broker {
                     messages,
                 }
             }
-            Req::Join { group, member } | Req::Heartbeat { group, member } => {
-                let now = Instant::now();
-                let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-                let g = groups.entry(group).or_default();
-                let timeout = self.params.session_timeout;
-                let before = g.members.len();
-                g.members
-                    .retain(|_, seen| now.duration_since(*seen) <= timeout);
-                let joined = g.members.insert(member, now).is_none();
-                if joined || g.members.len() != before {
-                    g.generation += 1;
-                }
-                self.assignment(g, member)
-            }
+            Req::Join {
+                group,
+                topic,
+                member,
+            } => self.heartbeat(group, Some(topic), member),
+            Req::Heartbeat { group, member } => self.heartbeat(group, None, member),
             Req::Leave { group, member } => {
                 let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(g) = groups.get_mut(&group) {
@@ -320,6 +328,26 @@ impl Broker {
                 Resp::Ok
             }
         }
+    }
+
+    /// A member joins (naming the group's topic) or says it is alive. Members not heard from
+    /// for the session timeout leave; any change of membership is a new generation.
+    fn heartbeat(&self, group: String, topic: Option<String>, member: u64) -> Resp {
+        let now = Instant::now();
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let g = groups.entry(group).or_default();
+        if let Some(topic) = topic {
+            g.topic = topic;
+        }
+        let timeout = self.params.session_timeout;
+        let before = g.members.len();
+        g.members
+            .retain(|_, seen| now.duration_since(*seen) <= timeout);
+        let joined = g.members.insert(member, now).is_none();
+        if joined || g.members.len() != before {
+            g.generation += 1;
+        }
+        self.assignment(g, member)
     }
 
     /// Deals the partitions out over the members in member order; `member` gets its share.
@@ -378,13 +406,14 @@ impl Client {
 
 #[async_trait]
 impl Publisher for Client {
-    async fn publish(&self, _topic: &str, key: u64, payload: Vec<u8>) -> Result<(), PortError> {
+    async fn publish(&self, topic: &str, key: u64, payload: Vec<u8>) -> Result<(), PortError> {
         let partition = (key % u64::from(self.params.partitions.max(1))) as u32;
         let leader = Broker::leader_of(&self.params, partition);
         match self
             .call(
                 leader,
                 Req::Produce {
+                    topic: topic.to_owned(),
                     partition,
                     key,
                     payload,
@@ -402,9 +431,10 @@ impl Publisher for Client {
     }
 }
 
-/// One consumer: a member of `group`, fetching from the partitions it is assigned.
+/// One consumer: a member of `group`, reading `topic` from the partitions it is assigned.
 pub struct Consumer {
     client: Client,
+    topic: String,
     group: String,
     member: u64,
     state: tokio::sync::Mutex<ConsumerState>,
@@ -419,9 +449,10 @@ struct ConsumerState {
 }
 
 impl Consumer {
-    pub fn new(client: Client, group: &str, member: u64) -> Consumer {
+    pub fn new(client: Client, topic: &str, group: &str, member: u64) -> Consumer {
         Consumer {
             client,
+            topic: topic.to_owned(),
             group: group.to_owned(),
             member,
             state: tokio::sync::Mutex::new(ConsumerState {
@@ -439,6 +470,7 @@ impl Consumer {
         let req = if st.last_heartbeat.is_none() {
             Req::Join {
                 group: self.group.clone(),
+                topic: self.topic.clone(),
                 member: self.member,
             }
         } else {
@@ -497,6 +529,7 @@ impl Subscription for Consumer {
                 .call(
                     leader,
                     Req::Fetch {
+                        topic: self.topic.clone(),
                         partition,
                         offset,
                         max,

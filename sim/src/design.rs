@@ -31,7 +31,7 @@ use scalelab_system::ports::{SessionStore, SideWork, Store};
 use scalelab_system::session::{InMemorySessions, SessionIds};
 use scalelab_system::shard::{ShardMap, ShardedStore, Strategy};
 use scalelab_system::storefront::{router, App};
-use scalelab_system::worker::{run_worker, Inline, Job, Queued};
+use scalelab_system::worker::{run_worker, Inline, Job, Queued, ORDERS_TOPIC};
 
 pub const APP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 80);
 pub const LB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 80);
@@ -254,7 +254,7 @@ pub struct AppTier {
 impl AppTier {
     /// Orders published and not yet confirmed by the email workers.
     pub fn queue_lag(&self) -> u64 {
-        Broker::lag(&self.brokers, Job::ConfirmationEmail.group())
+        Broker::lag(&self.brokers, ORDERS_TOPIC, Job::ConfirmationEmail.group())
     }
 
     /// Mean CPU utilization of the app hosts taking traffic over the last `step`, and how
@@ -500,7 +500,7 @@ async fn worker(scn: Arc<Scenario>, job: Job, member: u64, wiring: Wiring) {
     ) else {
         return;
     };
-    let consumer = Consumer::new(client, job.group(), member);
+    let consumer = Consumer::new(client, ORDERS_TOPIC, job.group(), member);
     // On a failure of the broker, wait and join again: a worker service restarts its loop.
     loop {
         let _ = run_worker(job, &consumer, store.as_ref(), &mailer).await;

@@ -73,7 +73,12 @@ fn run_with_brokers(
                 let Ok(client) = Client::connect(params(), 4).await else {
                     return;
                 };
-                let consumer = Consumer::new(client, Job::ConfirmationEmail.group(), u64::from(w));
+                let consumer = Consumer::new(
+                    client,
+                    ORDERS_TOPIC,
+                    Job::ConfirmationEmail.group(),
+                    u64::from(w),
+                );
                 let _ = run_worker(
                     Job::ConfirmationEmail,
                     &consumer,
@@ -109,11 +114,15 @@ fn run_with_brokers(
 fn every_published_order_gets_its_confirmation() {
     let (mailer, brokers) = run_with_brokers(300, 3, None);
     assert_eq!(
-        Broker::lag(&brokers, Job::ConfirmationEmail.group()),
+        Broker::lag(&brokers, ORDERS_TOPIC, Job::ConfirmationEmail.group()),
         0,
         "everything committed"
     );
-    assert_eq!(Broker::lag(&brokers, "a group that never read"), 300);
+    // Lag counts only the group's own topic.
+    assert_eq!(
+        Broker::lag(&brokers, "another-topic", Job::ConfirmationEmail.group()),
+        0
+    );
     let sent = mailer.sent();
     assert_eq!(sent.len(), 300);
     assert!(sent
@@ -132,4 +141,44 @@ fn a_rebalance_after_a_worker_dies_loses_no_message() {
         400,
         "every order confirmed despite the dead worker"
     );
+}
+
+#[test]
+fn topics_are_kept_apart() {
+    // Publish to two topics; a consumer of one sees only that one's messages.
+    let rt = Runtime::with_seed_and_config(6, madsim::Config::default());
+    let p = params();
+    for b in 0..p.brokers {
+        let broker = Arc::new(Broker::new(b, p));
+        rt.create_node()
+            .ip(broker_addr(b).ip())
+            .build()
+            .spawn(broker.serve(broker_addr(b)));
+    }
+    let node = rt.create_node().ip([10, 0, 1, 1].into()).build();
+    let keys = rt
+        .block_on(node.spawn(async move {
+            use scalelab_system::ports::Subscription;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let producer = Client::connect(params(), 4).await.expect("connect");
+            for key in 0..20u64 {
+                let topic = if key % 2 == 0 { "even" } else { "odd" };
+                producer
+                    .publish(topic, key, vec![key as u8])
+                    .await
+                    .expect("publish");
+            }
+            let client = Client::connect(params(), 4).await.expect("connect");
+            let consumer = Consumer::new(client, "odd", "readers", 1);
+            let mut keys = Vec::new();
+            for _ in 0..20 {
+                for d in consumer.poll(100).await.expect("poll") {
+                    keys.push(d.key);
+                }
+            }
+            keys.sort_unstable();
+            keys
+        }))
+        .expect("node");
+    assert_eq!(keys, (0..20).filter(|k| k % 2 == 1).collect::<Vec<u64>>());
 }
