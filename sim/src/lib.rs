@@ -50,5 +50,5 @@ pub mod workload;
 
 pub use design::Design;
 pub use report::Report;
-pub use run::{run, Progress, RunError};
+pub use run::{run, run_designs, Progress, RunError};
 pub use scenario::{parse, Scenario, ScenarioError};

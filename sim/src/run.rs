@@ -94,6 +94,44 @@ pub fn run(
         })
 }
 
+/// Runs several designs of `scenario` with the same `seed` at once, each on its own thread
+/// (via [`run`]), and calls `watch` about every 20 ms of wall time until all have finished, so
+/// a caller can show or time their `progress` (one per design). Reports come back in the
+/// order of `designs`.
+pub fn run_designs(
+    scenario: &Scenario,
+    designs: &[Design],
+    seed: u64,
+    progress: &[Arc<Progress>],
+    mut watch: impl FnMut(),
+) -> Vec<Result<Report, RunError>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = designs
+            .iter()
+            .zip(progress.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(&design, p)| {
+                let p = p.cloned();
+                scope.spawn(move || run(scenario, design, seed, p))
+            })
+            .collect();
+        while handles.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            watch();
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(RunError::Panicked {
+                        seed,
+                        message: "a simulation thread died".into(),
+                    })
+                })
+            })
+            .collect()
+    })
+}
+
 /// The simulation itself; must run inside a madsim runtime (see [`run`]). Public so that tests
 /// can hand it to `Runtime::check_determinism`.
 pub async fn simulate(

@@ -215,38 +215,25 @@ pub fn designs_together(
             designs.iter().map(|_| Default::default()).collect();
         let started = Instant::now();
         let mut crossed: [Option<f64>; 2] = [None, None];
-        let results: Vec<_> = std::thread::scope(|scope| {
-            let handles: Vec<_> = designs
+        let results = scalelab_sim::run_designs(&scenario, &designs, seed, &progress, || {
+            let slowest_ms = progress
                 .iter()
-                .zip(&progress)
-                .map(|(&design, p)| {
-                    let (scenario, p) = (&scenario, p.clone());
-                    scope.spawn(move || scalelab_sim::run(scenario, design, seed, Some(p)))
-                })
-                .collect();
-            while handles.iter().any(|h| !h.is_finished()) {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                let slowest_s = progress
-                    .iter()
-                    .map(|p| p.virtual_ms.load(std::sync::atomic::Ordering::Relaxed))
-                    .min()
-                    .unwrap_or(0) as f64
-                    / 1000.0;
-                for (slot, mark) in crossed.iter_mut().zip([from_s, to_s]) {
-                    if slot.is_none() && slowest_s >= mark {
-                        *slot = Some(started.elapsed().as_secs_f64());
-                    }
+                .map(|p| p.virtual_ms.load(std::sync::atomic::Ordering::Relaxed))
+                .min();
+            let slowest_s = slowest_ms.unwrap_or(0) as f64 / 1000.0;
+            for (slot, mark) in crossed.iter_mut().zip([from_s, to_s]) {
+                if slot.is_none() && slowest_s >= mark {
+                    *slot = Some(started.elapsed().as_secs_f64());
                 }
             }
-            handles.into_iter().map(|h| h.join()).collect()
         });
         let wall = started.elapsed().as_secs_f64();
         let mut requests = 0;
         for r in results {
             match r {
-                Ok(Ok(report)) => requests += report.requests,
-                _ => {
-                    eprintln!("error: a simulation failed (seed {seed})");
+                Ok(report) => requests += report.requests,
+                Err(e) => {
+                    eprintln!("error: {e}");
                     return ExitCode::from(crate::EXIT_INTERNAL);
                 }
             }

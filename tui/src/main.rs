@@ -181,19 +181,9 @@ fn run(
         std::thread::spawn(move || progress_line(&progress, &done, total_s))
     });
 
-    // Every design on its own thread (each run makes its own), all on the same seed.
+    // Every design on its own thread, all on the same seed.
     let started = Instant::now();
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = designs
-            .iter()
-            .zip(&progress)
-            .map(|(&design, p)| {
-                let (scenario, p) = (&scenario, p.clone());
-                scope.spawn(move || scalelab_sim::run(scenario, design, seed, Some(p)))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect()
-    });
+    let results = scalelab_sim::run_designs(&scenario, &designs, seed, &progress, || {});
     let wall_s = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
@@ -203,16 +193,10 @@ fn run(
     let mut reports = Vec::new();
     for result in results {
         match result {
-            Ok(Ok(r)) => reports.push(r),
-            Ok(Err(e)) => {
+            Ok(r) => reports.push(r),
+            Err(e) => {
                 eprintln!("error: {e}");
                 eprintln!("this is a bug in scalelab; rerun with --seed {seed} to reproduce it");
-                return ExitCode::from(EXIT_INTERNAL);
-            }
-            Err(_) => {
-                eprintln!(
-                    "error: a simulation thread died (seed {seed}); this is a bug in scalelab"
-                );
                 return ExitCode::from(EXIT_INTERNAL);
             }
         }
