@@ -144,7 +144,7 @@ pub fn main(quick: bool) -> ExitCode {
     }
     if let [(l1, m1), (l2, m2)] = peaks[..] {
         println!(
-            "peak memory, 240 sessions/s: {l1:.0} s run {:.1} MiB · {l2:.0} s run {:.1} MiB · {:.1}x the length, {:.2}x the memory",
+            "peak memory, naive design, 240 sessions/s: {l1:.0} s run {:.1} MiB · {l2:.0} s run {:.1} MiB · {:.1}x the length, {:.2}x the memory",
             m1 as f64 / 1024.0,
             m2 as f64 / 1024.0,
             l2 / l1,
@@ -154,7 +154,8 @@ pub fn main(quick: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Runs `scalelab run` on a flat scenario in a child process and reads its peak RSS.
+/// Runs `scalelab run` of the naive design on a flat scenario in a child process and reads
+/// its peak RSS.
 fn peak_rss_of_run(rate: f64, duration_s: f64) -> Result<u64, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let dir = std::env::temp_dir().join(format!("scalelab-bench-{}", std::process::id()));
@@ -163,7 +164,15 @@ fn peak_rss_of_run(rate: f64, duration_s: f64) -> Result<u64, String> {
     let text = flat_text(rate, duration_s);
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let out = Command::new(exe)
-        .args(["run", &path.to_string_lossy(), "--seed", "1", "--json"])
+        .args([
+            "run",
+            &path.to_string_lossy(),
+            "--seed",
+            "1",
+            "--json",
+            "--design",
+            "vertical",
+        ])
         .output()
         .map_err(|e| format!("cannot run the child: {e}"))?;
     let _ = std::fs::remove_dir_all(&dir);
