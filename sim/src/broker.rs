@@ -375,7 +375,9 @@ fn port_error(what: &str, e: CallError) -> PortError {
         CallError::Refused => {
             PortError::Unavailable(format!("broker: {what}: too many connections"))
         }
-        CallError::Unavailable(e) => PortError::Unavailable(format!("broker: {what}: {e}")),
+        CallError::Unavailable(e) | CallError::Connect(e) => {
+            PortError::Unavailable(format!("broker: {what}: {e}"))
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! Must not: know how the shop works inside. It sees only HTTP, like a browser.
 
+use crate::deadline::Deadlines;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +25,8 @@ use crate::workload::{SessionPlan, Step};
 /// What every user of one design shares.
 pub struct Users {
     pub app: SocketAddr,
-    pub slo: Duration,
+    /// A browser gives up on a request after the SLO's timeout.
+    pub slo: Deadlines,
     pub recorder: Arc<Mutex<Recorder>>,
     /// Virtual time the run began; events are stamped relative to it.
     pub start: Instant,
@@ -161,7 +163,7 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
                 None => Err(Outcome::Connect),
             }
         };
-        let result = match tokio::time::timeout(users.slo, attempt).await {
+        let result = match users.slo.timeout(attempt).await {
             Ok(r) => r,
             Err(_) => Err(Outcome::Timeout),
         };

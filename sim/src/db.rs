@@ -142,6 +142,11 @@ impl DbServer {
                 let mut guards = Vec::with_capacity(ids.len());
                 for id in ids {
                     if let Some(lock) = self.row_locks.get(&id) {
+                        // A free row is taken without arming a timer (see `deadline`).
+                        if let Ok(guard) = lock.try_lock() {
+                            guards.push(guard);
+                            continue;
+                        }
                         match tokio::time::timeout(
                             Self::ms(self.params.lock_timeout_ms.0),
                             lock.lock(),
@@ -227,7 +232,9 @@ impl SimDb {
             Err(CallError::Refused) => {
                 Err(PortError::Unavailable("db: too many connections".into()))
             }
-            Err(CallError::Unavailable(e)) => Err(PortError::Unavailable(format!("db: {e}"))),
+            Err(CallError::Unavailable(e) | CallError::Connect(e)) => {
+                Err(PortError::Unavailable(format!("db: {e}")))
+            }
         }
     }
 }

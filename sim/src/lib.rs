@@ -35,6 +35,7 @@ pub mod bench;
 pub mod broker;
 pub mod client;
 pub mod db;
+pub mod deadline;
 pub mod design;
 pub mod host;
 pub mod lb;

@@ -21,6 +21,8 @@ use std::time::Duration;
 use madsim::net::{Endpoint, Receiver, Sender};
 use tokio::sync::Semaphore;
 
+use crate::deadline::Deadlines;
+
 /// Sent instead of a reply by a server that has all the connections it will take.
 struct Refused;
 
@@ -33,6 +35,8 @@ pub enum CallError {
     Timeout,
     /// The server refused the connection: it has all the connections it will take.
     Refused,
+    /// No connection could be opened: nothing was sent, so trying elsewhere is safe.
+    Connect(String),
     /// The connection could not be made or broke.
     Unavailable(String),
 }
@@ -87,17 +91,19 @@ pub struct Pool<Req, Resp> {
     permits: Semaphore,
     idle: Mutex<Vec<Conn>>,
     pool_timeout: Duration,
-    call_timeout: Duration,
+    call_timeout: Option<Deadlines>,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
 impl<Req: Any + Send + Sync, Resp: Any + Send + Sync> Pool<Req, Resp> {
     /// Must be called inside the node that will use the pool (its endpoint binds there).
+    /// `call_timeout: None` waits for the reply as long as the caller does (a caller that
+    /// has its own deadline saves a timer per call).
     pub async fn new(
         server: SocketAddr,
         size: u32,
         pool_timeout: Duration,
-        call_timeout: Duration,
+        call_timeout: impl Into<Option<Duration>>,
     ) -> std::io::Result<Self> {
         Ok(Pool {
             ep: Endpoint::bind("0.0.0.0:0").await?,
@@ -105,7 +111,7 @@ impl<Req: Any + Send + Sync, Resp: Any + Send + Sync> Pool<Req, Resp> {
             permits: Semaphore::new(size as usize),
             idle: Mutex::new(Vec::new()),
             pool_timeout,
-            call_timeout,
+            call_timeout: call_timeout.into().map(Deadlines::new),
             _types: PhantomData,
         })
     }
@@ -114,16 +120,33 @@ impl<Req: Any + Send + Sync, Resp: Any + Send + Sync> Pool<Req, Resp> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Closes the idle connections, e.g. after the server was seen to fail: they may be
+    /// broken, and the next call should open a fresh one.
+    pub fn drop_idle(&self) {
+        self.idle().clear();
+    }
+
     /// Sends `req` on a pooled connection and waits for the reply.
     ///
     /// A connection goes back to the pool only after a complete exchange. After a timeout or
     /// an error, or if this future is dropped half-way, the connection is dropped instead: a
     /// late reply on it would otherwise answer the next caller's request.
     pub async fn call(&self, req: Req) -> Result<Resp, CallError> {
-        let _permit = match tokio::time::timeout(self.pool_timeout, self.permits.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(CallError::Unavailable("pool closed".into())),
-            Err(_) => return Err(CallError::PoolTimeout),
+        // A free connection is taken without arming the pool timer: madsim cannot cancel a
+        // timer, so every timeout stays in its queue until its deadline, whether it fired or
+        // not, and wakes its task for nothing when it does.
+        let _permit = match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(CallError::Unavailable("pool closed".into()))
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                match tokio::time::timeout(self.pool_timeout, self.permits.acquire()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return Err(CallError::Unavailable("pool closed".into())),
+                    Err(_) => return Err(CallError::PoolTimeout),
+                }
+            }
         };
         let pooled = self.idle().pop();
         let mut conn = match pooled {
@@ -133,7 +156,7 @@ impl<Req: Any + Send + Sync, Resp: Any + Send + Sync> Pool<Req, Resp> {
                     .ep
                     .connect1(self.server)
                     .await
-                    .map_err(|e| CallError::Unavailable(e.to_string()))?;
+                    .map_err(|e| CallError::Connect(e.to_string()))?;
                 Conn { tx, rx }
             }
         };
@@ -141,11 +164,14 @@ impl<Req: Any + Send + Sync, Resp: Any + Send + Sync> Pool<Req, Resp> {
             .send(Box::new(req))
             .await
             .map_err(|e| CallError::Unavailable(e.to_string()))?;
-        let reply = match tokio::time::timeout(self.call_timeout, conn.rx.recv()).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(e)) => return Err(CallError::Unavailable(e.to_string())),
-            Err(_) => return Err(CallError::Timeout),
+        let reply = match &self.call_timeout {
+            Some(limit) => match limit.timeout(conn.rx.recv()).await {
+                Ok(reply) => reply,
+                Err(_) => return Err(CallError::Timeout),
+            },
+            None => conn.rx.recv().await,
         };
+        let reply = reply.map_err(|e| CallError::Unavailable(e.to_string()))?;
         if reply.is::<Refused>() {
             return Err(CallError::Refused);
         }

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::client::{run_session, Users};
 use crate::db::DbServer;
+use crate::deadline::Deadlines;
 use crate::design::{self, Design, MAIL};
 use crate::host::Kind;
 use crate::mail::MailServer;
@@ -22,8 +23,11 @@ use crate::report::{CpuReport, KindReport, Report, Sessions};
 use crate::scenario::{Model, Scenario};
 use crate::workload::{Arrivals, Planner, RateCurve};
 use scalelab_system::memory::demo_catalog;
-/// Simulated browsers are spread over this many client nodes.
-const CLIENT_NODES: u8 = 4;
+/// Simulated browsers are spread over this many client nodes. Many, because madsim finds a
+/// free ephemeral port by scanning a node's sockets from port 1: with tens of thousands of
+/// open browser connections on a few nodes, every new connection cost a long scan (7.5% of a
+/// black-friday run's CPU with 4 nodes).
+const CLIENT_NODES: u8 = 64;
 /// The time series keeps at most this many points (see `metrics::Series`).
 const SERIES_CAP: usize = 600;
 
@@ -202,7 +206,7 @@ pub async fn simulate(
     // --- Traffic.
     let users = Arc::new(Users {
         app: tier.entry,
-        slo,
+        slo: Deadlines::new(slo),
         recorder: recorder.clone(),
         start,
         stop_at: start + duration,

@@ -135,7 +135,9 @@ impl SimSessions {
             CallError::Refused => {
                 PortError::Unavailable("session store: too many connections".into())
             }
-            CallError::Unavailable(e) => PortError::Unavailable(format!("session store: {e}")),
+            CallError::Unavailable(e) | CallError::Connect(e) => {
+                PortError::Unavailable(format!("session store: {e}"))
+            }
         }
     }
 }
