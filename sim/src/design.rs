@@ -165,6 +165,7 @@ async fn serve_storefront(
     wiring: Wiring,
     session_seed: u64,
     addr: SocketAddr,
+    behind_lb: bool,
 ) {
     let (Ok(store), Ok(mailer)) = (
         store_for(&scn, wiring).await,
@@ -208,7 +209,13 @@ async fn serve_storefront(
         Arc::new(Charge { cpu, costs }),
         charge,
     ));
-    let _ = crate::net::serve_http(addr, shop).await;
+    // Behind a load balancer, requests arrive already parsed (see `lb`); browsers that
+    // connect directly speak HTTP.
+    let _ = if behind_lb {
+        crate::net::serve_forwarded(addr, shop).await
+    } else {
+        crate::net::serve_http(addr, shop).await
+    };
 }
 
 fn session_params(scn: &Scenario) -> sessions::Params {
@@ -305,6 +312,7 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
         Design::Vertical.wiring(scn),
         seed,
         APP,
+        false,
     ));
     AppTier {
         entry: APP,
@@ -349,7 +357,7 @@ fn start_replica(handle: &Handle, scn: &Arc<Scenario>, index: u32, wiring: Wirin
         .create_node()
         .name(format!("app-{index}"))
         .ip(addr.ip())
-        .init(move || serve_storefront(scn2.clone(), cpu2.clone(), wiring, seed, addr))
+        .init(move || serve_storefront(scn2.clone(), cpu2.clone(), wiring, seed, addr, true))
         .build();
     Replica {
         index,

@@ -2,12 +2,18 @@
 //! replicas.
 //!
 //! It picks a replica per request (round robin, or least connections: the replica with the
-//! fewest requests in flight), keeps a few kept-alive connections to each, and checks every
+//! fewest requests in flight), keeps kept-alive connections to each, and checks every
 //! replica's `/health` on an interval: after `unhealthy_after` failed checks in a row a replica
 //! gets no new requests, after `healthy_after` good ones it gets them again. A request whose
 //! connection to a replica cannot even be opened is retried once on another replica; nothing
 //! was sent, so that is safe. The balancer's own CPU is not modelled (a cloud load balancer
 //! scales by itself).
+//!
+//! Browsers speak HTTP/1.1 to the balancer. Between the balancer and a replica the request
+//! travels as a value — its already-parsed head and body — over a simulated connection
+//! ([`net::serve_forwarded`](crate::net::serve_forwarded)): the same one network hop each way,
+//! the same storefront router on the replica, without encoding and parsing the HTTP a second
+//! time. That second round of HTTP cost a third of a black-friday run's CPU and taught nothing.
 //!
 //! Must not: look inside requests beyond what forwarding needs.
 
@@ -18,15 +24,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::sync::OnceCell;
 
-use crate::net::Flushed;
+use crate::net::{Flushed, Forwarded, Replied};
+use crate::rpc::{CallError, Pool};
 
 type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Connections the balancer may hold to one replica: in effect unlimited, as with a proxy
+/// that opens another upstream connection whenever all of its kept-alive ones are busy.
+const MAX_UPSTREAM_CONNECTIONS: u32 = 1 << 20;
 
 /// How the balancer picks a replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +59,9 @@ pub struct Backend {
     pub addr: SocketAddr,
     healthy: Mutex<Health>,
     in_flight: AtomicU32,
-    idle: Mutex<Vec<SendRequest<Body>>>,
+    /// Opened on the balancer's node at first use (`add` may be called from another node,
+    /// and a pool's endpoint binds on the node that creates it).
+    pool: OnceCell<Pool<Forwarded, Replied>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +82,7 @@ impl Backend {
                 successes: 0,
             }),
             in_flight: AtomicU32::new(0),
-            idle: Mutex::new(Vec::new()),
+            pool: OnceCell::new(),
         }
     }
 
@@ -79,10 +92,6 @@ impl Backend {
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
         self.healthy.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SendRequest<Body>>> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records one health check's result; returns the new state if it changed.
@@ -99,7 +108,9 @@ impl Backend {
             h.successes = 0;
             h.failures += 1;
             // Broken pooled connections go with a failed check.
-            self.idle().clear();
+            if let Some(pool) = self.pool.get() {
+                pool.drop_idle();
+            }
             if h.up && h.failures >= check.unhealthy_after {
                 h.up = false;
                 return Some(false);
@@ -108,39 +119,28 @@ impl Backend {
         None
     }
 
-    /// Sends one request on a pooled connection, or a new one.
-    async fn send(&self, req: Request<Body>) -> Result<Response<Bytes>, SendError> {
-        let pooled = self.idle().pop();
-        let mut sender = match pooled {
-            Some(s) => s,
-            None => {
-                let stream = Flushed::connect(self.addr)
-                    .await
-                    .map_err(|_| SendError::Connect)?;
-                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|_| SendError::Connect)?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                sender
+    /// Sends one request on a pooled connection, or a new one. No timeout of its own: the
+    /// browser's deadline ends the wait (hyper drops this future when the browser gives up).
+    async fn send(&self, req: Forwarded) -> Result<Replied, SendError> {
+        let pool = self
+            .pool
+            .get_or_try_init(|| {
+                Pool::new(
+                    self.addr,
+                    MAX_UPSTREAM_CONNECTIONS,
+                    Duration::from_secs(1),
+                    None,
+                )
+            })
+            .await
+            .map_err(|_| SendError::Connect)?;
+        match pool.call(req).await {
+            Ok(reply) => Ok(reply),
+            Err(CallError::Connect(_) | CallError::Refused | CallError::PoolTimeout) => {
+                Err(SendError::Connect)
             }
-        };
-        sender.ready().await.map_err(|_| SendError::Broken)?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|_| SendError::Broken)?;
-        let (parts, body) = resp.into_parts();
-        // The replies are small: read them whole, so the connection is free for the next
-        // request as soon as it goes back to the pool.
-        let body = body
-            .collect()
-            .await
-            .map_err(|_| SendError::Broken)?
-            .to_bytes();
-        self.idle().push(sender);
-        Ok(Response::from_parts(parts, body))
+            Err(CallError::Timeout | CallError::Unavailable(_)) => Err(SendError::Broken),
+        }
     }
 }
 
@@ -221,25 +221,27 @@ impl LoadBalancer {
         std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// A healthy replica for the next request, not `avoid`.
+    /// A healthy replica for the next request, not `avoid`. Runs once per request, so it
+    /// looks at the list in place instead of copying it.
     fn pick(&self, avoid: Option<SocketAddr>) -> Option<Arc<Backend>> {
-        let up: Vec<Arc<Backend>> = self
-            .list()
-            .into_iter()
-            .filter(|b| b.is_up() && Some(b.addr) != avoid)
-            .collect();
-        if up.is_empty() {
-            return None;
-        }
+        let list = self.backends.read().unwrap_or_else(|p| p.into_inner());
+        let usable = |b: &&Arc<Backend>| b.is_up() && Some(b.addr) != avoid;
         let chosen = match self.balance {
-            Balance::RoundRobin => up[self.next.fetch_add(1, Ordering::Relaxed) % up.len()].clone(),
+            Balance::RoundRobin => {
+                let n = list.iter().filter(usable).count();
+                if n == 0 {
+                    return None;
+                }
+                let k = self.next.fetch_add(1, Ordering::Relaxed) % n;
+                list.iter().filter(usable).nth(k)?
+            }
             // Fewest in flight; ties by position, so the choice is deterministic.
-            Balance::LeastConnections => up
+            Balance::LeastConnections => list
                 .iter()
-                .min_by_key(|b| b.in_flight.load(Ordering::Relaxed))
-                .cloned()?,
+                .filter(usable)
+                .min_by_key(|b| b.in_flight.load(Ordering::Relaxed))?,
         };
-        Some(chosen)
+        Some(chosen.clone())
     }
 
     /// Forwards one request to a replica and returns its response (502/503 when none can).
@@ -256,9 +258,9 @@ impl LoadBalancer {
             };
             backend.in_flight.fetch_add(1, Ordering::Relaxed);
             let _counted = InFlight(backend.clone());
-            let req = Request::from_parts(parts.clone(), full(body.clone()));
+            let req = Forwarded(parts.clone(), body.clone());
             match backend.send(req).await {
-                Ok(resp) => return resp.map(full),
+                Ok(Replied(head, body)) => return Response::from_parts(head, full(body)),
                 Err(SendError::Connect) => avoid = Some(backend.addr),
                 Err(SendError::Broken) => {
                     return plain(StatusCode::BAD_GATEWAY, "replica connection broke")
@@ -273,11 +275,14 @@ impl LoadBalancer {
         loop {
             tokio::time::sleep(self.check.interval).await;
             for backend in self.list() {
-                let req = Request::get("/health").header("host", "lb").body(empty());
+                let req = Request::get("/health").header("host", "lb").body(());
                 let ok = match req {
                     Ok(req) => matches!(
-                        tokio::time::timeout(self.check.timeout, backend.send(req)).await,
-                        Ok(Ok(resp)) if resp.status().is_success()
+                        tokio::time::timeout(
+                            self.check.timeout,
+                            backend.send(Forwarded(req.into_parts().0, Bytes::new()))
+                        ).await,
+                        Ok(Ok(Replied(head, _))) if head.status.is_success()
                     ),
                     Err(_) => false,
                 };
@@ -327,10 +332,6 @@ impl LoadBalancer {
 
 fn full(bytes: Bytes) -> Body {
     Full::new(bytes).map_err(|never| match never {}).boxed()
-}
-
-fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {

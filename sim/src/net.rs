@@ -5,7 +5,8 @@
 //! never sleeps less than 1 ms). hyper flushes after each write, sometimes with nothing to send,
 //! so on a kept-alive connection empty messages pile up and each later request waits behind
 //! them: measured, +2 ms per request on one connection. [`Flushed`] sends only when there is
-//! something to send. Must not: change what bytes arrive or in which order.
+//! something to send. [`serve_forwarded`] serves a router to the load balancer, which hands it
+//! requests as values. Must not: change what bytes arrive or in which order.
 
 use std::io;
 use std::pin::Pin;
@@ -97,4 +98,36 @@ pub async fn serve_http(addr: std::net::SocketAddr, app: axum::Router) -> io::Re
         }
     }
     Ok(())
+}
+
+/// A request as the load balancer forwards it: the head it parsed and the whole body.
+pub struct Forwarded(pub hyper::http::request::Parts, pub bytes::Bytes);
+
+/// A replica's reply to a [`Forwarded`] request: the head and the whole body.
+pub struct Replied(pub hyper::http::response::Parts, pub bytes::Bytes);
+
+/// Serves `app` to a load balancer on `addr`: each forwarded request runs through the same
+/// router, middleware and handlers as one read off a socket, and the reply goes back whole.
+pub async fn serve_forwarded(addr: std::net::SocketAddr, app: axum::Router) -> io::Result<()> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    crate::rpc::serve(addr, u32::MAX, move |Forwarded(head, body): Forwarded| {
+        let app = app.clone();
+        async move {
+            let req = hyper::Request::from_parts(head, axum::body::Body::from(body));
+            let resp = match app.oneshot(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            let (head, body) = resp.into_parts();
+            // A body that fails half-way is a broken reply; the balancer sees an empty one.
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Replied(head, body)
+        }
+    })
+    .await
 }

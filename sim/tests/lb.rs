@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use madsim::runtime::{Handle, Runtime};
 use scalelab_sim::lb::{Balance, Event, HealthCheck, LoadBalancer};
-use scalelab_sim::net::{serve_http, Flushed};
+use scalelab_sim::net::{serve_forwarded, Flushed};
 
 const LB: &str = "10.0.0.1:80";
 
@@ -70,7 +70,7 @@ fn setup(balance: Balance, delays: &[Duration]) -> (Runtime, Arc<LoadBalancer>, 
             .name(format!("replica-{i}"))
             .ip(replica_addr(i).ip())
             .init(move || async move {
-                let _ = serve_http(replica_addr(i), replica(i, delay)).await;
+                let _ = serve_forwarded(replica_addr(i), replica(i, delay)).await;
             })
             .build();
         let _ = node;
