@@ -73,10 +73,6 @@ impl Deadlines {
         Deadlines { shared }
     }
 
-    pub fn duration(&self) -> Duration {
-        self.shared.duration
-    }
-
     /// Runs `fut` until it finishes or the duration has passed since this call.
     pub async fn timeout<F: Future>(&self, fut: F) -> Result<F::Output, Elapsed> {
         let entry = Registered::new(&self.shared);
