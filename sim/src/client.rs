@@ -5,6 +5,7 @@
 //! Must not: know how the shop works inside. It sees only HTTP, like a browser.
 
 use crate::deadline::Deadlines;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -115,11 +116,21 @@ fn request(step: Step, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
 }
 
 /// A number field of a small JSON reply (`total_cents`, `order_id`), if present.
-fn json_u64(body: &[u8], field: &str) -> Option<u64> {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()?
-        .get(field)?
-        .as_u64()
+fn json_u64(body: &serde_json::Value, field: &str) -> Option<u64> {
+    body.get(field)?.as_u64()
+}
+
+/// The products in a cart reply (`{"lines": [{"product_id": ..}, ..]}`).
+fn cart_products(body: &serde_json::Value) -> BTreeSet<u64> {
+    body.get("lines")
+        .and_then(|l| l.as_array())
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l.get("product_id")?.as_u64())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Runs one session to its end. Latency of each request counts from its intended start: the
@@ -131,6 +142,11 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
     let mut cookie: Option<String> = None;
     let mut cart_cents = 0u64;
     let mut end = SessionEnd::Done;
+    // What this browser knows it put in its cart and who it logged in as: a shop that
+    // forgets either between two successful requests has lost the cart (the checker of
+    // "a cart survives the death of the node that served it" reads these observations).
+    let mut customer: Option<u64> = None;
+    let mut expected: BTreeSet<u64> = BTreeSet::new();
 
     for (i, &step) in plan.steps.iter().enumerate() {
         let intended = if i == 0 {
@@ -144,6 +160,11 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
             break;
         }
         let (kind, req) = request(step, cookie.as_deref());
+        // A kept-alive connection the server closed (its node died, say) is replaced before
+        // the next page, as a browser does; only a failure on a live connection is an error.
+        if sender.as_ref().is_some_and(|s| s.is_closed()) {
+            sender = None;
+        }
         let attempt = async {
             if sender.is_none() {
                 // A browser opens its connection on the first page and keeps it alive.
@@ -184,15 +205,62 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         if let Some(c) = reply.cookie {
             cookie = Some(c);
         }
-        match step {
-            Step::Add { .. } | Step::Remove(_) if reply.status == 200 => {
-                cart_cents = json_u64(&reply.body, "total_cents").unwrap_or(cart_cents);
+        let body = || serde_json::from_slice::<serde_json::Value>(&reply.body).unwrap_or_default();
+        let lost = |what: String| {
+            users.record(|r, at| r.cart_lost(at, session, what));
+        };
+        match (step, reply.status) {
+            (Step::Login(c), 200) => customer = Some(c),
+            (Step::Add { product, .. }, 200) => {
+                let body = body();
+                cart_cents = json_u64(&body, "total_cents").unwrap_or(cart_cents);
+                expected.insert(u64::from(product));
+                let seen = cart_products(&body);
+                if !expected.is_subset(&seen) {
+                    let missing: Vec<u64> = expected.difference(&seen).copied().collect();
+                    lost(format!(
+                        "after adding product {product} the cart lacks {missing:?}"
+                    ));
+                    expected = seen;
+                }
             }
-            Step::Checkout if reply.status == 201 => {
-                let order = json_u64(&reply.body, "order_id").unwrap_or(0);
-                let total = json_u64(&reply.body, "total_cents").unwrap_or(cart_cents);
-                users.record(|r, at| r.order(at, session, order, total));
+            (Step::Remove(p), 200) => {
+                let body = body();
+                cart_cents = json_u64(&body, "total_cents").unwrap_or(cart_cents);
+                expected.remove(&u64::from(p));
+                let seen = cart_products(&body);
+                if !expected.is_subset(&seen) {
+                    let missing: Vec<u64> = expected.difference(&seen).copied().collect();
+                    lost(format!(
+                        "after removing product {p} the cart lacks {missing:?}"
+                    ));
+                    expected = seen;
+                }
+            }
+            (Step::Remove(p), 404) if expected.contains(&u64::from(p)) => {
+                lost(format!(
+                    "product {p} was in the cart, the shop says it is not"
+                ));
+                expected.clear();
+            }
+            (Step::Checkout, 201) => {
+                let body = body();
+                let order = json_u64(&body, "order_id").unwrap_or(0);
+                let total = json_u64(&body, "total_cents").unwrap_or(cart_cents);
+                let who = customer.unwrap_or(0);
+                users.record(|r, at| r.order(at, session, order, who, total));
                 cart_cents = 0;
+                expected.clear();
+            }
+            (Step::Checkout, 401) if customer.is_some() => {
+                lost("logged in, but checkout says to log in: the session is gone".into());
+                expected.clear();
+            }
+            (Step::Checkout, 400) if !expected.is_empty() => {
+                lost(format!(
+                    "checkout says the cart is empty; it held {expected:?}"
+                ));
+                expected.clear();
             }
             _ => {}
         }

@@ -64,6 +64,7 @@ pub struct DbServer {
     row_locks: BTreeMap<ProductId, Mutex<()>>,
     /// Write transactions committed so far (orders, stock movements, labels).
     writes: std::sync::atomic::AtomicU64,
+    initial_stock: u32,
 }
 
 impl DbServer {
@@ -87,6 +88,7 @@ impl DbServer {
             rows: MemoryStore::with_order_ids(catalog, stock, first_order_id, step),
             row_locks,
             writes: std::sync::atomic::AtomicU64::new(0),
+            initial_stock: stock,
             params: params.clone(),
         }
     }
@@ -100,6 +102,16 @@ impl DbServer {
             async move { db.execute(stmt).await }
         })
         .await
+    }
+
+    /// What the database holds: every order, and the stock of every product (for checkers).
+    pub fn contents(&self) -> (Vec<Order>, Vec<(ProductId, u32)>) {
+        (self.rows.all_orders(), self.rows.stock_levels())
+    }
+
+    /// Units of each product this server started with.
+    pub fn initial_stock(&self) -> u32 {
+        self.initial_stock
     }
 
     /// Write transactions committed so far.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId;
 use tokio::time::Instant;
 
 use crate::autoscale::{Autoscaler, Policy};
@@ -55,6 +56,18 @@ pub struct Wiring {
     pub shards: u32,
 }
 
+/// The shard map of the scenario's `[sharded]` section.
+pub fn shard_map(scn: &Scenario) -> ShardMap {
+    let strategy = match scn.sharded.strategy {
+        ShardStrategy::Modulo => Strategy::Modulo,
+        ShardStrategy::Hash => Strategy::Hash,
+        ShardStrategy::ConsistentHash => Strategy::ConsistentHash {
+            vnodes: scn.sharded.vnodes.get(),
+        },
+    };
+    ShardMap::new(scn.sharded.shards.get(), strategy)
+}
+
 /// The `Store` port as a process of this design sees it: one database, or the shard router
 /// over every shard.
 async fn store_for(scn: &Scenario, wiring: Wiring) -> std::io::Result<Arc<dyn Store>> {
@@ -68,20 +81,13 @@ async fn store_for(scn: &Scenario, wiring: Wiring) -> std::io::Result<Arc<dyn St
     for i in 0..wiring.shards {
         shards.push(Arc::new(SimDb::connect(db_addr(i), &params).await?));
     }
-    let strategy = match scn.sharded.strategy {
-        ShardStrategy::Modulo => Strategy::Modulo,
-        ShardStrategy::Hash => Strategy::Hash,
-        ShardStrategy::ConsistentHash => Strategy::ConsistentHash {
-            vnodes: scn.sharded.vnodes.get(),
-        },
-    };
-    Ok(Arc::new(ShardedStore::new(
-        ShardMap::new(wiring.shards, strategy),
-        shards,
-    )))
+    Ok(Arc::new(ShardedStore::new(shard_map(scn), shards)))
 }
 pub const MAIL: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1)), 25);
 pub const SESSIONS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 4, 1)), 6379);
+
+/// A simulated node and its name (madsim's handle does not give names back).
+pub type Node = (NodeId, String);
 
 /// A design of the shop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -235,6 +241,17 @@ struct Host {
     busy_before: u64,
 }
 
+impl Replica {
+    fn named(&self) -> Node {
+        let name = if self.addr == APP {
+            "app".to_owned()
+        } else {
+            format!("app-{}", self.index)
+        };
+        (self.node.id(), name)
+    }
+}
+
 /// A replica of the horizontal design.
 struct Replica {
     index: u32,
@@ -256,9 +273,35 @@ pub struct AppTier {
     hosts: Arc<Mutex<Vec<Replica>>>,
     lb: Option<Arc<LoadBalancer>>,
     brokers: Vec<Arc<Broker>>,
+    /// The session store's node and server (stateless designs), for the fault injector.
+    pub sessions: Option<(Node, Arc<SessionServer>)>,
+    /// The broker nodes, by broker id (queued designs).
+    pub broker_nodes: Vec<Node>,
+    /// The worker services' nodes, confirmation-email workers first (queued designs).
+    pub worker_nodes: Vec<Node>,
 }
 
 impl AppTier {
+    /// The app host a fault aimed at `app` hits: the one big host, or the oldest replica
+    /// taking traffic. Its node and CPU.
+    pub fn app_target(&self) -> Option<(Node, Arc<Cpu>)> {
+        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts
+            .iter()
+            .find(|r| r.ready && !r.leaving)
+            .map(|r| (r.named(), r.host.cpu.clone()))
+    }
+
+    /// Every app host's node that is not being retired.
+    pub fn app_nodes(&self) -> Vec<Node> {
+        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts
+            .iter()
+            .filter(|r| !r.leaving)
+            .map(Replica::named)
+            .collect()
+    }
+
     /// Orders published and not yet confirmed by the email workers.
     pub fn queue_lag(&self) -> u64 {
         Broker::lag(&self.brokers, ORDERS_TOPIC, Job::ConfirmationEmail.group())
@@ -304,16 +347,25 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
         &scn.vertical.host,
         scn.vertical.max_waiting_requests.get(),
     ));
-    let node = handle.create_node().name("app").ip(APP.ip()).build();
     let seed: u64 = madsim::rand::random();
-    node.spawn(serve_storefront(
-        scn.clone(),
-        cpu.clone(),
-        Design::Vertical.wiring(scn),
-        seed,
-        APP,
-        false,
-    ));
+    let (scn2, cpu2) = (scn.clone(), cpu.clone());
+    // Restarting the node runs this again: a fresh process, with an empty session store
+    // in its memory (the naive design's carts die with it).
+    let node = handle
+        .create_node()
+        .name("app")
+        .ip(APP.ip())
+        .init(move || {
+            serve_storefront(
+                scn2.clone(),
+                cpu2.clone(),
+                Design::Vertical.wiring(&scn2),
+                seed,
+                APP,
+                false,
+            )
+        })
+        .build();
     AppTier {
         entry: APP,
         cores_per_host: cpu.cores(),
@@ -331,6 +383,9 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
         }])),
         lb: None,
         brokers: Vec::new(),
+        sessions: None,
+        broker_nodes: Vec::new(),
+        worker_nodes: Vec::new(),
     }
 }
 
@@ -382,12 +437,21 @@ pub fn horizontal(
     wiring: Wiring,
 ) -> AppTier {
     let h = &scn.horizontal;
+    // The store's data lives outside its node: a restart keeps it, as Redis with an
+    // append-only file does.
+    let session_server = Arc::new(SessionServer::new(session_params(scn)));
+    let server = session_server.clone();
     let store_node = handle
         .create_node()
         .name("sessions")
         .ip(SESSIONS.ip())
+        .init(move || {
+            let server = server.clone();
+            async move {
+                let _ = server.serve(SESSIONS).await;
+            }
+        })
         .build();
-    store_node.spawn(Arc::new(SessionServer::new(session_params(scn))).serve(SESSIONS));
 
     let balance = match h.balance {
         Balance::RoundRobin => LbBalance::RoundRobin,
@@ -410,17 +474,21 @@ pub fn horizontal(
         replicas.push(r);
     }
     let probe = Cpu::new(&h.replica, 1);
+    let (brokers, broker_nodes, worker_nodes) = if wiring.queued {
+        start_brokers_and_workers(handle, scn, wiring)
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
     let tier = AppTier {
         entry: LB,
         cores_per_host: probe.cores(),
         capacity_per_host: probe.capacity(),
         hosts: Arc::new(Mutex::new(replicas)),
         lb: Some(lb.clone()),
-        brokers: if wiring.queued {
-            start_brokers_and_workers(handle, scn, wiring)
-        } else {
-            Vec::new()
-        },
+        brokers,
+        sessions: Some(((store_node.id(), "sessions".into()), session_server)),
+        broker_nodes,
+        worker_nodes,
     };
     let lb_node = handle.create_node().name("lb").ip(LB.ip()).build();
     lb_node.spawn(lb.clone().serve(LB));
@@ -443,20 +511,22 @@ pub fn horizontal(
     tier
 }
 
-/// The broker cluster, and the worker services of each kind of job.
+/// The broker cluster, and the worker services of each kind of job; the brokers, their
+/// nodes, and the workers' nodes.
 fn start_brokers_and_workers(
     handle: &Handle,
     scn: &Arc<Scenario>,
     wiring: Wiring,
-) -> Vec<Arc<Broker>> {
+) -> (Vec<Arc<Broker>>, Vec<Node>, Vec<Node>) {
     let params = broker_params(scn);
     let brokers: Vec<Arc<Broker>> = (0..params.brokers)
         .map(|b| Arc::new(Broker::new(b, params)))
         .collect();
+    let mut broker_nodes = Vec::new();
     for (b, broker) in brokers.iter().enumerate() {
         let addr = broker::broker_addr(b as u32);
         let broker = broker.clone();
-        handle
+        let node = handle
             .create_node()
             .name(format!("broker-{b}"))
             .ip(addr.ip())
@@ -467,7 +537,9 @@ fn start_brokers_and_workers(
                 }
             })
             .build();
+        broker_nodes.push((node.id(), format!("broker-{b}")));
     }
+    let mut worker_nodes = Vec::new();
     let q = &scn.queued;
     let mut member = 0u64;
     for (job, count) in [
@@ -478,7 +550,7 @@ fn start_brokers_and_workers(
         for i in 0..count {
             member += 1;
             let (scn, me) = (scn.clone(), member);
-            handle
+            let node = handle
                 .create_node()
                 .name(format!("{}-{i}", job.group()))
                 .ip(IpAddr::V4(Ipv4Addr::new(
@@ -489,9 +561,10 @@ fn start_brokers_and_workers(
                 )))
                 .init(move || worker(scn.clone(), job, me, wiring))
                 .build();
+            worker_nodes.push((node.id(), format!("{}-{i}", job.group())));
         }
     }
-    brokers
+    (brokers, broker_nodes, worker_nodes)
 }
 
 /// One worker service: system's worker loop over the simulated broker, database and mail.

@@ -37,6 +37,9 @@ pub struct Cpu {
     coherency: f64,
     max_waiting: u32,
     state: Mutex<Cores>,
+    /// A `slow` fault's factor as f64 bits (1.0 when healthy): every piece of work takes
+    /// this much longer.
+    slowdown: std::sync::atomic::AtomicU64,
 }
 
 struct Cores {
@@ -81,7 +84,18 @@ impl Cpu {
                 booked: BinaryHeap::new(),
                 busy_ns: 0,
             }),
+            slowdown: std::sync::atomic::AtomicU64::new(1.0f64.to_bits()),
         }
+    }
+
+    /// Makes every later piece of work take `factor` times as long (1.0 restores the host).
+    pub fn set_slowdown(&self, factor: f64) {
+        self.slowdown
+            .store(factor.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn slowdown(&self) -> f64 {
+        f64::from_bits(self.slowdown.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The slow-down of each core's work when `n` cores are busy.
@@ -124,7 +138,7 @@ impl Cpu {
                 .expect("a host has at least one core");
             let start = free.max(now);
             let busy_at_start = st.free_at.iter().filter(|&&f| f > start).count() as u32 + 1;
-            let took = work.mul_f64(self.usl_factor(busy_at_start));
+            let took = work.mul_f64(self.usl_factor(busy_at_start) * self.slowdown());
             st.free_at[core] = start + took;
             st.booked
                 .push(Reverse((start + took, took.as_nanos() as u64)));

@@ -16,10 +16,13 @@
 //!   requests for CPU.
 //! - [`db`]: the PostgreSQL-like database server and the `Store` port against it.
 //! - [`broker`]: the Kafka-like broker cluster and the `Publisher`/`Subscription` ports.
+//! - [`fault`]: fault kinds, roles, the timeline's entries, swarm schedules, live commands.
+//! - [`inject`]: applies faults to a design's nodes by role, and heals them.
 //! - [`lb`]: the load balancer (round robin / least connections, health checks).
 //! - [`mail`]: the mail provider and the `Mailer` port against it.
 //! - [`rpc`]: request/response over pooled simulated connections (used by `db` and `mail`).
 //! - [`sessions`]: the Redis-like session store and the `SessionStore` port against it.
+//! - [`check`]: the checkers (DESIGN.md §8), judged from evidence after each run.
 //! - [`client`]: simulated browsers speaking HTTP; [`net`]: adapters over madsim's network.
 //! - [`metrics`]: histograms, the bounded time series, the trace hash.
 //! - [`autoscale`]: the Kubernetes HPA's decisions, as pure functions.
@@ -33,11 +36,14 @@ compile_error!("scalelab-sim runs only in the sim world: build it with `--cfg ma
 pub mod autoscale;
 pub mod bench;
 pub mod broker;
+pub mod check;
 pub mod client;
 pub mod db;
 pub mod deadline;
 pub mod design;
+pub mod fault;
 pub mod host;
+pub mod inject;
 pub mod lb;
 pub mod mail;
 pub mod metrics;
@@ -51,5 +57,5 @@ pub mod workload;
 
 pub use design::Design;
 pub use report::Report;
-pub use run::{run, run_designs, Progress, RunError};
+pub use run::{run, run_designs, run_designs_with, run_with, Progress, RunError, RunOptions};
 pub use scenario::{parse, Scenario, ScenarioError};

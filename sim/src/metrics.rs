@@ -228,6 +228,27 @@ pub struct Window {
     pub queue_lag: u64,
 }
 
+/// The event log keeps at most this many lines (the newest).
+const LOG_CAP: usize = 5000;
+
+/// An order a browser was told is placed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckedOrder {
+    pub at: Duration,
+    pub session: u64,
+    pub order_id: u64,
+    pub customer: u64,
+    pub total_cents: u64,
+}
+
+/// A browser's observation that the shop forgot its cart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartLoss {
+    pub at: Duration,
+    pub session: u64,
+    pub what: String,
+}
+
 /// Per-kind counts and latency.
 pub struct KindStats {
     pub requests: u64,
@@ -255,6 +276,12 @@ pub struct Recorder {
     pub revenue_cents: u64,
     pub revenue_lost_cents: u64,
     pub scale_events: u64,
+    /// Orders acknowledged to browsers, in order (evidence for the checkers).
+    pub acked: Vec<AckedOrder>,
+    /// Carts that browsers saw forgotten.
+    pub carts_lost: Vec<CartLoss>,
+    /// The latest notable events (faults, scaling, health), for violations' trails.
+    pub log: std::collections::VecDeque<(Duration, String)>,
     // The current window of the time series.
     window: Histogram<u64>,
     window_requests: u64,
@@ -284,6 +311,9 @@ impl Recorder {
             revenue_cents: 0,
             revenue_lost_cents: 0,
             scale_events: 0,
+            acked: Vec::new(),
+            carts_lost: Vec::new(),
+            log: std::collections::VecDeque::new(),
             window: histogram(),
             window_requests: 0,
             window_answered: 0,
@@ -368,14 +398,49 @@ impl Recorder {
         }
     }
 
-    pub fn order(&mut self, at: Duration, session: u64, order_id: u64, total_cents: u64) {
+    /// An order was acknowledged (201) to a browser: from now on it must never be lost.
+    pub fn order(
+        &mut self,
+        at: Duration,
+        session: u64,
+        order_id: u64,
+        customer: u64,
+        total_cents: u64,
+    ) {
         self.trace(at, b'o', &[session, order_id, total_cents]);
+        self.acked.push(AckedOrder {
+            at,
+            session,
+            order_id,
+            customer,
+            total_cents,
+        });
         self.orders += 1;
         self.window_orders += 1;
         self.revenue_cents += total_cents;
     }
 
-    /// Closes the current window of the time series.
+    /// A browser saw its cart (or whole session) forgotten between two successful requests.
+    pub fn cart_lost(&mut self, at: Duration, session: u64, what: String) {
+        self.trace(at, b'c', &[session]);
+        self.carts_lost.push(CartLoss { at, session, what });
+    }
+
+    /// A fault was applied or healed (or found not to apply) in this design.
+    pub fn fault(&mut self, at: Duration, what: &str, effect: &str) {
+        let h = xxhash_rust::xxh3::xxh3_64(format!("{what}|{effect}").as_bytes());
+        self.trace(at, b'f', &[h]);
+        self.note(at, format!("{what}: {effect}"));
+    }
+
+    /// Adds a line to the event log that violations quote as their trail.
+    pub fn note(&mut self, at: Duration, text: String) {
+        if self.log.len() == LOG_CAP {
+            self.log.pop_front();
+        }
+        self.log.push_back((at, text));
+    }
+
     /// The autoscaler changed the number of replicas (utilization in thousandths).
     pub fn scaled(&mut self, at: Duration, from: u32, to: u32, utilization_milli: u64) {
         self.trace(
@@ -384,11 +449,30 @@ impl Recorder {
             &[u64::from(from), u64::from(to), utilization_milli],
         );
         self.scale_events += 1;
+        self.note(
+            at,
+            format!(
+                "autoscaler: {from} -> {to} replicas (CPU {:.0}%)",
+                utilization_milli as f64 / 10.0
+            ),
+        );
     }
 
     /// The load balancer took a replica out of rotation (`up == false`) or back in.
     pub fn replica_health(&mut self, at: Duration, replica: u64, up: bool) {
         self.trace(at, b'h', &[replica, u64::from(up)]);
+        let ip = std::net::Ipv4Addr::from(replica as u32);
+        self.note(
+            at,
+            format!(
+                "load balancer: replica {ip} {}",
+                if up {
+                    "back in rotation"
+                } else {
+                    "out of rotation"
+                }
+            ),
+        );
     }
 
     /// Closes the current window of the time series with what the supervisor measured.

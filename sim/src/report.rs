@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::check::CheckResult;
+use crate::fault::Scheduled;
+use crate::inject::Applied;
 use crate::metrics::{Latency, Point};
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +54,22 @@ pub struct Report {
     /// The window with the most requests.
     pub busiest_window: Option<Point>,
     pub series: Vec<Point>,
+    /// Every fault applied or healed in this design, or found not to apply ("n/a").
+    pub faults: Vec<Applied>,
+    /// Live or replayed commands, with the tick they were applied at (a repro records them).
+    pub commands: Vec<Scheduled>,
+    /// The invariants and how they fared.
+    pub checks: Vec<CheckResult>,
+    /// The trace hash at the end of every tick, to find where two runs first diverge.
+    #[serde(skip)]
+    pub checkpoints: Vec<u64>,
+}
+
+impl Report {
+    /// A checker found a violation this design is not known for.
+    pub fn violated(&self) -> bool {
+        self.checks.iter().any(CheckResult::failed)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -12,16 +12,20 @@ use std::time::Duration;
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use tokio::time::Instant;
 
+use crate::check::{check_all, DbContents, Evidence, Outage};
 use crate::client::{run_session, Users};
 use crate::db::DbServer;
 use crate::deadline::Deadlines;
+use crate::design::Node;
 use crate::design::{self, Design, MAIL};
+use crate::fault::{Command, Scheduled, TimedFault};
 use crate::host::Kind;
+use crate::inject::{Injector, Skew, Topology};
 use crate::mail::MailServer;
 use crate::metrics::{Recorder, Window};
 use crate::report::{CpuReport, KindReport, Report, Sessions};
 use crate::scenario::{Model, Scenario};
-use crate::workload::{Arrivals, Planner, RateCurve};
+use crate::workload::{skew_plan, Arrivals, Planner, RateCurve};
 use scalelab_system::memory::demo_catalog;
 /// Simulated browsers are spread over this many client nodes. Many, because madsim finds a
 /// free ephemeral port by scanning a node's sockets from port 1: with tens of thousands of
@@ -36,6 +40,15 @@ const SERIES_CAP: usize = 600;
 pub struct Progress {
     pub virtual_ms: AtomicU64,
     pub requests: AtomicU64,
+}
+
+/// What a run takes besides the scenario, the design and the seed.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Commands to apply at given ticks (a repro's recorded live commands).
+    pub commands: Vec<Scheduled>,
+    /// Live commands, polled at every tick boundary and recorded with their tick.
+    pub live: Option<std::sync::mpsc::Receiver<Command>>,
 }
 
 /// Why a run did not produce a report.
@@ -76,12 +89,23 @@ pub fn run(
     seed: u64,
     progress: Option<Arc<Progress>>,
 ) -> Result<Report, RunError> {
+    run_with(scenario, design, seed, progress, RunOptions::default())
+}
+
+/// [`run`] with commands to apply during the run.
+pub fn run_with(
+    scenario: &Scenario,
+    design: Design,
+    seed: u64,
+    progress: Option<Arc<Progress>>,
+    options: RunOptions,
+) -> Result<Report, RunError> {
     let scenario = Arc::new(scenario.clone());
     std::thread::Builder::new()
         .name(format!("sim-{}-seed-{seed}", design.name()))
         .spawn(move || {
             let rt = Runtime::with_seed_and_config(seed, config(&scenario));
-            rt.block_on(simulate(scenario, design, progress))
+            rt.block_on(simulate(scenario, design, progress, options))
         })
         .map_err(|e| RunError::Panicked {
             seed,
@@ -107,15 +131,34 @@ pub fn run_designs(
     designs: &[Design],
     seed: u64,
     progress: &[Arc<Progress>],
+    watch: impl FnMut(),
+) -> Vec<Result<Report, RunError>> {
+    let options = designs.iter().map(|_| RunOptions::default()).collect();
+    run_designs_with(scenario, designs, seed, progress, options, watch)
+}
+
+/// [`run_designs`] with each design's options (in the order of `designs`).
+pub fn run_designs_with(
+    scenario: &Scenario,
+    designs: &[Design],
+    seed: u64,
+    progress: &[Arc<Progress>],
+    options: Vec<RunOptions>,
     mut watch: impl FnMut(),
 ) -> Vec<Result<Report, RunError>> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = designs
             .iter()
             .zip(progress.iter().map(Some).chain(std::iter::repeat(None)))
-            .map(|(&design, p)| {
+            .zip(
+                options
+                    .into_iter()
+                    .map(Some)
+                    .chain(std::iter::repeat_with(|| None)),
+            )
+            .map(|((&design, p), o)| {
                 let p = p.cloned();
-                scope.spawn(move || run(scenario, design, seed, p))
+                scope.spawn(move || run_with(scenario, design, seed, p, o.unwrap_or_default()))
             })
             .collect();
         while handles.iter().any(|h| !h.is_finished()) {
@@ -142,6 +185,7 @@ pub async fn simulate(
     scenario: Arc<Scenario>,
     design: Design,
     progress: Option<Arc<Progress>>,
+    mut options: RunOptions,
 ) -> Report {
     let handle = Handle::current();
     let seed = handle.seed();
@@ -155,7 +199,7 @@ pub async fn simulate(
     // One database, or one per shard: each shard holds the catalog, its share of the stock,
     // and order ids from its own sequence (shard i: i+1, i+1+n, ...).
     let shards = design.wiring(scn).shards;
-    let dbs: Vec<Arc<DbServer>> = (0..shards)
+    let db_nodes: Vec<(Node, Arc<DbServer>)> = (0..shards)
         .map(|i| {
             let stock = scn.database.stock_per_product / shards;
             // A shard's share of the data may fit in memory where the whole did not.
@@ -177,18 +221,36 @@ pub async fn simulate(
             } else {
                 format!("db-{i}")
             };
+            // The server's state lives outside the node: a restarted database finds its
+            // data where it left it, as a real one finds its disk.
+            let s = server.clone();
             let node = handle
                 .create_node()
-                .name(name)
+                .name(name.clone())
                 .ip(design::db_addr(i).ip())
+                .init(move || {
+                    let s = s.clone();
+                    async move {
+                        let _ = s.serve(design::db_addr(i)).await;
+                    }
+                })
                 .build();
-            node.spawn(server.clone().serve(design::db_addr(i)));
-            server
+            ((node.id(), name), server)
         })
         .collect();
     let mail = Arc::new(MailServer::new(&scn.mail));
-    let mail_node = handle.create_node().name("mail").ip(MAIL.ip()).build();
-    mail_node.spawn(mail.clone().serve(MAIL));
+    let m = mail.clone();
+    let mail_node = handle
+        .create_node()
+        .name("mail")
+        .ip(MAIL.ip())
+        .init(move || {
+            let m = m.clone();
+            async move {
+                let _ = m.serve(MAIL).await;
+            }
+        })
+        .build();
 
     // --- The app tier: the same storefront code, assembled as the design says.
     let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
@@ -202,6 +264,11 @@ pub async fn simulate(
             design.wiring(scn),
         ),
     };
+
+    let dbs: Vec<Arc<DbServer>> = db_nodes.iter().map(|(_, db)| db.clone()).collect();
+    let mut injector = Injector::new(handle.clone(), scn, config(scn).net);
+    let skew = injector.skew();
+    let map = design::shard_map(scn);
 
     // --- Traffic.
     let users = Arc::new(Users {
@@ -234,6 +301,7 @@ pub async fn simulate(
                 crate::workload::stream(seed, crate::workload::Purpose::Arrivals),
             );
             let (users, planner, clients) = (users.clone(), planner.clone(), clients.clone());
+            let (skew, map, customers) = (skew.clone(), map.clone(), w.customers.get());
             loadgen.spawn(async move {
                 // madsim never sleeps less than 1 ms, so a sleep per arrival would cap arrivals
                 // at 1,000 per second. Instead, each wake-up starts every session whose time
@@ -249,7 +317,11 @@ pub async fn simulate(
                     while let Some((i, at_s)) =
                         arrivals.next_if(|&(_, t)| start + Duration::from_secs_f64(t) <= now)
                     {
-                        let plan = planner.plan(i as u64);
+                        let mut plan = planner.plan(i as u64);
+                        let s = *skew.lock().unwrap_or_else(|p| p.into_inner());
+                        if s != Skew::default() {
+                            skew_plan(&mut plan, seed, s.hot_shard, s.hot_product, &map, customers);
+                        }
                         let arrived = start + Duration::from_secs_f64(at_s);
                         clients[i % clients.len()].spawn(run_session(plan, arrived, users.clone()));
                     }
@@ -260,6 +332,7 @@ pub async fn simulate(
             let count = w.users.map_or(0, |u| u.get());
             for user in 0..u64::from(count) {
                 let (users, planner) = (users.clone(), planner.clone());
+                let (skew, map, customers) = (skew.clone(), map.clone(), w.customers.get());
                 clients[user as usize % clients.len()].spawn(async move {
                     tokio::time::sleep(Duration::from_secs_f64(
                         planner.start_offset_ms(user) / 1000.0,
@@ -270,12 +343,12 @@ pub async fn simulate(
                         if Instant::now() >= users.stop_at {
                             break;
                         }
-                        run_session(
-                            planner.plan((user << 32) | n),
-                            Instant::now(),
-                            users.clone(),
-                        )
-                        .await;
+                        let mut plan = planner.plan((user << 32) | n);
+                        let s = *skew.lock().unwrap_or_else(|p| p.into_inner());
+                        if s != Skew::default() {
+                            skew_plan(&mut plan, seed, s.hot_shard, s.hot_product, &map, customers);
+                        }
+                        run_session(plan, Instant::now(), users.clone()).await;
                     }
                 });
             }
@@ -291,8 +364,36 @@ pub async fn simulate(
     let (mut emails_per_min_peak, mut queue_lag_max) = (0.0f64, 0u64);
     let (mut app_util, mut db_util) = (Vec::new(), Vec::new());
     let (mut replicas_min, mut replicas_max) = (u32::MAX, 0u32);
+    // Faults: the scenario's timeline and this seed's swarm schedule, in time order.
+    let mut timeline: Vec<TimedFault> = scn.faults.iter().map(|f| f.get_ref().clone()).collect();
+    if let Some(swarm) = &scn.swarm {
+        timeline.extend(swarm.get_ref().schedule(
+            seed,
+            scn.duration_s(),
+            scn.sharded.shards.get(),
+            w.products.get(),
+        ));
+    }
+    timeline.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    let topo = Topology {
+        design,
+        tier: &tier,
+        dbs: db_nodes.clone(),
+        mail: (mail_node.id(), "mail".to_owned()),
+    };
+    let mut faults = Faults {
+        timeline,
+        next: 0,
+        recorded: Vec::new(),
+        scheduled: std::mem::take(&mut options.commands),
+        live: options.live.take(),
+    };
+    let mut lag_series: Vec<(f64, u64)> = Vec::new();
+    let mut checkpoints: Vec<u64> = Vec::new();
+    let mut tick = 0u64;
     let mut t = Duration::ZERO;
     while t < duration {
+        faults.at_tick(tick, t, &mut injector, &topo, &recorder);
         let step = interval.min(duration - t);
         tokio::time::sleep_until(start + t + step).await;
         t += step;
@@ -311,6 +412,7 @@ pub async fn simulate(
         writes_per_s_peak =
             writes_per_s_peak.max((writes - writes_before) as f64 / step.as_secs_f64());
         writes_before = writes;
+        tick += 1;
         let requests = {
             let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
             let (ua, replicas) = tier.sample(step, &mut r, t);
@@ -325,6 +427,7 @@ pub async fn simulate(
                 emails_per_min_peak.max(in_window as f64 * 60.0 / step.as_secs_f64());
             let lag = tier.queue_lag();
             queue_lag_max = queue_lag_max.max(lag);
+            lag_series.push((t.as_secs_f64(), lag));
             r.close_window(Window {
                 t_s: (t - step).as_secs_f64(),
                 span_s: step.as_secs_f64(),
@@ -334,6 +437,7 @@ pub async fn simulate(
                 emails: in_window,
                 queue_lag: lag,
             });
+            checkpoints.push(r.trace_hash().0);
             r.requests
         };
         // madsim keeps a weak pointer to every task ever spawned on a node, and only
@@ -348,8 +452,50 @@ pub async fn simulate(
     }
     // Requests sent just before the end finish (or time out) within the SLO.
     tokio::time::sleep(slo + Duration::from_millis(10)).await;
+    // The drain: queued side work goes on until the queue is empty (or drain_s is up), so
+    // that an order acknowledged in the last second has had its chance to be emailed.
+    // Faults that outlast the arrivals heal on schedule meanwhile; no new ones start.
+    let drain_end = duration + Duration::from_secs_f64(scn.checks.drain_s.0);
+    let mut now = Instant::now().duration_since(start);
+    while now < drain_end && (tier.queue_lag() > 0 || injector.has_active()) {
+        tokio::time::sleep(interval.min(drain_end - now)).await;
+        now = Instant::now().duration_since(start);
+        for a in injector.heal_due(now) {
+            let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+            r.fault(now, &a.what, &a.effect);
+        }
+        lag_series.push((now.as_secs_f64(), tier.queue_lag()));
+    }
 
     let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    let evidence = Evidence {
+        design,
+        acked: &r.acked,
+        carts_lost: &r.carts_lost,
+        dbs: dbs
+            .iter()
+            .map(|db| {
+                let (orders, stock) = db.contents();
+                DbContents {
+                    orders,
+                    stock,
+                    initial_stock: db.initial_stock(),
+                }
+            })
+            .collect(),
+        shard_map: (dbs.len() > 1).then(|| map.clone()),
+        inbox: mail.inbox(),
+        lag: &lag_series,
+        broker_outages: injector
+            .outages
+            .iter()
+            .map(|&(from_s, to_s)| Outage { from_s, to_s })
+            .collect(),
+        lag_recovery_s: scn.checks.lag_recovery_s.0,
+        app_killed: injector.app_killed,
+        log: &r.log,
+    };
+    let checks = check_all(&evidence);
     let mean = |v: &[f64]| {
         if v.is_empty() {
             0.0
@@ -431,5 +577,64 @@ pub async fn simulate(
             .cloned(),
         busiest_window: points.iter().max_by_key(|p| p.requests).cloned(),
         series: points.clone(),
+        faults: injector.log.clone(),
+        commands: faults.recorded,
+        checks,
+        checkpoints,
+    }
+}
+
+/// The faults of one run: what is scheduled, and what was applied live.
+struct Faults {
+    timeline: Vec<TimedFault>,
+    next: usize,
+    scheduled: Vec<Scheduled>,
+    live: Option<std::sync::mpsc::Receiver<Command>>,
+    /// Every command applied, with its tick (a live session's repro replays these).
+    recorded: Vec<Scheduled>,
+}
+
+impl Faults {
+    /// Everything due at the start of tick `tick` (virtual time `t`): heals first, then the
+    /// timeline's faults, then scheduled and live commands, in that fixed order.
+    fn at_tick(
+        &mut self,
+        tick: u64,
+        t: Duration,
+        injector: &mut Injector,
+        topo: &Topology,
+        recorder: &Mutex<Recorder>,
+    ) {
+        let mut applied = injector.heal_due(t);
+        while let Some(f) = self.timeline.get(self.next) {
+            if f.at_s > t.as_secs_f64() {
+                break;
+            }
+            applied.push(injector.apply(t, &f.fault, topo));
+            self.next += 1;
+        }
+        let mut commands: Vec<Command> = self
+            .scheduled
+            .iter()
+            .filter(|s| s.tick == tick)
+            .map(|s| s.command.clone())
+            .collect();
+        // A live channel is only ever polled, never awaited: a simulated task that waits on
+        // a channel fed from outside the simulation looks like a deadlock to madsim.
+        if let Some(rx) = &self.live {
+            while let Ok(cmd) = rx.try_recv() {
+                commands.push(cmd);
+            }
+        }
+        for command in commands {
+            applied.extend(injector.command(t, &command, topo));
+            self.recorded.push(Scheduled { tick, command });
+        }
+        if !applied.is_empty() {
+            let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+            for a in &applied {
+                r.fault(t, &a.what, &a.effect);
+            }
+        }
     }
 }

@@ -13,6 +13,8 @@ use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::fault::{Swarm, TimedFault};
+
 /// A problem in a scenario's text: where (byte range in the file) and what.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioError {
@@ -130,6 +132,36 @@ pub struct Scenario {
     pub sharded: Sharded,
     #[serde(default)]
     pub metrics: Metrics,
+    /// The fault timeline: `[[faults]]` tables, each applied at the first tick (metrics
+    /// interval boundary) at or after its `at_s`.
+    #[serde(default)]
+    pub faults: Vec<Spanned<TimedFault>>,
+    /// Random faults drawn from the seed, on top of the timeline.
+    #[serde(default)]
+    pub swarm: Option<Spanned<Swarm>>,
+    #[serde(default)]
+    pub checks: Checks,
+}
+
+/// What the checkers need to know about the scenario.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    /// After arrivals stop, how long the run goes on so that queued side work can finish
+    /// before the checkers look (an order acknowledged at the end still gets its email).
+    pub drain_s: Positive,
+    /// After a broker outage ends, consumer lag must be back below its level before the
+    /// outage within this many seconds.
+    pub lag_recovery_s: Positive,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            drain_s: Positive(120.0),
+            lag_recovery_s: Positive(180.0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -601,6 +633,29 @@ impl Scenario {
                     q.brokers
                 ),
             ));
+        }
+        let shards = self.sharded.shards.get();
+        let products = w.products.get();
+        for f in &self.faults {
+            let at_s = f.get_ref().at_s;
+            if at_s >= self.duration_s() {
+                return Err(invalid(
+                    f.span(),
+                    format!(
+                        "this fault starts at {at_s} s, but the run ends at {} s",
+                        self.duration_s()
+                    ),
+                ));
+            }
+            if let Err(message) = f.get_ref().fault.check(shards, products) {
+                return Err(invalid(f.span(), message));
+            }
+        }
+        if let Some(swarm) = &self.swarm {
+            swarm
+                .get_ref()
+                .check()
+                .map_err(|message| invalid(swarm.span(), message))?;
         }
         if self.metrics.interval_s.0 > self.duration_s.get_ref().0 {
             return Err(invalid(

@@ -68,6 +68,11 @@ impl SessionServer {
         }
     }
 
+    /// The store's one core (a `slow` fault degrades it).
+    pub fn cpu(&self) -> &Cpu {
+        &self.cpu
+    }
+
     /// Keys held right now (expired ones may linger until the next sweep).
     pub fn len(&self) -> usize {
         self.lock().map.len()

@@ -19,6 +19,10 @@ pub enum Purpose {
     Arrivals,
     Customers,
     Funnel,
+    /// The swarm schedule of random faults.
+    Faults,
+    /// Which shoppers a hot-shard or hot-product fault redirects.
+    Skew,
 }
 
 /// A generator for one purpose, derived from the run's seed.
@@ -27,6 +31,8 @@ pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
         Purpose::Arrivals => b"arrivals",
         Purpose::Customers => b"customers",
         Purpose::Funnel => b"funnel",
+        Purpose::Faults => b"faults",
+        Purpose::Skew => b"skew",
     };
     let mut key = seed.to_le_bytes().to_vec();
     key.extend_from_slice(tag);
@@ -251,5 +257,44 @@ impl Planner {
         let mut rng = stream(self.seed, Purpose::Arrivals);
         rng.set_stream(user);
         self.think.sample(&mut rng)
+    }
+}
+
+/// Redirects a session's plan as a hot-shard or hot-product fault says (see `inject::Skew`).
+/// Whether this session is redirected is drawn from its own sub-stream of the seed, so the
+/// same sessions are redirected in every design and every replay.
+pub fn skew_plan(
+    plan: &mut SessionPlan,
+    seed: u64,
+    hot_shard: Option<(u32, f64)>,
+    hot_product: Option<(u32, f64)>,
+    map: &scalelab_system::shard::ShardMap,
+    customers: u32,
+) {
+    let mut rng = stream(seed, Purpose::Skew);
+    rng.set_stream(plan.index);
+    let (u_shard, u_product): (f64, f64) = (rng.gen(), rng.gen());
+    if let Some((shard, _)) = hot_shard.filter(|&(_, share)| u_shard < share) {
+        // The next customer id (wrapping) who lives on the hot shard.
+        let n = u64::from(customers.max(1));
+        let hot = (0..n.min(100_000))
+            .map(|k| (plan.customer - 1 + k) % n + 1)
+            .find(|&c| map.shard_for(c) == shard);
+        if let Some(c) = hot {
+            plan.customer = c;
+            for step in &mut plan.steps {
+                if let Step::Login(who) = step {
+                    *who = c;
+                }
+            }
+        }
+    }
+    if let Some((product, _)) = hot_product.filter(|&(_, share)| u_product < share) {
+        for step in &mut plan.steps {
+            match step {
+                Step::View(p) | Step::Remove(p) | Step::Add { product: p, .. } => *p = product,
+                _ => {}
+            }
+        }
     }
 }

@@ -45,7 +45,12 @@ fn another_seed_another_hash() {
 }
 
 fn small_simulation() -> impl std::future::Future<Output = scalelab_sim::Report> {
-    simulate(Arc::new(common::small(20.0, 10.0)), Design::Vertical, None)
+    simulate(
+        Arc::new(common::small(20.0, 10.0)),
+        Design::Vertical,
+        None,
+        Default::default(),
+    )
 }
 
 #[test]

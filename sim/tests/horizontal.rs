@@ -73,7 +73,12 @@ fn the_horizontal_design_is_deterministic() {
 }
 
 fn horizontal_simulation() -> impl std::future::Future<Output = scalelab_sim::Report> {
-    simulate(Arc::new(autoscaled(60.0, 20.0)), Design::Horizontal, None)
+    simulate(
+        Arc::new(autoscaled(60.0, 20.0)),
+        Design::Horizontal,
+        None,
+        Default::default(),
+    )
 }
 
 #[test]

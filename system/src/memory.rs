@@ -94,6 +94,20 @@ impl MemoryStore {
         self.lock().products.get(&id).map(|(_, s)| *s)
     }
 
+    /// Every order, by id (for checkers and admin tools: a full table scan).
+    pub fn all_orders(&self) -> Vec<Order> {
+        self.lock().orders.values().cloned().collect()
+    }
+
+    /// Units in stock of every product, by id (for checkers).
+    pub fn stock_levels(&self) -> Vec<(ProductId, u32)> {
+        self.lock()
+            .products
+            .iter()
+            .map(|(&id, (_, stock))| (id, *stock))
+            .collect()
+    }
+
     /// How many stock movements and shipping labels exist (for tests and checkers).
     pub fn side_effects(&self) -> (usize, usize) {
         let t = self.lock();

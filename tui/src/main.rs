@@ -4,9 +4,12 @@
 //! printing results, and exit codes. Must not: hold simulation logic; it calls
 //! `scalelab_sim` and formats what comes back.
 //!
-//! Exit codes: 0 the run finished; 2 bad input (flags, scenario file); 3 the simulator failed.
+//! Exit codes: 0 every check held; 1 a checker found a violation; 2 bad input (flags,
+//! scenario or repro file); 3 the simulator failed; 4 a replay diverged from its repro.
 
 mod bench;
+mod hunt;
+mod repro;
 mod scenario_file;
 mod summary;
 
@@ -53,6 +56,32 @@ enum Command {
         /// thread, on the same seeded traffic.
         #[arg(long, value_delimiter = ',', value_parser = parse_design)]
         design: Vec<scalelab_sim::Design>,
+        /// Save a repro file of this run (to PATH, or to scalelab-repros/ by default). A run
+        /// with a violation saves one anyway.
+        #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
+        save_repro: Option<PathBuf>,
+    },
+    /// Run a repro file again and check that every design reproduces its trace hash.
+    Replay {
+        /// A repro file written by `run` or `hunt`.
+        repro: PathBuf,
+    },
+    /// Run a scenario with many seeds and report which invariants broke, and where.
+    Hunt {
+        /// The scenario file (TOML), e.g. scenarios/swarm.toml.
+        scenario: PathBuf,
+        /// The seeds, as A..B (B excluded), e.g. 0..200.
+        #[arg(long, value_parser = hunt::parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        /// Seeds run at once, each on fresh threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Which designs to run per seed, comma-separated; all of them if absent.
+        #[arg(long, value_delimiter = ',', value_parser = parse_design)]
+        design: Vec<scalelab_sim::Design>,
+        /// Where to write a repro file for each failing seed.
+        #[arg(long, default_value = "scalelab-repros")]
+        out: PathBuf,
     },
     /// Measure the simulator itself: simulated requests per wall second, real-time factor,
     /// cost of a request against a bare simulated TCP round trip, memory against run length.
@@ -76,8 +105,10 @@ enum Command {
     },
 }
 
+pub const EXIT_VIOLATION: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_INTERNAL: u8 = 3;
+pub const EXIT_DIVERGED: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -87,7 +118,16 @@ fn main() -> ExitCode {
             seed,
             json,
             design,
-        } => run(scenario, seed, json, design),
+            save_repro,
+        } => run(scenario, seed, json, design, save_repro),
+        Command::Replay { repro } => replay(&repro),
+        Command::Hunt {
+            scenario,
+            seeds,
+            jobs,
+            design,
+            out,
+        } => hunt::main(&scenario, seeds, jobs, design, &out),
         Command::Bench {
             quick,
             scenario: None,
@@ -154,6 +194,7 @@ fn run(
     seed: Option<u64>,
     json: bool,
     mut designs: Vec<scalelab_sim::Design>,
+    save_repro: Option<PathBuf>,
 ) -> ExitCode {
     let scenario = match scenario_file::load(&path) {
         Ok(s) => s,
@@ -238,8 +279,117 @@ fn run(
             many => summary::render_side_by_side(many, &wall, seed_picked, &shown),
         };
         print!("{text}");
+        print!("{}", summary::render_faults_and_checks(&reports));
     }
-    ExitCode::SUCCESS
+    let violated = reports.iter().any(|r| r.violated());
+    if violated || save_repro.is_some() {
+        let target = match save_repro {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => repro::default_path(&scenario.name, seed),
+        };
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        match repro::save(&target, &text, &path.display().to_string(), &reports) {
+            Ok(()) => eprintln!(
+                "repro saved: {} (replay it with: scalelab replay {})",
+                target.display(),
+                target.display()
+            ),
+            Err(e) => eprintln!(
+                "error: could not save the repro to {}: {e}",
+                target.display()
+            ),
+        }
+    }
+    if violated {
+        ExitCode::from(EXIT_VIOLATION)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Runs a repro again and compares every design's trace with the recorded one.
+fn replay(path: &std::path::Path) -> ExitCode {
+    let repro = match repro::load(path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprint!("{}", e.render(std::io::stderr().is_terminal()));
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let names: Vec<&str> = repro.designs.iter().map(|d| d.name()).collect();
+    eprintln!(
+        "replaying {} (seed {}, {} command(s)): {} ...",
+        path.display(),
+        repro.seed,
+        repro.commands.len(),
+        names.join(", ")
+    );
+    let options = repro
+        .designs
+        .iter()
+        .map(|_| scalelab_sim::RunOptions {
+            commands: repro.commands.clone(),
+            live: None,
+        })
+        .collect();
+    let progress: Vec<Arc<scalelab_sim::Progress>> =
+        repro.designs.iter().map(|_| Arc::default()).collect();
+    let results = scalelab_sim::run_designs_with(
+        &repro.scenario,
+        &repro.designs,
+        repro.seed,
+        &progress,
+        options,
+        || {},
+    );
+    let mut reports = Vec::new();
+    for result in results {
+        match result {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_INTERNAL);
+            }
+        }
+    }
+    let interval = repro.scenario.metrics.interval_s.0;
+    let mut diverged = false;
+    for r in &reports {
+        let Some(expected) = repro.expected.iter().find(|e| e.design == r.design) else {
+            continue;
+        };
+        match repro::compare(expected, r) {
+            repro::Verdict::Same => println!("{:<11} same trace {}", r.design, r.trace_hash),
+            repro::Verdict::Diverged {
+                tick,
+                expected,
+                got,
+            } => {
+                diverged = true;
+                println!(
+                    "{:<11} DIVERGED: first in tick {tick} ({:.1}-{:.1} s virtual): expected hash {expected}, got {got}; whole run: expected {}, got {}",
+                    r.design,
+                    tick as f64 * interval,
+                    (tick + 1) as f64 * interval,
+                    repro
+                        .expected
+                        .iter()
+                        .find(|e| e.design == r.design)
+                        .map_or("?", |e| e.trace_hash.as_str()),
+                    r.trace_hash
+                );
+            }
+        }
+    }
+    print!("{}", summary::render_faults_and_checks(&reports));
+    if diverged {
+        eprintln!("the replay diverged: a different build, or a source of nondeterminism");
+        ExitCode::from(EXIT_DIVERGED)
+    } else if reports.iter().any(|r| r.violated()) {
+        ExitCode::from(EXIT_VIOLATION)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Shows virtual time done and speed on one terminal line, once a run has taken two seconds.

@@ -71,30 +71,47 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Reads and checks the scenario at `path`. Its name defaults to the file's stem.
-pub fn load(path: &Path) -> Result<Scenario, LoadError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
-        headline: format!("{shown}: cannot read the scenario file: {e}"),
-        detail: None,
-    })?;
-    let mut scenario = scalelab_sim::parse(&text).map_err(|e| match e.span {
+/// An error at `span` (bytes) of `text`, the contents of the file shown as `shown`.
+pub fn located(
+    shown: &str,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    message: &str,
+) -> LoadError {
+    match span {
         Some(span) => {
-            let (line, col) = line_col(&text, span.start);
+            let (line, col) = line_col(text, span.start);
             LoadError {
-                headline: format!("{shown}:{line}:{col}: {}", e.message),
+                headline: format!("{shown}:{line}:{col}: {message}"),
                 detail: Some(Box::new(Located {
-                    label: e.message.lines().next().unwrap_or("here").to_owned(),
+                    label: message.lines().next().unwrap_or("here").to_owned(),
                     span: SourceSpan::new(span.start.into(), span.end.saturating_sub(span.start)),
-                    src: NamedSource::new(shown.clone(), text.clone()),
+                    src: NamedSource::new(shown, text.to_owned()),
                 })),
             }
         }
         None => LoadError {
-            headline: format!("{shown}: {}", e.message),
+            headline: format!("{shown}: {message}"),
             detail: None,
         },
-    })?;
+    }
+}
+
+/// An error with no place in a file (it cannot be read, say).
+pub fn unlocated(headline: String) -> LoadError {
+    LoadError {
+        headline,
+        detail: None,
+    }
+}
+
+/// Reads and checks the scenario at `path`. Its name defaults to the file's stem.
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| unlocated(format!("{shown}: cannot read the scenario file: {e}")))?;
+    let mut scenario =
+        scalelab_sim::parse(&text).map_err(|e| located(&shown, &text, e.span, &e.message))?;
     if scenario.name.is_empty() {
         scenario.name = path
             .file_stem()

@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use scalelab_sim::check::Status;
 use scalelab_sim::Report;
 
 /// `1234567` -> `1,234,567`.
@@ -299,6 +300,86 @@ pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -
         thousands(r.trace_events)
     );
     repeat_line(&mut s, r.seed, seed_picked, scenario_path, Some(r.design));
+    s
+}
+
+/// The faults each design saw and how its checkers fared, with the first violations and
+/// their trails. Empty when there were no faults and every check held or did not apply.
+pub fn render_faults_and_checks(reports: &[Report]) -> String {
+    let mut s = String::new();
+    let Some(first) = reports.first() else {
+        return s;
+    };
+    if reports.iter().any(|r| !r.faults.is_empty()) {
+        let _ = writeln!(s, "\nfaults");
+        // The same faults reach every design at the same tick, but heal only where they
+        // applied: list each (time, fault) once, with what it did in each design.
+        let mut keys: Vec<(f64, &str)> = Vec::new();
+        for r in reports {
+            for f in &r.faults {
+                if !keys.iter().any(|&(t, w)| t == f.at_s && w == f.what) {
+                    keys.push((f.at_s, &f.what));
+                }
+            }
+        }
+        keys.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (at_s, what) in keys {
+            let _ = writeln!(s, "  {at_s:>8.1} s  {what}");
+            for r in reports {
+                if let Some(g) = r.faults.iter().find(|f| f.at_s == at_s && f.what == what) {
+                    let _ = writeln!(s, "  {:>10}  {:<11} {}", "", r.design, g.effect);
+                }
+            }
+        }
+    }
+    let _ = writeln!(s, "\nchecks");
+    let width = 14;
+    let _ = write!(s, "  {:<24}", "");
+    for r in reports {
+        let _ = write!(s, "{:>width$}", r.design);
+    }
+    s.push('\n');
+    for (i, c) in first.checks.iter().enumerate() {
+        let _ = write!(s, "  {:<24}", c.name);
+        for r in reports {
+            let cell = r.checks.get(i).map_or("-".to_owned(), |c| match c.status {
+                Status::Held => "held".to_owned(),
+                Status::NotApplicable => "n/a".to_owned(),
+                Status::Expected => format!("expected ({})", thousands(c.violations)),
+                Status::Violated => format!("VIOLATED ({})", thousands(c.violations)),
+            });
+            let _ = write!(s, "{cell:>width$}");
+        }
+        s.push('\n');
+    }
+    for r in reports {
+        for c in r.checks.iter().filter(|c| c.status == Status::Expected) {
+            let _ = writeln!(s, "  {} · {}: expected: {}", r.design, c.name, c.note);
+        }
+    }
+    for r in reports {
+        for c in r.checks.iter().filter(|c| c.failed()) {
+            let _ = writeln!(
+                s,
+                "\nviolation · {} · {} · seed {} · {} in all",
+                r.design,
+                c.name,
+                r.seed,
+                thousands(c.violations)
+            );
+            for v in &c.examples {
+                let when = if v.at_s == f64::MAX {
+                    "at the end".to_owned()
+                } else {
+                    format!("at {:.3} s", v.at_s)
+                };
+                let _ = writeln!(s, "  {when} · {}: {}", v.ids, v.message);
+                for line in &v.trail {
+                    let _ = writeln!(s, "      {line}");
+                }
+            }
+        }
+    }
     s
 }
 

@@ -1,0 +1,385 @@
+//! The checkers: the promises every design must keep, judged after a run from evidence the
+//! simulator gathered, never from the system's own opinion of itself.
+//!
+//! Owns the invariants of DESIGN.md §8 and the form of a violation (virtual time, ids, the
+//! trail of events that led there). Kept apart from the system, as TigerBeetle keeps its
+//! checkers in `src/testing/`: a bug in the shop cannot also blind the check.
+//!
+//! Must not: reach into the system's internals (it reads what browsers were told, what the
+//! databases hold, what the mail provider received) or change the run.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::design::Design;
+use crate::metrics::{AckedOrder, CartLoss};
+use scalelab_system::model::{Order, ProductId};
+use scalelab_system::shard::ShardMap;
+
+/// Violations listed in full per checker; the rest are counted.
+const EXAMPLES: usize = 5;
+/// Lines of the event log quoted as a violation's trail.
+const TRAIL: usize = 8;
+
+/// What one database (or shard) holds at the end of the run.
+pub struct DbContents {
+    pub orders: Vec<Order>,
+    pub stock: Vec<(ProductId, u32)>,
+    pub initial_stock: u32,
+}
+
+/// A broker outage, from the fault log: when it began and when it was healed (if it was).
+pub struct Outage {
+    pub from_s: f64,
+    pub to_s: Option<f64>,
+}
+
+/// Everything the checkers look at.
+pub struct Evidence<'a> {
+    pub design: Design,
+    pub acked: &'a [AckedOrder],
+    pub carts_lost: &'a [CartLoss],
+    /// One entry per shard (one for an unsharded database).
+    pub dbs: Vec<DbContents>,
+    /// The map orders must follow (sharded design only).
+    pub shard_map: Option<ShardMap>,
+    /// Distinct confirmation emails received per order id.
+    pub inbox: BTreeMap<u64, usize>,
+    /// Consumer lag sampled at every tick, through the drain: (virtual s, lag).
+    pub lag: &'a [(f64, u64)],
+    pub broker_outages: Vec<Outage>,
+    pub lag_recovery_s: f64,
+    /// An app host was killed during the run.
+    pub app_killed: bool,
+    pub log: &'a VecDeque<(Duration, String)>,
+}
+
+/// How one invariant fared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Held,
+    Violated,
+    /// Violated, as this design is known to: the report says why, and it does not fail the
+    /// run (the naive design keeps carts in its memory).
+    Expected,
+    NotApplicable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    pub at_s: f64,
+    /// The order, session or product ids involved.
+    pub ids: String,
+    pub message: String,
+    /// The latest notable events before `at_s`, oldest first.
+    pub trail: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub name: &'static str,
+    pub status: Status,
+    /// Why, for `expected` and `not-applicable`, or what was checked.
+    pub note: String,
+    pub violations: u64,
+    /// The first few violations.
+    pub examples: Vec<Violation>,
+}
+
+impl CheckResult {
+    /// A violation that fails the run.
+    pub fn failed(&self) -> bool {
+        self.status == Status::Violated
+    }
+}
+
+/// The invariants, by name, as reports and `hunt` group them.
+pub const CHECKS: [&str; 6] = [
+    "no-lost-order",
+    "one-confirmation-email",
+    "no-oversell",
+    "cart-survives",
+    "orders-on-their-shard",
+    "lag-recovers",
+];
+
+/// Runs every checker on `ev`.
+pub fn check_all(ev: &Evidence) -> Vec<CheckResult> {
+    vec![
+        no_lost_order(ev),
+        one_confirmation_email(ev),
+        no_oversell(ev),
+        cart_survives(ev),
+        orders_on_their_shard(ev),
+        lag_recovers(ev),
+    ]
+}
+
+/// Collects violations, keeping the first few in full.
+struct Found<'a> {
+    log: &'a VecDeque<(Duration, String)>,
+    count: u64,
+    examples: Vec<Violation>,
+}
+
+impl<'a> Found<'a> {
+    fn new(log: &'a VecDeque<(Duration, String)>) -> Found<'a> {
+        Found {
+            log,
+            count: 0,
+            examples: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, at_s: f64, ids: String, message: String) {
+        self.count += 1;
+        if self.examples.len() < EXAMPLES {
+            let before: Vec<String> = self
+                .log
+                .iter()
+                .filter(|(at, _)| at.as_secs_f64() <= at_s)
+                .map(|(at, text)| format!("{:>9.3} s  {text}", at.as_secs_f64()))
+                .collect();
+            let trail = before[before.len().saturating_sub(TRAIL)..].to_vec();
+            self.examples.push(Violation {
+                at_s,
+                ids,
+                message,
+                trail,
+            });
+        }
+    }
+
+    fn result(self, name: &'static str, note: String) -> CheckResult {
+        CheckResult {
+            name,
+            status: if self.count == 0 {
+                Status::Held
+            } else {
+                Status::Violated
+            },
+            note,
+            violations: self.count,
+            examples: self.examples,
+        }
+    }
+}
+
+fn not_applicable(name: &'static str, why: &str) -> CheckResult {
+    CheckResult {
+        name,
+        status: Status::NotApplicable,
+        note: why.to_owned(),
+        violations: 0,
+        examples: Vec::new(),
+    }
+}
+
+/// Every order a browser was told is placed is in a database, as it was told.
+fn no_lost_order(ev: &Evidence) -> CheckResult {
+    let stored: BTreeMap<u64, &Order> = ev
+        .dbs
+        .iter()
+        .flat_map(|db| db.orders.iter().map(|o| (o.id, o)))
+        .collect();
+    let mut found = Found::new(ev.log);
+    for a in ev.acked {
+        let at_s = a.at.as_secs_f64();
+        match stored.get(&a.order_id) {
+            None => found.add(
+                at_s,
+                format!("order {} (session {})", a.order_id, a.session),
+                "acknowledged to the customer, but no database holds it".into(),
+            ),
+            Some(o) if o.customer_id != a.customer || o.total_cents != a.total_cents => found.add(
+                at_s,
+                format!("order {} (session {})", a.order_id, a.session),
+                format!(
+                    "acknowledged as customer {} / {} cents, stored as customer {} / {} cents",
+                    a.customer, a.total_cents, o.customer_id, o.total_cents
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    found.result(
+        "no-lost-order",
+        format!("{} acknowledged order(s) looked up", ev.acked.len()),
+    )
+}
+
+/// Every acknowledged order has exactly one confirmation email in the customer's inbox;
+/// no email confirms an order that does not exist.
+fn one_confirmation_email(ev: &Evidence) -> CheckResult {
+    let mut found = Found::new(ev.log);
+    for a in ev.acked {
+        let n = ev.inbox.get(&a.order_id).copied().unwrap_or(0);
+        if n != 1 {
+            found.add(
+                a.at.as_secs_f64(),
+                format!("order {} (session {})", a.order_id, a.session),
+                if n == 0 {
+                    "acknowledged, but no confirmation email arrived by the end of the drain".into()
+                } else {
+                    format!("{n} different confirmation emails for one order")
+                },
+            );
+        }
+    }
+    let known: std::collections::BTreeSet<u64> = ev
+        .dbs
+        .iter()
+        .flat_map(|db| db.orders.iter().map(|o| o.id))
+        .collect();
+    for &order in ev.inbox.keys() {
+        if !known.contains(&order) {
+            found.add(
+                f64::MAX,
+                format!("order {order}"),
+                "a confirmation email for an order no database holds".into(),
+            );
+        }
+    }
+    found.result(
+        "one-confirmation-email",
+        format!(
+            "{} acknowledged order(s), {} inbox(es)",
+            ev.acked.len(),
+            ev.inbox.len()
+        ),
+    )
+}
+
+/// No product sold more units than it had, and stock adds up with the orders.
+fn no_oversell(ev: &Evidence) -> CheckResult {
+    let mut found = Found::new(ev.log);
+    for (shard, db) in ev.dbs.iter().enumerate() {
+        let mut sold: BTreeMap<ProductId, u64> = BTreeMap::new();
+        for o in &db.orders {
+            for l in &o.lines {
+                *sold.entry(l.product_id).or_default() += u64::from(l.quantity);
+            }
+        }
+        for &(product, left) in &db.stock {
+            let s = sold.get(&product).copied().unwrap_or(0);
+            let initial = u64::from(db.initial_stock);
+            if s > initial || u64::from(left) + s != initial {
+                found.add(
+                    f64::MAX,
+                    format!("product {product} on database {shard}"),
+                    format!(
+                        "{initial} in stock at the start, {s} sold in orders, {left} left: {}",
+                        if s > initial {
+                            "oversold"
+                        } else {
+                            "stock and orders disagree"
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    found.result("no-oversell", "stock and orders of every product".into())
+}
+
+/// A browser never sees its cart forgotten between two successful requests.
+fn cart_survives(ev: &Evidence) -> CheckResult {
+    let mut found = Found::new(ev.log);
+    for c in ev.carts_lost {
+        found.add(
+            c.at.as_secs_f64(),
+            format!("session {}", c.session),
+            c.what.clone(),
+        );
+    }
+    let mut r = found.result(
+        "cart-survives",
+        "browsers compare their cart with the shop's".into(),
+    );
+    if r.status == Status::Violated && ev.design == Design::Vertical && ev.app_killed {
+        r.status = Status::Expected;
+        r.note = "the naive design keeps sessions in its memory: they die with the node".into();
+    }
+    r
+}
+
+/// Every order is stored on the shard its customer maps to.
+fn orders_on_their_shard(ev: &Evidence) -> CheckResult {
+    let Some(map) = &ev.shard_map else {
+        return not_applicable("orders-on-their-shard", "one database, no shards");
+    };
+    let mut found = Found::new(ev.log);
+    for (shard, db) in ev.dbs.iter().enumerate() {
+        for o in &db.orders {
+            let home = map.shard_for(o.customer_id);
+            if home as usize != shard {
+                found.add(
+                    f64::MAX,
+                    format!("order {} of customer {}", o.id, o.customer_id),
+                    format!("stored on shard {shard}, but the shard map says shard {home}"),
+                );
+            }
+        }
+    }
+    found.result(
+        "orders-on-their-shard",
+        "every order against the shard map".into(),
+    )
+}
+
+/// After each broker outage ends, consumer lag gets back to where it was before, in time.
+fn lag_recovers(ev: &Evidence) -> CheckResult {
+    if !matches!(ev.design, Design::Queued | Design::Sharded) {
+        return not_applicable("lag-recovers", "no broker: side work is done inline");
+    }
+    let mut found = Found::new(ev.log);
+    for o in &ev.broker_outages {
+        let before = ev
+            .lag
+            .iter()
+            .take_while(|(t, _)| *t < o.from_s)
+            .last()
+            .map_or(0, |&(_, l)| l);
+        // "Normal": what it was before, with a little room for the traffic of one tick.
+        let normal = before + before / 10 + 10;
+        let Some(end) = o.to_s else {
+            continue;
+        };
+        let deadline = end + ev.lag_recovery_s;
+        let last_sample = ev.lag.last().map_or(0.0, |&(t, _)| t);
+        let recovered = ev
+            .lag
+            .iter()
+            .any(|&(t, l)| t >= end && t <= deadline && l <= normal);
+        if !recovered {
+            let worst = ev
+                .lag
+                .iter()
+                .filter(|(t, _)| *t >= end && *t <= deadline)
+                .map(|&(_, l)| l)
+                .min()
+                .unwrap_or(0);
+            found.add(
+                deadline.min(last_sample),
+                format!("outage {:.0}-{end:.0} s", o.from_s),
+                format!(
+                    "lag was {before} before the outage; {:.0} s after it ended it was still at least {worst} (normal: <= {normal})",
+                    ev.lag_recovery_s
+                ),
+            );
+        }
+    }
+    let note = if ev.broker_outages.is_empty() {
+        "no broker outage in this run".to_owned()
+    } else {
+        format!(
+            "{} outage(s), recovery within {} s",
+            ev.broker_outages.len(),
+            ev.lag_recovery_s
+        )
+    };
+    found.result("lag-recovers", note)
+}

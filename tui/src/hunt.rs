@@ -1,0 +1,219 @@
+//! `scalelab hunt`: many seeds of one scenario, looking for violations.
+//!
+//! Owns running seeds in parallel (each design of each seed on a fresh thread, as every run
+//! is), the progress bar, the summary of failing seeds grouped by invariant, and writing a
+//! repro for each failing seed. Must not: judge runs itself; the checkers in `scalelab_sim`
+//! do.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::ops::Range;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use scalelab_sim::{Design, Report};
+
+use crate::{repro, scenario_file, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_VIOLATION};
+
+/// Parses `A..B` (B excluded).
+pub fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("expected seeds as A..B (e.g. 0..200), got '{s}'"))?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{a}' is not a seed (a whole number)"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{b}' is not a seed (a whole number)"))?;
+    if a >= b {
+        return Err(format!("the range {a}..{b} holds no seed (B is excluded)"));
+    }
+    Ok(a..b)
+}
+
+/// One seed's outcome: which (design, invariant) pairs it broke, and the reports for a repro.
+struct Outcome {
+    seed: u64,
+    broken: Vec<(&'static str, &'static str)>,
+    reports: Vec<Report>,
+}
+
+pub fn main(
+    path: &Path,
+    seeds: Range<u64>,
+    jobs: Option<usize>,
+    mut designs: Vec<Design>,
+    out: &Path,
+) -> ExitCode {
+    let scenario = match scenario_file::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{}", e.render(std::io::stderr().is_terminal()));
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if designs.is_empty() {
+        designs = Design::ALL.to_vec();
+    }
+    designs.dedup();
+    let jobs = jobs
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+        .max(1);
+    let all: Vec<u64> = seeds.clone().collect();
+    eprintln!(
+        "hunting {} over seeds {}..{} ({} seeds, {jobs} at a time, {} design(s) each)",
+        path.display(),
+        seeds.start,
+        seeds.end,
+        all.len(),
+        designs.len()
+    );
+    let bar = ProgressBar::with_draw_target(
+        Some(all.len() as u64),
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds · {elapsed} · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let failing = AtomicUsize::new(0);
+    let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let internal: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(all.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&seed) = all.get(i) else {
+                    break;
+                };
+                let mut reports = Vec::new();
+                for &design in &designs {
+                    match scalelab_sim::run(&scenario, design, seed, None) {
+                        Ok(r) => reports.push(r),
+                        Err(e) => {
+                            *internal.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(e.to_string());
+                        }
+                    }
+                }
+                let broken: Vec<(&'static str, &'static str)> = reports
+                    .iter()
+                    .flat_map(|r| {
+                        r.checks
+                            .iter()
+                            .filter(|c| c.failed())
+                            .map(move |c| (r.design, c.name))
+                    })
+                    .collect();
+                if !broken.is_empty() {
+                    let n = failing.fetch_add(1, Ordering::Relaxed) + 1;
+                    bar.set_message(format!("{n} failing"));
+                }
+                let keep = if broken.is_empty() {
+                    Vec::new()
+                } else {
+                    reports
+                };
+                outcomes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Outcome {
+                        seed,
+                        broken,
+                        reports: keep,
+                    });
+                bar.inc(1);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    if let Some(e) = internal.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_INTERNAL);
+    }
+    let mut outcomes = outcomes.into_inner().unwrap_or_else(|p| p.into_inner());
+    outcomes.sort_by_key(|o| o.seed);
+
+    // Failing seeds grouped by invariant, then design.
+    let mut by_check: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
+    for o in &outcomes {
+        for &(design, check) in &o.broken {
+            by_check.entry((check, design)).or_default().push(o.seed);
+        }
+    }
+    println!(
+        "scalelab hunt · {} · seeds {}..{} · {:.1} s wall · {:.1} seeds/min",
+        scenario.name,
+        seeds.start,
+        seeds.end,
+        wall,
+        all.len() as f64 * 60.0 / wall.max(1e-9)
+    );
+    let failing: Vec<&Outcome> = outcomes.iter().filter(|o| !o.broken.is_empty()).collect();
+    if failing.is_empty() {
+        println!("every invariant held on every seed");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{} of {} seeds broke an invariant:",
+        failing.len(),
+        all.len()
+    );
+    for ((check, design), seeds) in &by_check {
+        let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
+        let more = if seeds.len() > 12 {
+            format!(" and {} more", seeds.len() - 12)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {check:<24} {design:<11} {} seed(s): {}{more}",
+            seeds.len(),
+            shown.join(", ")
+        );
+    }
+    for o in failing {
+        let target = out.join(format!("{}-seed-{}.toml", scenario.name, o.seed));
+        if let Err(e) = repro::save(&target, &text, &path.display().to_string(), &o.reports) {
+            eprintln!("error: could not save {}: {e}", target.display());
+        }
+    }
+    println!(
+        "repro files in {}/ (replay one with: scalelab replay {}/{}-seed-N.toml)",
+        out.display(),
+        out.display(),
+        scenario.name
+    );
+    ExitCode::from(EXIT_VIOLATION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seeds;
+
+    #[test]
+    fn seeds_are_a_half_open_range() {
+        assert_eq!(parse_seeds("0..200"), Ok(0..200));
+        assert!(parse_seeds("5..5").unwrap_err().contains("holds no seed"));
+        assert!(parse_seeds("7").unwrap_err().contains("A..B"));
+        assert!(parse_seeds("a..3")
+            .unwrap_err()
+            .contains("'a' is not a seed"));
+    }
+}

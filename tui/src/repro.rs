@@ -1,0 +1,246 @@
+//! Repro files: a run written down so that it replays bit for bit in another process, and the
+//! check that a replay matched.
+//!
+//! A repro holds the whole scenario text (not a path: the file may change), the seed, the
+//! designs, the live commands applied with their ticks, and each design's expected trace
+//! hash plus the hash at the end of every tick, so that a replay that diverges can say where.
+//!
+//! Must not: run simulations itself (main does, through `scalelab_sim`) or guess: a repro
+//! that cannot be read is bad input, reported with file, line and column.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::scenario_file::{located, unlocated, LoadError};
+use scalelab_sim::fault::Scheduled;
+use scalelab_sim::{Design, Report, Scenario};
+
+/// The repro format this build writes and reads.
+const FORMAT: u32 = 1;
+
+/// A repro file as read back.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    format: Spanned<u32>,
+    #[allow(dead_code)]
+    scalelab: String,
+    seed: u64,
+    #[allow(dead_code)]
+    scenario_file: String,
+    designs: Vec<Spanned<String>>,
+    scenario: Spanned<String>,
+    #[serde(default)]
+    commands: Vec<Scheduled>,
+    expected: Vec<Expected>,
+}
+
+/// What one design is expected to produce.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    pub design: String,
+    pub trace_hash: String,
+    /// The trace hash at the end of each tick, as hex, space-separated.
+    pub checkpoints: String,
+}
+
+#[derive(Serialize)]
+struct Tail<'a> {
+    commands: &'a [Scheduled],
+    expected: &'a [Expected],
+}
+
+/// A repro, ready to replay.
+pub struct Repro {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub designs: Vec<Design>,
+    pub commands: Vec<Scheduled>,
+    pub expected: Vec<Expected>,
+}
+
+/// The text of a repro for `reports` (one per design, all of one run).
+pub fn render(scenario_text: &str, scenario_path: &str, reports: &[Report]) -> String {
+    let seed = reports.first().map_or(0, |r| r.seed);
+    let designs: Vec<String> = reports.iter().map(|r| format!("{:?}", r.design)).collect();
+    let expected: Vec<Expected> = reports
+        .iter()
+        .map(|r| Expected {
+            design: r.design.to_owned(),
+            trace_hash: r.trace_hash.clone(),
+            checkpoints: r
+                .checkpoints
+                .iter()
+                .map(|c| format!("{c:016x}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    // Every design of a run gets the same commands at the same ticks.
+    let commands = reports.first().map_or(&[][..], |r| &r.commands[..]);
+    let tail = toml::to_string(&Tail {
+        commands,
+        expected: &expected,
+    })
+    .unwrap_or_default();
+    // A literal string keeps the scenario byte for byte, so errors in it point at the right
+    // place in this file; it cannot hold ''' itself, which a scenario has no reason to use.
+    let scenario = if scenario_text.contains("'''") {
+        toml::Value::String(scenario_text.to_owned()).to_string()
+    } else {
+        format!("'''\n{scenario_text}'''")
+    };
+    format!(
+        "# scalelab repro: this run, written down to replay bit for bit.\n\
+         #   scalelab replay {{this file}}\n\
+         # It holds the whole scenario, the seed, the live commands with their ticks, and\n\
+         # each design's trace hash (and the hash at every tick, to find a divergence).\n\
+         format = {FORMAT}\n\
+         scalelab = {:?}\n\
+         seed = {seed}\n\
+         scenario_file = {:?}\n\
+         designs = [{}]\n\
+         scenario = {scenario}\n\n{tail}",
+        env!("CARGO_PKG_VERSION"),
+        scenario_path,
+        designs.join(", "),
+    )
+}
+
+/// Writes a repro of `reports` to `path` (creating its folder).
+pub fn save(
+    path: &Path,
+    scenario_text: &str,
+    scenario_path: &str,
+    reports: &[Report],
+) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, render(scenario_text, scenario_path, reports))
+}
+
+/// Where a repro of a run of `scenario` with `seed` goes by default.
+pub fn default_path(scenario: &str, seed: u64) -> PathBuf {
+    PathBuf::from("scalelab-repros").join(format!("{scenario}-seed-{seed}.toml"))
+}
+
+/// Reads a repro file, reporting any problem with its place in the file.
+pub fn load(path: &Path) -> Result<Repro, LoadError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| unlocated(format!("{shown}: cannot read the repro file: {e}")))?;
+    let file: File =
+        toml::from_str(&text).map_err(|e| located(&shown, &text, e.span(), e.message().trim()))?;
+    if *file.format.get_ref() != FORMAT {
+        return Err(located(
+            &shown,
+            &text,
+            Some(file.format.span()),
+            &format!(
+                "repro format {} is not one this build reads (it reads format {FORMAT})",
+                file.format.get_ref()
+            ),
+        ));
+    }
+    let mut designs = Vec::new();
+    for d in &file.designs {
+        match Design::parse(d.get_ref()) {
+            Some(design) => designs.push(design),
+            None => {
+                return Err(located(
+                    &shown,
+                    &text,
+                    Some(d.span()),
+                    &format!(
+                        "unknown design `{}`, expected vertical, horizontal, queued or sharded",
+                        d.get_ref()
+                    ),
+                ))
+            }
+        }
+    }
+    for d in &designs {
+        if !file.expected.iter().any(|e| e.design == d.name()) {
+            return Err(located(
+                &shown,
+                &text,
+                None,
+                &format!("no [[expected]] entry for design `{}`", d.name()),
+            ));
+        }
+    }
+    // Errors in the embedded scenario point into this file: the literal string's text
+    // starts after its opening ''' and newline.
+    let span = file.scenario.span();
+    let opening = text
+        .get(span.start..)
+        .map_or(0, |rest| if rest.starts_with("'''\n") { 4 } else { 0 });
+    let scenario = scalelab_sim::parse(file.scenario.get_ref()).map_err(|e| {
+        let inner = e
+            .span
+            .map(|s| (s.start + span.start + opening)..(s.end + span.start + opening));
+        located(
+            &shown,
+            &text,
+            if opening > 0 {
+                inner
+            } else {
+                Some(span.clone())
+            },
+            &format!("in the repro's scenario: {}", e.message),
+        )
+    })?;
+    Ok(Repro {
+        scenario,
+        seed: file.seed,
+        designs,
+        commands: file.commands,
+        expected: file.expected,
+    })
+}
+
+/// How a replayed design compares with what the repro expected.
+pub enum Verdict {
+    Same,
+    /// The first tick whose hash differs (or the tick count when only the end differs), with
+    /// both hashes there.
+    Diverged {
+        tick: usize,
+        expected: String,
+        got: String,
+    },
+}
+
+/// Compares a replayed report with its expectation.
+pub fn compare(expected: &Expected, got: &Report) -> Verdict {
+    if expected.trace_hash == got.trace_hash {
+        return Verdict::Same;
+    }
+    let want: Vec<&str> = expected.checkpoints.split_whitespace().collect();
+    let have: Vec<String> = got
+        .checkpoints
+        .iter()
+        .map(|c| format!("{c:016x}"))
+        .collect();
+    for (tick, w) in want.iter().enumerate() {
+        match have.get(tick) {
+            Some(h) if h == w => continue,
+            h => {
+                return Verdict::Diverged {
+                    tick,
+                    expected: (*w).to_owned(),
+                    got: h.cloned().unwrap_or_else(|| "(run ended)".into()),
+                }
+            }
+        }
+    }
+    Verdict::Diverged {
+        tick: want.len(),
+        expected: expected.trace_hash.clone(),
+        got: got.trace_hash.clone(),
+    }
+}
