@@ -217,11 +217,20 @@ async fn serve_storefront(
     ));
     // Behind a load balancer, requests arrive already parsed (see `lb`); browsers that
     // connect directly speak HTTP.
-    let _ = if behind_lb {
-        crate::net::serve_forwarded(addr, shop).await
-    } else {
-        crate::net::serve_http(addr, shop).await
-    };
+    loop {
+        let _ = if behind_lb {
+            crate::net::serve_forwarded(addr, shop.clone()).await
+        } else {
+            crate::net::serve_http(addr, shop.clone()).await
+        };
+        after_serve_failed().await;
+    }
+}
+
+/// A server whose listener failed (right after a restart its old socket may not be released
+/// yet) tries again shortly, as a supervisor (systemd, Kubernetes) restarts a crashed process.
+pub async fn after_serve_failed() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 fn session_params(scn: &Scenario) -> sessions::Params {
@@ -347,7 +356,7 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
         &scn.vertical.host,
         scn.vertical.max_waiting_requests.get(),
     ));
-    let seed: u64 = madsim::rand::random();
+    let seeds = BootSeeds::new();
     let (scn2, cpu2) = (scn.clone(), cpu.clone());
     // Restarting the node runs this again: a fresh process, with an empty session store
     // in its memory (the naive design's carts die with it).
@@ -360,7 +369,7 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
                 scn2.clone(),
                 cpu2.clone(),
                 Design::Vertical.wiring(&scn2),
-                seed,
+                seeds.next(),
                 APP,
                 false,
             )
@@ -389,6 +398,34 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
     }
 }
 
+/// The session-id seed of each start of an app process. A real server draws one from the OS
+/// at every start; a restarted process that reused its first seed would hand out the same
+/// session ids again, and in a shared session store a new visitor would take over an old
+/// visitor's cart (a bug `scalelab hunt` found in an earlier version of this file).
+struct BootSeeds {
+    first: u64,
+    starts: std::sync::atomic::AtomicU64,
+}
+
+impl BootSeeds {
+    fn new() -> BootSeeds {
+        BootSeeds {
+            first: madsim::rand::random(),
+            starts: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> u64 {
+        match self
+            .starts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => self.first,
+            _ => madsim::rand::random(),
+        }
+    }
+}
+
 fn replica_addr(index: u32) -> SocketAddr {
     // 10.1.x.y: room for thousands of replicas.
     SocketAddr::new(
@@ -406,13 +443,15 @@ fn start_replica(handle: &Handle, scn: &Arc<Scenario>, index: u32, wiring: Wirin
     let h = &scn.horizontal;
     let addr = replica_addr(index);
     let cpu = Arc::new(Cpu::new(&h.replica, h.max_waiting_requests.get()));
-    let seed: u64 = madsim::rand::random();
+    let seeds = BootSeeds::new();
     let (scn2, cpu2) = (scn.clone(), cpu.clone());
     let node = handle
         .create_node()
         .name(format!("app-{index}"))
         .ip(addr.ip())
-        .init(move || serve_storefront(scn2.clone(), cpu2.clone(), wiring, seed, addr, true))
+        .init(move || {
+            serve_storefront(scn2.clone(), cpu2.clone(), wiring, seeds.next(), addr, true)
+        })
         .build();
     Replica {
         index,
@@ -448,7 +487,10 @@ pub fn horizontal(
         .init(move || {
             let server = server.clone();
             async move {
-                let _ = server.serve(SESSIONS).await;
+                loop {
+                    let _ = server.clone().serve(SESSIONS).await;
+                    after_serve_failed().await;
+                }
             }
         })
         .build();
@@ -533,7 +575,10 @@ fn start_brokers_and_workers(
             .init(move || {
                 let broker = broker.clone();
                 async move {
-                    let _ = broker.serve(addr).await;
+                    loop {
+                        let _ = broker.clone().serve(addr).await;
+                        after_serve_failed().await;
+                    }
                 }
             })
             .build();

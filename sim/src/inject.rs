@@ -10,6 +10,7 @@
 //! Must not: decide when faults happen (the timeline, the swarm and live commands do) or
 //! draw randomness.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,6 +88,9 @@ pub struct Injector {
     pub app_killed: bool,
     /// Broker outages: (from, to) in virtual seconds; `to` is `None` while it lasts.
     pub outages: Vec<(f64, Option<f64>)>,
+    /// How many active faults hold each dead node down: overlapping outages of one node
+    /// end when the last one does, not when the first one does.
+    down: BTreeMap<NodeId, u32>,
 }
 
 impl Injector {
@@ -100,6 +104,7 @@ impl Injector {
             log: Vec::new(),
             app_killed: false,
             outages: Vec::new(),
+            down: BTreeMap::new(),
         }
     }
 
@@ -136,6 +141,12 @@ impl Injector {
             Command::HealAll => {
                 let all: Vec<Active> = self.active.drain(..).collect();
                 let mut healed: Vec<Applied> = all.into_iter().map(|a| self.undo(now, a)).collect();
+                // Kills without a restart hold nodes down with nothing on the active list.
+                let still: Vec<NodeId> = self.down.keys().copied().collect();
+                for n in still {
+                    self.down.remove(&n);
+                    self.handle.restart(n);
+                }
                 // A kill without restart has nothing on the active list; heal it too.
                 healed.push(self.record(now, "heal-all".into(), "every fault ended".into(), true));
                 healed
@@ -160,10 +171,17 @@ impl Injector {
         }
         let effect = match a.undo {
             Undo::Restart(nodes) => {
-                for (n, _) in &nodes {
-                    self.handle.restart(*n);
+                let mut up = Vec::new();
+                for node in &nodes {
+                    if self.revive(node.0) {
+                        up.push(node.clone());
+                    }
                 }
-                format!("restarted {}", names(&nodes))
+                if up.is_empty() {
+                    "still down (another fault holds it)".to_owned()
+                } else {
+                    format!("restarted {}", names(&up))
+                }
             }
             Undo::Speed(cpus) => {
                 for set in &cpus {
@@ -193,6 +211,31 @@ impl Injector {
             }
         };
         self.record(now, format!("end of {}", a.what), effect, true)
+    }
+
+    /// Kills `node` unless it is already down; counts the hold either way.
+    fn take_down(&mut self, node: NodeId) {
+        let holds = self.down.entry(node).or_insert(0);
+        *holds += 1;
+        if *holds == 1 {
+            self.handle.kill(node);
+        }
+    }
+
+    /// Releases one hold on `node`; restarts it when none is left. Returns whether it did.
+    fn revive(&mut self, node: NodeId) -> bool {
+        match self.down.get_mut(&node) {
+            Some(holds) if *holds > 1 => {
+                *holds -= 1;
+                false
+            }
+            Some(_) => {
+                self.down.remove(&node);
+                self.handle.restart(node);
+                true
+            }
+            None => false,
+        }
     }
 
     fn lock_skew(&self) -> std::sync::MutexGuard<'_, Skew> {
@@ -251,7 +294,7 @@ impl Injector {
             } => {
                 let nodes = kill_targets(*target, topo)?;
                 for (n, _) in &nodes {
-                    self.handle.kill(*n);
+                    self.take_down(*n);
                 }
                 let effect = format!("killed {}", names(&nodes));
                 Ok(match restart_after_s {
@@ -262,7 +305,7 @@ impl Injector {
             Fault::DbDown { target, .. } => {
                 let nodes = kill_targets(*target, topo)?;
                 for (n, _) in &nodes {
-                    self.handle.kill(*n);
+                    self.take_down(*n);
                 }
                 Ok((
                     format!("killed {}", names(&nodes)),
@@ -270,7 +313,7 @@ impl Injector {
                 ))
             }
             Fault::MailOutage { .. } => {
-                self.handle.kill(topo.mail.0);
+                self.take_down(topo.mail.0);
                 Ok((
                     "killed mail".into(),
                     Some(Undo::Restart(vec![topo.mail.clone()])),
@@ -291,7 +334,7 @@ impl Injector {
                     brokers.clone()
                 };
                 for (n, _) in &nodes {
-                    self.handle.kill(*n);
+                    self.take_down(*n);
                 }
                 Ok((
                     format!("killed {}", names(&nodes)),

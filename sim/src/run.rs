@@ -231,7 +231,10 @@ pub async fn simulate(
                 .init(move || {
                     let s = s.clone();
                     async move {
-                        let _ = s.serve(design::db_addr(i)).await;
+                        loop {
+                            let _ = s.clone().serve(design::db_addr(i)).await;
+                            design::after_serve_failed().await;
+                        }
                     }
                 })
                 .build();
@@ -247,7 +250,10 @@ pub async fn simulate(
         .init(move || {
             let m = m.clone();
             async move {
-                let _ = m.serve(MAIL).await;
+                loop {
+                    let _ = m.clone().serve(MAIL).await;
+                    design::after_serve_failed().await;
+                }
             }
         })
         .build();
