@@ -348,26 +348,22 @@ fn lag_recovers(ev: &Evidence) -> CheckResult {
         let Some(end) = o.to_s else {
             continue;
         };
+        // Judged once, at the deadline (or at the end of the run if that comes first):
+        // a consumer that died for good shows lag piling up by then, however small it
+        // was right after the outage.
         let deadline = end + ev.lag_recovery_s;
-        let last_sample = ev.lag.last().map_or(0.0, |&(t, _)| t);
-        let recovered = ev
-            .lag
-            .iter()
-            .any(|&(t, l)| t >= end && t <= deadline && l <= normal);
-        if !recovered {
-            let worst = ev
-                .lag
-                .iter()
-                .filter(|(t, _)| *t >= end && *t <= deadline)
-                .map(|&(_, l)| l)
-                .min()
-                .unwrap_or(0);
+        let last_sample = ev.lag.last().map_or(end, |&(t, _)| t);
+        let at = deadline.min(last_sample);
+        let Some(&(t, lag)) = ev.lag.iter().find(|(t, _)| *t >= at).or(ev.lag.last()) else {
+            continue;
+        };
+        if lag > normal {
             found.add(
-                deadline.min(last_sample),
+                t,
                 format!("outage {:.0}-{end:.0} s", o.from_s),
                 format!(
-                    "lag was {before} before the outage; {:.0} s after it ended it was still at least {worst} (normal: <= {normal})",
-                    ev.lag_recovery_s
+                    "lag was {before} before the outage; {:.0} s after it ended it was still {lag} (normal: <= {normal})",
+                    t - end
                 ),
             );
         }

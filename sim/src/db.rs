@@ -104,6 +104,12 @@ impl DbServer {
         .await
     }
 
+    /// The same server with planted bugs in its transactions (see `scalelab_system::bugs`).
+    pub fn with_bugs(mut self, bugs: scalelab_system::bugs::Bugs) -> DbServer {
+        self.rows = self.rows.with_bugs(bugs);
+        self
+    }
+
     /// What the database holds: every order, and the stock of every product (for checkers).
     pub fn contents(&self) -> (Vec<Order>, Vec<(ProductId, u32)>) {
         (self.rows.all_orders(), self.rows.stock_levels())

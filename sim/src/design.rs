@@ -27,12 +27,13 @@ use crate::mail::SimMailer;
 use crate::metrics::Recorder;
 use crate::scenario::{Balance, Scenario, ShardStrategy};
 use crate::sessions::{self, SessionServer, SimSessions};
+use scalelab_system::bugs::{Bugs, StaleSessionCache};
 use scalelab_system::memory::FakePayments;
 use scalelab_system::ports::{SessionStore, SideWork, Store};
 use scalelab_system::session::{InMemorySessions, SessionIds};
 use scalelab_system::shard::{ShardMap, ShardedStore, Strategy};
 use scalelab_system::storefront::{router, App};
-use scalelab_system::worker::{run_worker, Inline, Job, Queued, ORDERS_TOPIC};
+use scalelab_system::worker::{run_worker_with, Inline, Job, Queued, ORDERS_TOPIC};
 
 pub const APP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 80);
 pub const LB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 80);
@@ -54,6 +55,8 @@ pub struct Wiring {
     pub queued: bool,
     /// Database shards; 1 is one unsharded database.
     pub shards: u32,
+    /// Planted bugs (tests only; see `scalelab_system::bugs`).
+    pub bugs: Bugs,
 }
 
 /// The shard map of the scenario's `[sharded]` section.
@@ -81,7 +84,9 @@ async fn store_for(scn: &Scenario, wiring: Wiring) -> std::io::Result<Arc<dyn St
     for i in 0..wiring.shards {
         shards.push(Arc::new(SimDb::connect(db_addr(i), &params).await?));
     }
-    Ok(Arc::new(ShardedStore::new(shard_map(scn), shards)))
+    Ok(Arc::new(
+        ShardedStore::new(shard_map(scn), shards).with_bugs(wiring.bugs),
+    ))
 }
 pub const MAIL: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1)), 25);
 pub const SESSIONS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 4, 1)), 6379);
@@ -125,6 +130,7 @@ impl Design {
                 external_sessions: false,
                 queued: false,
                 shards: 1,
+                bugs: Bugs::default(),
             },
             Design::Horizontal | Design::Queued | Design::Sharded => Wiring {
                 db_pool: h.db_pool_size.get(),
@@ -135,6 +141,7 @@ impl Design {
                 } else {
                     1
                 },
+                bugs: Bugs::default(),
             },
         }
     }
@@ -181,6 +188,10 @@ async fn serve_storefront(
     };
     let sessions: Arc<dyn SessionStore> = if wiring.external_sessions {
         match SimSessions::connect(SESSIONS, &session_params(&scn)).await {
+            Ok(s) if wiring.bugs.cart_in_memory() => Arc::new(StaleSessionCache {
+                inner: Arc::new(s),
+                cache: Default::default(),
+            }),
             Ok(s) => Arc::new(s),
             Err(_) => return,
         }
@@ -351,7 +362,7 @@ fn address_index(addr: SocketAddr) -> u64 {
 }
 
 /// The naive design's app tier: one big host, sessions in its memory.
-pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
+pub fn vertical(handle: &Handle, scn: &Arc<Scenario>, wiring: Wiring) -> AppTier {
     let cpu = Arc::new(Cpu::new(
         &scn.vertical.host,
         scn.vertical.max_waiting_requests.get(),
@@ -365,14 +376,7 @@ pub fn vertical(handle: &Handle, scn: &Arc<Scenario>) -> AppTier {
         .name("app")
         .ip(APP.ip())
         .init(move || {
-            serve_storefront(
-                scn2.clone(),
-                cpu2.clone(),
-                Design::Vertical.wiring(&scn2),
-                seeds.next(),
-                APP,
-                false,
-            )
+            serve_storefront(scn2.clone(), cpu2.clone(), wiring, seeds.next(), APP, false)
         })
         .build();
     AppTier {
@@ -629,7 +633,7 @@ async fn worker(scn: Arc<Scenario>, job: Job, member: u64, wiring: Wiring) {
     let consumer = Consumer::new(client, ORDERS_TOPIC, job.group(), member);
     // On a failure of the broker, wait and join again: a worker service restarts its loop.
     loop {
-        let _ = run_worker(job, &consumer, store.as_ref(), &mailer).await;
+        let _ = run_worker_with(job, &consumer, store.as_ref(), &mailer, wiring.bugs).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

@@ -16,8 +16,8 @@ use crate::check::{check_all, DbContents, Evidence, Outage};
 use crate::client::{run_session, Users};
 use crate::db::DbServer;
 use crate::deadline::Deadlines;
-use crate::design::Node;
 use crate::design::{self, Design, MAIL};
+use crate::design::{Node, Wiring};
 use crate::fault::{Command, Scheduled, TimedFault};
 use crate::host::Kind;
 use crate::inject::{Injector, Skew, Topology};
@@ -26,6 +26,7 @@ use crate::metrics::{Recorder, Window};
 use crate::report::{CpuReport, KindReport, Report, Sessions};
 use crate::scenario::{Model, Scenario};
 use crate::workload::{skew_plan, Arrivals, Planner, RateCurve};
+use scalelab_system::bugs::Bugs;
 use scalelab_system::memory::demo_catalog;
 /// Simulated browsers are spread over this many client nodes. Many, because madsim finds a
 /// free ephemeral port by scanning a node's sockets from port 1: with tens of thousands of
@@ -49,6 +50,8 @@ pub struct RunOptions {
     pub commands: Vec<Scheduled>,
     /// Live commands, polled at every tick boundary and recorded with their tick.
     pub live: Option<std::sync::mpsc::Receiver<Command>>,
+    /// Planted bugs, for tests that prove the checkers catch them.
+    pub bugs: Bugs,
 }
 
 /// Why a run did not produce a report.
@@ -198,7 +201,11 @@ pub async fn simulate(
     // --- Infrastructure: the database server and the mail provider, each on its own node.
     // One database, or one per shard: each shard holds the catalog, its share of the stock,
     // and order ids from its own sequence (shard i: i+1, i+1+n, ...).
-    let shards = design.wiring(scn).shards;
+    let wiring = Wiring {
+        bugs: options.bugs,
+        ..design.wiring(scn)
+    };
+    let shards = wiring.shards;
     let db_nodes: Vec<(Node, Arc<DbServer>)> = (0..shards)
         .map(|i| {
             let stock = scn.database.stock_per_product / shards;
@@ -209,13 +216,16 @@ pub async fn simulate(
                 params.read_cpu_ms.0 /= speedup;
                 params.write_cpu_ms.0 /= speedup;
             }
-            let server = Arc::new(DbServer::shard(
-                &params,
-                demo_catalog(w.products.get()),
-                stock,
-                u64::from(i) + 1,
-                u64::from(shards),
-            ));
+            let server = Arc::new(
+                DbServer::shard(
+                    &params,
+                    demo_catalog(w.products.get()),
+                    stock,
+                    u64::from(i) + 1,
+                    u64::from(shards),
+                )
+                .with_bugs(options.bugs),
+            );
             let name = if shards == 1 {
                 "db".to_owned()
             } else {
@@ -261,14 +271,10 @@ pub async fn simulate(
     // --- The app tier: the same storefront code, assembled as the design says.
     let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
     let tier = match design {
-        Design::Vertical => design::vertical(&handle, &scenario),
-        Design::Horizontal | Design::Queued | Design::Sharded => design::horizontal(
-            &handle,
-            &scenario,
-            recorder.clone(),
-            start,
-            design.wiring(scn),
-        ),
+        Design::Vertical => design::vertical(&handle, &scenario, wiring),
+        Design::Horizontal | Design::Queued | Design::Sharded => {
+            design::horizontal(&handle, &scenario, recorder.clone(), start, wiring)
+        }
     };
 
     let dbs: Vec<Arc<DbServer>> = db_nodes.iter().map(|(_, db)| db.clone()).collect();

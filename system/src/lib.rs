@@ -21,8 +21,10 @@
 //! - [`shard`]: sharding by customer: the shard map, its strategies, and the routing `Store`.
 //! - [`memory`]: in-memory implementations of the ports, for tests and the embedded default.
 //! - [`server`]: the accept loop that serves a router over any tokio-compatible listener.
+//! - [`bugs`]: planted bugs that tests switch on to prove the simulator's checkers catch them.
 //! - `conformance` (feature `conformance`): what every implementation of a port must do.
 
+pub mod bugs;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod memory;

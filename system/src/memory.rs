@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use crate::bugs::Bugs;
 use crate::model::SalesReport;
 use crate::model::{
     CustomerId, Email, NewOrder, Order, OrderId, Placement, Product, ProductId, ProductPage,
@@ -46,6 +47,7 @@ pub fn demo_catalog(count: u32) -> Vec<Product> {
 /// Orders and inventory in memory, behind one lock: every operation is trivially atomic.
 pub struct MemoryStore {
     inner: Mutex<Tables>,
+    bugs: Bugs,
 }
 
 #[derive(Default)]
@@ -82,7 +84,20 @@ impl MemoryStore {
                 order_id_step: step.max(1),
                 ..Tables::default()
             }),
+            bugs: Bugs::default(),
         }
+    }
+
+    /// The same store with planted bugs switched on (see [`crate::bugs`]).
+    pub fn with_bugs(mut self, bugs: Bugs) -> MemoryStore {
+        // PLANTED BUG (`shard_blind_ids`): a sequence that ignores its shard's offset.
+        if bugs.shard_blind_ids() {
+            let mut t = self.lock();
+            t.next_order_id = 1;
+            t.order_id_step = 1;
+        }
+        self.bugs = bugs;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
@@ -137,15 +152,20 @@ impl Store for MemoryStore {
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
         let mut t = self.lock();
         // Check every line before taking anything, so a failed order reserves nothing.
-        for line in &order.lines {
-            let in_stock = t.products.get(&line.product_id).map_or(0, |(_, s)| *s);
-            if in_stock < line.quantity {
-                return Ok(Placement::OutOfStock(line.product_id));
+        // PLANTED BUG (`skip_stock_check`): without this check, stock "runs out" below zero
+        // (held at zero here, as an unsigned column would be) and buyers get goods that do
+        // not exist.
+        if !self.bugs.skip_stock_check() {
+            for line in &order.lines {
+                let in_stock = t.products.get(&line.product_id).map_or(0, |(_, s)| *s);
+                if in_stock < line.quantity {
+                    return Ok(Placement::OutOfStock(line.product_id));
+                }
             }
         }
         for line in &order.lines {
             if let Some((_, stock)) = t.products.get_mut(&line.product_id) {
-                *stock -= line.quantity;
+                *stock = stock.saturating_sub(line.quantity);
             }
         }
         let id = t.next_order_id;

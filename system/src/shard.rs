@@ -19,6 +19,7 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 
+use crate::bugs::Bugs;
 use crate::model::{
     CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage, SalesReport,
 };
@@ -130,6 +131,7 @@ pub struct ShardedStore {
     shards: Vec<Arc<dyn Store>>,
     /// Turns for reads that have no key (the catalog page), so no shard takes them all.
     next_read: AtomicUsize,
+    bugs: Bugs,
 }
 
 impl ShardedStore {
@@ -139,7 +141,14 @@ impl ShardedStore {
             map: RwLock::new(Arc::new(map)),
             shards,
             next_read: AtomicUsize::new(0),
+            bugs: Bugs::default(),
         }
+    }
+
+    /// The same router with planted bugs switched on (see [`crate::bugs`]).
+    pub fn with_bugs(mut self, bugs: Bugs) -> ShardedStore {
+        self.bugs = bugs;
+        self
     }
 
     /// The map in force now.
@@ -182,6 +191,17 @@ impl Store for ShardedStore {
     }
 
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
+        // PLANTED BUG (`stale_shard_map`): writes routed with the map from before the last
+        // shard was added, so some customers' orders land where nobody will look for them.
+        if self.bugs.stale_shard_map() {
+            let old = self
+                .map()
+                .resized(self.shards.len().saturating_sub(1).max(1) as u32);
+            return self
+                .shard(old.shard_for(order.customer_id))?
+                .place_order(order)
+                .await;
+        }
         self.for_customer(order.customer_id)?
             .place_order(order)
             .await

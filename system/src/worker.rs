@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::bugs::Bugs;
 use crate::model::{Email, Order};
 use crate::ports::{Mailer, PortError, Publisher, SideWork, Store, Subscription};
 
@@ -124,12 +125,33 @@ pub async fn run_worker(
     store: &dyn Store,
     mailer: &dyn Mailer,
 ) -> PortError {
+    run_worker_with(job, subscription, store, mailer, Bugs::default()).await
+}
+
+/// [`run_worker`], with planted bugs for the simulator's tests (see [`crate::bugs`]).
+pub async fn run_worker_with(
+    job: Job,
+    subscription: &dyn Subscription,
+    store: &dyn Store,
+    mailer: &dyn Mailer,
+    bugs: Bugs,
+) -> PortError {
     loop {
         let batch = match subscription.poll(16).await {
             Ok(batch) => batch,
+            // PLANTED BUG (`worker_gives_up`): swallowing the error and waiting for messages
+            // that can no longer come leaves the worker alive and useless.
+            Err(_) if bugs.worker_gives_up() => std::future::pending().await,
             Err(e) => return e,
         };
         for delivery in batch {
+            // PLANTED BUG (`ack_before_effect`): committing first means a worker that dies
+            // before the effect is done has told the broker it is done.
+            if bugs.ack_before_effect() {
+                if let Err(e) = subscription.commit(&delivery).await {
+                    return e;
+                }
+            }
             if let Ok(order) = serde_json::from_slice::<Order>(&delivery.payload) {
                 do_with_retries(job, &order, store, mailer).await;
             }

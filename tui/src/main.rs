@@ -329,7 +329,7 @@ fn replay(path: &std::path::Path) -> ExitCode {
         .iter()
         .map(|_| scalelab_sim::RunOptions {
             commands: repro.commands.clone(),
-            live: None,
+            ..Default::default()
         })
         .collect();
     let progress: Vec<Arc<scalelab_sim::Progress>> =

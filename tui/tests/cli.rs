@@ -202,3 +202,114 @@ fn bad_flags_and_missing_files_are_bad_input() {
         text(&out.stderr)
     );
 }
+
+/// A short shop whose mail provider dies for good: the queued designs acknowledge orders
+/// whose confirmation can never be sent, a real violation of one-confirmation-email.
+fn mail_dies(dir: &Path) -> PathBuf {
+    let path = dir.join("mail-dies.toml");
+    let text = std::fs::read_to_string(workspace().join("tui/tests/invalid/wrong-type.toml"))
+        .expect("read")
+        .replace("duration_s = \"ten\"", "duration_s = 20")
+        + "\n[checks]\ndrain_s = 10\nlag_recovery_s = 10\n\n[[faults]]\nat_s = 2\nkind = \"kill\"\ntarget = \"mail\"\n";
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn a_violation_exits_1_and_saves_a_repro_that_replays_in_another_process() {
+    let dir = tempdir().join("violation");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let scenario = mail_dies(&dir);
+    let repro = dir.join("mail-dies.repro.toml");
+    let out = scalelab(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--seed",
+        "7",
+        "--design",
+        "horizontal,queued",
+        "--save-repro",
+        repro.to_str().expect("utf-8"),
+    ]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}\n{}", text(&out.stderr));
+    for needle in [
+        "kill mail",
+        "VIOLATED",
+        "violation · queued · one-confirmation-email · seed 7",
+        "acknowledged, but no confirmation email arrived by the end of the drain",
+        "kill mail: killed mail",
+    ] {
+        assert!(s.contains(needle), "missing {needle:?} in:\n{s}");
+    }
+    assert!(text(&out.stderr).contains("repro saved: "));
+
+    // Another process replays it to the same hashes, and reports the same violation.
+    let again = scalelab(&["replay", repro.to_str().expect("utf-8")]);
+    let r = text(&again.stdout);
+    assert_eq!(again.status.code(), Some(1), "{r}\n{}", text(&again.stderr));
+    assert!(r.contains("horizontal  same trace "), "{r}");
+    assert!(r.contains("queued      same trace "), "{r}");
+
+    // A tampered repro (another seed) is reported as diverging, with where.
+    let tampered = dir.join("tampered.toml");
+    let original = std::fs::read_to_string(&repro).expect("repro");
+    std::fs::write(&tampered, original.replace("seed = 7", "seed = 8")).expect("write");
+    let out = scalelab(&["replay", tampered.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("DIVERGED: first in tick "),
+        "{}",
+        text(&out.stdout)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_broken_repro_is_bad_input_with_its_place() {
+    let dir = tempdir().join("bad-repro");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "format = 1\nseed = \"x\"\n").expect("write");
+    let out = scalelab(&["replay", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml:2:8: invalid type: string \"x\", expected u64"),
+        "{err}"
+    );
+    let out = scalelab(&["replay", "no-such.repro.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read the repro file"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn hunt_reports_failing_seeds_by_invariant_with_repros() {
+    let dir = tempdir().join("hunt");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let scenario = mail_dies(&dir);
+    let out_dir = dir.join("found");
+    let out = scalelab(&[
+        "hunt",
+        scenario.to_str().expect("utf-8"),
+        "--seeds",
+        "1..4",
+        "--design",
+        "queued",
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}\n{}", text(&out.stderr));
+    assert!(s.contains("3 of 3 seeds broke an invariant"), "{s}");
+    assert!(
+        s.contains("one-confirmation-email   queued      3 seed(s): 1, 2, 3"),
+        "{s}"
+    );
+    assert!(s.contains("seeds/min"), "{s}");
+    for seed in 1..4 {
+        assert!(out_dir.join(format!("mail-dies-seed-{seed}.toml")).exists());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
