@@ -61,3 +61,28 @@ fn madsim_determinism_check_passes() {
         madsim::runtime::Runtime::check_determinism(42, config(&scenario), small_simulation);
     assert!(report.requests > 0);
 }
+
+fn swarm_scenario() -> scalelab_sim::Scenario {
+    let text = format!(
+        "{}\n[swarm]\nfaults = 6\nfrom_s = 2\nmin_duration_s = 1\nmax_duration_s = 6\n",
+        common::small_text(20.0, 20.0)
+    );
+    scalelab_sim::parse(&text).expect("scenario")
+}
+
+fn sharded_swarm() -> impl std::future::Future<Output = scalelab_sim::Report> {
+    simulate(
+        Arc::new(swarm_scenario()),
+        Design::Sharded,
+        None,
+        Default::default(),
+    )
+}
+
+#[test]
+fn madsim_determinism_check_passes_with_random_faults() {
+    // Kills, restarts, partitions and network changes draw on madsim's randomness too.
+    let scenario = swarm_scenario();
+    let report = madsim::runtime::Runtime::check_determinism(9, config(&scenario), sharded_swarm);
+    assert!(report.faults.len() >= 6, "{:?}", report.faults);
+}
