@@ -6,10 +6,11 @@
 //!
 //! Must not: depend on any one implementation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::CustomerId;
-use crate::ports::SessionStore;
+use crate::model::{CustomerId, Line, NewOrder, Order, Placement, Product, ProductId};
+use crate::ports::{SessionStore, Store};
 use crate::session::{CartItem, Session, SessionId};
 
 fn id(n: u8) -> SessionId {
@@ -70,5 +71,212 @@ pub async fn session_store(store: &dyn SessionStore, ttl: Duration) {
         store.load(&a).await,
         Ok(None),
         "an idle session expires after its time-to-live"
+    );
+}
+
+fn line(product: &Product, quantity: u32) -> Line {
+    Line {
+        product_id: product.id,
+        quantity,
+        price_cents: product.price_cents,
+    }
+}
+
+fn new_order(customer: CustomerId, lines: Vec<Line>) -> NewOrder {
+    NewOrder {
+        customer_id: customer,
+        payment_ref: format!("pay-{customer}-{}", lines.len()),
+        lines,
+    }
+}
+
+async fn in_stock(store: &dyn Store, id: ProductId) -> u32 {
+    match store.product(id).await {
+        Ok(Some(page)) => page.in_stock,
+        other => panic!("product {id} should exist, got {other:?}"),
+    }
+}
+
+async fn place(store: &dyn Store, order: NewOrder) -> Order {
+    match store.place_order(order.clone()).await {
+        Ok(Placement::Placed(placed)) => placed,
+        other => panic!("{order:?} should be placed, got {other:?}"),
+    }
+}
+
+/// The `Store` promises. `store` must be new: it holds `catalog` (at least 4 products, ids
+/// ascending), each with `stock` units (at least 4), and no orders. Customers 1 to 4 are used.
+pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
+    assert!(
+        catalog.len() >= 4 && stock >= 4,
+        "the suite needs 4 products with 4 units"
+    );
+    let s = store.as_ref();
+    let (p1, p2, p3, p4) = (&catalog[0], &catalog[1], &catalog[2], &catalog[3]);
+
+    // The catalog.
+    let first_two = s.list_products(2).await.expect("list products");
+    assert_eq!(
+        first_two,
+        catalog[..2].to_vec(),
+        "list_products gives the first products by id"
+    );
+    let all = s
+        .list_products(catalog.len() + 10)
+        .await
+        .expect("list products");
+    assert_eq!(
+        all,
+        catalog.to_vec(),
+        "list_products gives the whole catalog when asked for more"
+    );
+    let page = s.product(p1.id).await.expect("product").expect("p1 exists");
+    assert_eq!(
+        (page.product, page.in_stock),
+        (p1.clone(), stock),
+        "a product page has its stock"
+    );
+    let missing = catalog.iter().map(|p| p.id).max().unwrap_or(0) + 1000;
+    assert_eq!(
+        s.product(missing).await,
+        Ok(None),
+        "an unknown product is None"
+    );
+
+    // A placed order takes its lines out of stock and is the customer's.
+    let first = place(s, new_order(1, vec![line(p1, 2), line(p2, 1)])).await;
+    assert_eq!(first.customer_id, 1);
+    assert_eq!(
+        first.lines,
+        vec![line(p1, 2), line(p2, 1)],
+        "an order keeps its lines"
+    );
+    assert_eq!(
+        first.total_cents,
+        2 * p1.price_cents + p2.price_cents,
+        "the total is the lines' sum"
+    );
+    assert_eq!(
+        first.payment_ref, "pay-1-2",
+        "an order keeps its payment reference"
+    );
+    assert_eq!(in_stock(s, p1.id).await, stock - 2, "placing takes stock");
+    assert_eq!(
+        in_stock(s, p2.id).await,
+        stock - 1,
+        "placing takes stock of every line"
+    );
+
+    // All lines or none: the second line cannot be served, so the first must not be taken.
+    let too_many = new_order(2, vec![line(p3, 1), line(p4, stock + 1)]);
+    assert_eq!(
+        s.place_order(too_many).await,
+        Ok(Placement::OutOfStock(p4.id)),
+        "an order with a line past the stock is out of stock, naming the product"
+    );
+    assert_eq!(
+        in_stock(s, p3.id).await,
+        stock,
+        "a refused order takes no stock at all"
+    );
+    let unknown = new_order(
+        2,
+        vec![
+            line(p3, 1),
+            Line {
+                product_id: missing,
+                quantity: 1,
+                price_cents: 1,
+            },
+        ],
+    );
+    assert_eq!(
+        s.place_order(unknown).await,
+        Ok(Placement::OutOfStock(missing)),
+        "an unknown product is out of stock"
+    );
+    assert_eq!(
+        in_stock(s, p3.id).await,
+        stock,
+        "a refused order takes no stock at all"
+    );
+
+    // History: a customer's orders, oldest first, and nobody else's.
+    let second = place(s, new_order(1, vec![line(p3, 1)])).await;
+    let other = place(s, new_order(2, vec![line(p3, 1)])).await;
+    let ids = [first.id, second.id, other.id];
+    assert!(
+        ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+        "order ids are unique: {ids:?}"
+    );
+    assert_eq!(
+        s.orders_for(1).await,
+        Ok(vec![first.clone(), second.clone()]),
+        "history is oldest first"
+    );
+    assert_eq!(
+        s.orders_for(2).await,
+        Ok(vec![other.clone()]),
+        "history is the customer's own"
+    );
+    assert_eq!(
+        s.orders_for(3).await,
+        Ok(vec![]),
+        "a customer without orders has no history"
+    );
+
+    // Side work is idempotent by order id: doing it again is not an error.
+    for _ in 0..2 {
+        s.record_stock_movement(&first)
+            .await
+            .expect("stock movement (again)");
+        s.create_shipping_label(&first)
+            .await
+            .expect("shipping label (again)");
+    }
+
+    // The sales report adds up every order.
+    let report = s.sales_report().await.expect("sales report");
+    assert_eq!(report.orders, 3, "the report counts every order");
+    assert_eq!(
+        report.revenue_cents,
+        first.total_cents + second.total_cents + other.total_cents
+    );
+    assert_eq!(report.units_by_product.get(&p1.id), Some(&2));
+    assert_eq!(report.units_by_product.get(&p2.id), Some(&1));
+    assert_eq!(report.units_by_product.get(&p3.id), Some(&2));
+    assert_eq!(
+        report.units_by_product.get(&p4.id),
+        None,
+        "refused orders sell nothing"
+    );
+
+    // Never oversold: many buyers at once for p4's stock. Each wants a third of it (rounded
+    // up), so exactly stock / quantity of them can be served.
+    let quantity = stock.div_ceil(3);
+    let buyers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let order = new_order(4, vec![line(p4, quantity)]);
+            tokio::spawn(async move { store.place_order(order).await })
+        })
+        .collect();
+    let mut placed = 0;
+    for buyer in buyers {
+        match buyer.await {
+            Ok(Ok(Placement::Placed(_))) => placed += 1,
+            Ok(Ok(Placement::OutOfStock(id))) => assert_eq!(id, p4.id),
+            other => panic!("a concurrent checkout failed: {other:?}"),
+        }
+    }
+    assert_eq!(
+        placed,
+        stock / quantity,
+        "concurrent checkouts sell exactly what is in stock"
+    );
+    assert_eq!(
+        in_stock(s, p4.id).await,
+        stock % quantity,
+        "stock never goes below zero"
     );
 }

@@ -28,6 +28,8 @@ pub mod conformance;
 pub mod memory;
 pub mod model;
 pub mod ports;
+#[cfg(not(madsim))]
+pub mod real;
 pub mod server;
 pub mod session;
 pub mod shard;
