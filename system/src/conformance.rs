@@ -9,8 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::{CustomerId, Line, NewOrder, Order, Placement, Product, ProductId};
-use crate::ports::{SessionStore, Store};
+use async_trait::async_trait;
+
+use crate::model::{CustomerId, Email, Line, NewOrder, Order, Placement, Product, ProductId};
+use crate::ports::{Delivery, Mailer, Publisher, SessionStore, Store, Subscription};
 use crate::session::{CartItem, Session, SessionId};
 
 fn id(n: u8) -> SessionId {
@@ -279,4 +281,146 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
         stock % quantity,
         "stock never goes below zero"
     );
+}
+
+/// How the broker suite makes consumers: a new member of `group` reading `topic`.
+#[async_trait]
+pub trait Consumers: Send + Sync {
+    async fn join(&self, topic: &str, group: &str) -> Box<dyn Subscription>;
+}
+
+/// Polls `sub` until `want` deliveries arrived that are not in `seen` (by payload) or `limit`
+/// of tokio time passed; returns the new ones in the order they came.
+async fn poll_for(sub: &dyn Subscription, want: usize, limit: Duration) -> Vec<Delivery> {
+    let start = tokio::time::Instant::now();
+    let mut got: Vec<Delivery> = Vec::new();
+    while got.len() < want && start.elapsed() < limit {
+        let batch = sub.poll(want).await.expect("poll");
+        for d in batch {
+            if !got.iter().any(|g| g.payload == d.payload) {
+                got.push(d);
+            }
+        }
+    }
+    got
+}
+
+fn payloads(deliveries: &[Delivery]) -> Vec<String> {
+    let mut p: Vec<String> = deliveries
+        .iter()
+        .map(|d| String::from_utf8_lossy(&d.payload).into_owned())
+        .collect();
+    p.sort();
+    p
+}
+
+/// The `Publisher` and `Subscription` promises, on a topic no one else uses. `redelivery` is
+/// the longest the broker may take to hand an uncommitted message to another group member
+/// (a session timeout, an ack wait).
+pub async fn broker(
+    publisher: &dyn Publisher,
+    consumers: &dyn Consumers,
+    topic: &str,
+    redelivery: Duration,
+) {
+    let limit = redelivery * 3 + Duration::from_secs(5);
+    let message = |key: u64, n: u32| format!("k{key}-m{n:02}");
+    let first: Vec<(u64, String)> = (0..12)
+        .map(|n| (u64::from(n % 3), message(u64::from(n % 3), n)))
+        .collect();
+
+    let a1 = consumers.join(topic, "group-a").await;
+    let b = consumers.join(topic, "group-b").await;
+    for (key, text) in &first {
+        publisher
+            .publish(topic, *key, text.clone().into_bytes())
+            .await
+            .expect("publish");
+    }
+    let got = poll_for(a1.as_ref(), first.len(), limit).await;
+    let mut expected: Vec<String> = first.iter().map(|(_, t)| t.clone()).collect();
+    expected.sort();
+    assert_eq!(
+        payloads(&got),
+        expected,
+        "a group's only member gets every message"
+    );
+    for key in 0..3 {
+        let of_key: Vec<&Delivery> = got.iter().filter(|d| d.key == key).collect();
+        let texts: Vec<String> = of_key
+            .iter()
+            .map(|d| String::from_utf8_lossy(&d.payload).into_owned())
+            .collect();
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(
+            texts, sorted,
+            "messages with the same key arrive in the order they were published"
+        );
+        assert!(
+            of_key.iter().all(|d| d.partition == of_key[0].partition),
+            "one key, one partition"
+        );
+    }
+    for d in &got {
+        a1.commit(d).await.expect("commit");
+    }
+    let got_b = poll_for(b.as_ref(), first.len(), limit).await;
+    assert_eq!(
+        payloads(&got_b),
+        expected,
+        "every group gets every message: groups are independent"
+    );
+
+    // At least once: what a member took but did not commit goes to the next member.
+    publisher
+        .publish(topic, 7, b"late-1".to_vec())
+        .await
+        .expect("publish");
+    publisher
+        .publish(topic, 7, b"late-2".to_vec())
+        .await
+        .expect("publish");
+    let late = poll_for(a1.as_ref(), 2, limit).await;
+    assert_eq!(
+        payloads(&late),
+        vec!["late-1", "late-2"],
+        "new messages reach the member"
+    );
+    drop(a1); // dies without committing
+    let a2 = consumers.join(topic, "group-a").await;
+    let again = poll_for(a2.as_ref(), 2, limit).await;
+    assert_eq!(
+        payloads(&again),
+        vec!["late-1", "late-2"],
+        "uncommitted messages are delivered again to another member"
+    );
+    for d in &again {
+        a2.commit(d).await.expect("commit");
+    }
+    // Committed messages stay done: nothing more comes for a while.
+    let more = a2.poll(16).await.expect("poll");
+    assert!(
+        more.iter().all(|d| !first
+            .iter()
+            .any(|(_, t)| t.as_bytes() == d.payload.as_slice())),
+        "committed messages are not delivered again: {:?}",
+        payloads(&more)
+    );
+}
+
+/// The `Mailer` promise: sending succeeds, and sending the same order's email again is
+/// harmless (not an error). What was sent is for each implementation's own test to look at.
+pub async fn mailer(mailer: &dyn Mailer) {
+    let email = Email {
+        order_id: 42,
+        customer_id: 7,
+        subject: "Your order #42 is confirmed".into(),
+        body: "Thank you!".into(),
+    };
+    mailer.send(&email).await.expect("send");
+    mailer
+        .send(&email)
+        .await
+        .expect("sending the same email again is harmless");
 }

@@ -6,13 +6,53 @@
 
 use std::sync::Arc;
 
-use scalelab_system::memory::{demo_catalog, MemoryStore};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scalelab_system::conformance::Consumers;
+use scalelab_system::memory::{demo_catalog, MemoryMailer, MemoryStore};
+use scalelab_system::memory_broker::MemoryBroker;
+use scalelab_system::ports::Subscription;
 
 #[tokio::test]
 async fn the_memory_store_keeps_the_store_promises() {
     let catalog = demo_catalog(10);
     let store = Arc::new(MemoryStore::new(catalog.clone(), 10));
     scalelab_system::conformance::store(store, &catalog, 10).await;
+}
+
+struct MemoryConsumers(Arc<MemoryBroker>);
+
+#[async_trait]
+impl Consumers for MemoryConsumers {
+    async fn join(&self, topic: &str, group: &str) -> Box<dyn Subscription> {
+        Box::new(self.0.subscribe(topic, group))
+    }
+}
+
+#[tokio::test]
+async fn the_memory_broker_keeps_the_broker_promises() {
+    let broker = MemoryBroker::new(4);
+    let consumers = MemoryConsumers(broker.clone());
+    scalelab_system::conformance::broker(broker.as_ref(), &consumers, "orders", Duration::ZERO)
+        .await;
+    assert_eq!(
+        broker.lag("orders", "group-a"),
+        0,
+        "group a committed everything"
+    );
+    assert_eq!(
+        broker.lag("orders", "group-b"),
+        14,
+        "group b committed nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_memory_mailer_keeps_the_mailer_promises() {
+    let mailer = MemoryMailer::default();
+    scalelab_system::conformance::mailer(&mailer).await;
+    assert_eq!(mailer.sent().len(), 1, "one email per order");
 }
 
 #[cfg(not(madsim))]
