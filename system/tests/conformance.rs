@@ -116,4 +116,113 @@ mod real {
             .await
             .expect("drop the test database");
     }
+
+    #[tokio::test]
+    async fn redis_keeps_the_session_store_promises() {
+        use scalelab_system::real::redis_sessions::RedisSessions;
+        let Some(url) = service_url(
+            "SCALELAB_TEST_REDIS_URL",
+            "redis_keeps_the_session_store_promises",
+        ) else {
+            return;
+        };
+        let ttl = std::time::Duration::from_millis(300);
+        // A prefix of its own: the keys cannot meet another run's, and expire by themselves.
+        let store = RedisSessions::connect(&url, &unique("scalelab_test"), ttl)
+            .await
+            .expect("connect");
+        scalelab_system::conformance::session_store(&store, ttl).await;
+    }
+
+    struct NatsConsumers(scalelab_system::real::nats::NatsBroker);
+
+    #[async_trait::async_trait]
+    impl scalelab_system::conformance::Consumers for NatsConsumers {
+        async fn join(
+            &self,
+            topic: &str,
+            group: &str,
+        ) -> Box<dyn scalelab_system::ports::Subscription> {
+            Box::new(self.0.subscribe(topic, group).await.expect("subscribe"))
+        }
+    }
+
+    #[tokio::test]
+    async fn nats_jetstream_keeps_the_broker_promises() {
+        use scalelab_system::real::nats::NatsBroker;
+        let Some(url) = service_url(
+            "SCALELAB_TEST_NATS_URL",
+            "nats_jetstream_keeps_the_broker_promises",
+        ) else {
+            return;
+        };
+        let prefix = unique("scalelab_test");
+        let ack_wait = std::time::Duration::from_secs(1);
+        let connect = || async {
+            NatsBroker::connect(&url, &prefix)
+                .await
+                .expect("connect")
+                .with_ack_wait(ack_wait)
+        };
+        let publisher = connect().await;
+        let consumers = NatsConsumers(connect().await);
+        scalelab_system::conformance::broker(&publisher, &consumers, "orders", ack_wait).await;
+        publisher
+            .delete_topic("orders")
+            .await
+            .expect("delete the test stream");
+    }
+
+    #[tokio::test]
+    async fn the_file_mailer_keeps_the_mailer_promises() {
+        use scalelab_system::real::local::FileMailer;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mailer = FileMailer::open(&dir.path().join("mail.log")).expect("open");
+        scalelab_system::conformance::mailer(&mailer).await;
+        let log = std::fs::read_to_string(mailer.path()).expect("read the log");
+        assert!(
+            log.lines().count() >= 1 && log.contains("\"order_id\":42"),
+            "{log}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_service_url_is_a_clear_error_without_the_password() {
+        // Nothing listens on port 9 (discard) on loopback in CI or here.
+        let e = match SqlStore::connect("postgres://shop:s3cret@127.0.0.1:9/shop", &setup()).await {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("connected to nothing"),
+        };
+        assert!(
+            e.starts_with("PostgreSQL at postgres://shop:***@127.0.0.1:9/shop: cannot connect"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("s3cret") && e.contains("Check that PostgreSQL is running"),
+            "{e}"
+        );
+        let e = match scalelab_system::real::redis_sessions::RedisSessions::connect(
+            "redis://:s3cret@127.0.0.1:9",
+            "x",
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("connected to nothing"),
+        };
+        assert!(e.starts_with("Redis at redis://:***@127.0.0.1:9"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        let e = match scalelab_system::real::nats::NatsBroker::connect(
+            "nats://u:s3cret@127.0.0.1:9",
+            "x",
+        )
+        .await
+        {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("connected to nothing"),
+        };
+        assert!(e.starts_with("NATS at nats://u:***@127.0.0.1:9"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+    }
 }

@@ -8,11 +8,16 @@
 //! - [`sql`]: the `Store` port on SQLite files or PostgreSQL databases, through sqlx.
 //! - [`redis_sessions`]: the `SessionStore` port on Redis.
 //! - [`nats`]: the `Publisher` and `Subscription` ports on NATS JetStream.
-//! - [`local`]: in-process broker and a mailer that appends to a log file, the embedded defaults.
+//! - [`local`]: a mailer that appends to a log file, the embedded default.
+//! - [`cookies`]: HMAC-signed session cookies, as a layer around the storefront.
 //!
 //! Must not: log or print a secret. Every error that names a service goes through
 //! [`ServiceError`], which shows its URL without the password.
 
+pub mod cookies;
+pub mod local;
+pub mod nats;
+pub mod redis_sessions;
 pub mod sql;
 
 use std::fmt;
