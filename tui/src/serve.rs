@@ -512,3 +512,230 @@ impl Shop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The designs served for real on loopback ports with the embedded defaults (SQLite files
+    //! in a temporary directory, in-process sessions and broker, mail log), driven over HTTP.
+
+    use super::*;
+    use scalelab_system::model::Order;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn args(design: Design, dir: &Path) -> ServeArgs {
+        ServeArgs {
+            design,
+            port: 0,
+            replicas: 2,
+            shards: 3,
+            data_dir: dir.to_owned(),
+            postgres_url: None,
+            redis_url: None,
+            nats_url: None,
+            products: 10,
+            stock: 300,
+            production: false,
+        }
+    }
+
+    struct Reply {
+        status: u16,
+        cookie: Option<String>,
+        body: String,
+    }
+
+    /// One HTTP/1.1 request on its own connection.
+    async fn http(
+        front: SocketAddr,
+        method: &str,
+        path: &str,
+        body: &str,
+        cookie: Option<&str>,
+    ) -> Reply {
+        let mut stream = TcpStream::connect(front).await.expect("connect");
+        let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n{cookie}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.expect("read");
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let cookie = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned);
+        Reply {
+            status,
+            cookie,
+            body: body.to_owned(),
+        }
+    }
+
+    /// Logs in as `customer`, buys product 3, and returns the order id.
+    async fn buy(front: SocketAddr, customer: u64) -> u64 {
+        let login = http(
+            front,
+            "POST",
+            "/login",
+            &format!("{{\"customer_id\":{customer}}}"),
+            None,
+        )
+        .await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let cookie = login.cookie.expect("a session cookie");
+        let added = http(
+            front,
+            "POST",
+            "/cart/items",
+            r#"{"product_id":3,"quantity":2}"#,
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(added.status, 200, "{}", added.body);
+        let checkout = http(front, "POST", "/checkout", "", Some(&cookie)).await;
+        assert_eq!(checkout.status, 201, "{}", checkout.body);
+        let receipt: serde_json::Value = serde_json::from_str(&checkout.body).expect("json");
+        receipt["order_id"].as_u64().expect("an order id")
+    }
+
+    fn mailed_orders(dir: &Path) -> Vec<u64> {
+        std::fs::read_to_string(dir.join("mail.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["order_id"].as_u64())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_design_takes_orders_and_confirms_them() {
+        for design in [
+            Design::Vertical,
+            Design::Horizontal,
+            Design::Queued,
+            Design::Sharded,
+        ] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let shop = start(&args(design, dir.path()), &[1u8; 32])
+                .await
+                .expect("start");
+            let front = shop.front;
+            assert_eq!(http(front, "GET", "/health", "", None).await.status, 200);
+            let mut orders: Vec<u64> = Vec::new();
+            for customer in 1..=6 {
+                orders.push(buy(front, customer).await);
+            }
+            shop.stop().await;
+            // Stopping drained the side work: every acknowledged order got its email.
+            let mut mailed = mailed_orders(dir.path());
+            mailed.sort_unstable();
+            orders.sort_unstable();
+            assert_eq!(mailed, orders, "{design:?}: one confirmation per order");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sharded_orders_land_on_their_customers_shard() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = args(Design::Sharded, dir.path());
+        let shop = start(&a, &[1u8; 32]).await.expect("start");
+        for customer in 1..=12 {
+            buy(shop.front, customer).await;
+        }
+        shop.stop().await;
+        // Reopen each shard's file on its own and look at who is there.
+        let map = ShardMap::new(a.shards, Strategy::Hash);
+        let mut shards_used = std::collections::BTreeSet::new();
+        for shard in 0..a.shards {
+            let url = sqlite_url(dir.path(), &format!("scalelab_{}shards_{shard}", a.shards));
+            let setup = ShardSetup {
+                catalog: demo_catalog(a.products),
+                stock: a.stock / a.shards,
+                first_order_id: u64::from(shard) + 1,
+                order_id_step: u64::from(a.shards),
+                max_connections: 1,
+            };
+            let store = SqlStore::connect(&url, &setup).await.expect("open shard");
+            for customer in 1..=12u64 {
+                let here: Vec<Order> = store.orders_for(customer).await.expect("orders");
+                let home = map.shard_for(customer) == shard;
+                assert_eq!(
+                    here.len(),
+                    usize::from(home),
+                    "customer {customer} on shard {shard}"
+                );
+                if home {
+                    shards_used.insert(shard);
+                }
+            }
+            store.close().await;
+        }
+        assert!(
+            shards_used.len() > 1,
+            "12 customers spread over shards: {shards_used:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn forged_cookies_and_big_bodies_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shop = start(&args(Design::Vertical, dir.path()), &[1u8; 32])
+            .await
+            .expect("start");
+        let front = shop.front;
+        let login = http(front, "POST", "/login", r#"{"customer_id":5}"#, None).await;
+        let cookie = login.cookie.expect("cookie");
+        let (name_id, signature) = cookie.rsplit_once('.').expect("a signed cookie");
+        assert_eq!(signature.len(), 64, "an HMAC-SHA256 in hex");
+        assert_eq!(
+            http(front, "GET", "/orders", "", Some(&cookie))
+                .await
+                .status,
+            200
+        );
+        // The bare id, or the id with another signature, is not a session.
+        assert_eq!(
+            http(front, "GET", "/orders", "", Some(name_id))
+                .await
+                .status,
+            401
+        );
+        let forged = format!("{name_id}.{}", "0".repeat(64));
+        assert_eq!(
+            http(front, "GET", "/orders", "", Some(&forged))
+                .await
+                .status,
+            401
+        );
+        let huge = format!(
+            r#"{{"customer_id":5,"x":"{}"}}"#,
+            "a".repeat(MAX_BODY_BYTES)
+        );
+        assert_eq!(http(front, "POST", "/login", &huge, None).await.status, 413);
+        shop.stop().await;
+    }
+
+    #[test]
+    fn production_mode_needs_a_secret() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut a = args(Design::Vertical, dir.path());
+        a.production = true;
+        // The test process has no SCALELAB_SESSION_SECRET (CI does not set one).
+        if std::env::var_os("SCALELAB_SESSION_SECRET").is_none() {
+            let e = session_secret(&a).expect_err("refuses");
+            assert!(
+                e.contains("production mode needs SCALELAB_SESSION_SECRET"),
+                "{e}"
+            );
+        }
+    }
+}
