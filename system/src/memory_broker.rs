@@ -29,10 +29,13 @@ pub struct MemoryBroker {
     news: Notify,
 }
 
+/// One partition: (key, payload) in publishing order; a message's offset is its index.
+type Log = Vec<(u64, Vec<u8>)>;
+
 #[derive(Default)]
 struct State {
-    /// Topic -> partition -> log of (key, payload); a message's offset is its index.
-    logs: BTreeMap<String, Vec<Vec<(u64, Vec<u8>)>>>,
+    /// Topic -> its partitions' logs.
+    logs: BTreeMap<String, Vec<Log>>,
     /// (topic, group) -> the group.
     groups: BTreeMap<(String, String), Group>,
     next_member: u64,
