@@ -70,8 +70,8 @@ impl NatsBroker {
     /// (that shows at the first `subscribe` or `publish`, which create the topic's stream).
     /// Streams and subjects start with `prefix`, so that shops (or tests) can share a server.
     pub async fn connect(url: &str, prefix: &str) -> Result<NatsBroker, ServiceError> {
-        let hint = "Check that nats-server runs there with JetStream on (nats-server -js), \
-                    (--nats-url or SCALELAB_NATS_URL), or leave the URL out to use the \
+        let hint = "Check that nats-server runs there with JetStream on (nats-server -js; \
+                    --nats-url or SCALELAB_NATS_URL), or leave the URL out to use the \
                     in-process broker.";
         check_name("prefix", prefix)
             .map_err(|e| ServiceError::new("NATS", url, e.to_string(), ""))?;

@@ -37,6 +37,15 @@ impl RedisSessions {
                     or leave the URL out to keep sessions in this process.";
         let client = redis::Client::open(url)
             .map_err(|e| ServiceError::new("Redis", url, format!("not a Redis URL ({e})"), hint))?;
+        // One plain connection first: when it fails, its error says why (the manager
+        // below would keep retrying and only time out).
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| ServiceError::new("Redis", url, "no answer within 5 s", hint))?
+        .map_err(|e| ServiceError::new("Redis", url, format!("cannot connect ({e})"), hint))?;
         let conn = tokio::time::timeout(Duration::from_secs(5), ConnectionManager::new(client))
             .await
             .map_err(|_| ServiceError::new("Redis", url, "no answer within 5 s", hint))?

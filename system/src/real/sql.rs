@@ -229,6 +229,10 @@ impl SqlStore {
 
 async fn open(kind: Kind, url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
     let options: AnyConnectOptions = url.parse()?;
+    // One connection first, alone: when it fails, its error says why (refused, no such
+    // database, bad password), where the pool would only say that it timed out.
+    let first = <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options).await?;
+    sqlx::Connection::close(first).await?;
     AnyPoolOptions::new()
         .max_connections(max_connections.max(1))
         // Waiting longer than this for a connection means the database is overloaded: say so
