@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use madsim::runtime::Runtime;
 use scalelab_sim::broker::{broker_addr, Broker, Client, Consumer, Params};
 use scalelab_sim::db::{DbServer, SimDb};
-use scalelab_sim::scenario::Database;
+use scalelab_sim::mail::{MailServer, SimMailer};
+use scalelab_sim::scenario::{Database, Mail};
 use scalelab_system::conformance::Consumers;
 use scalelab_system::memory::demo_catalog;
 use scalelab_system::ports::Subscription;
@@ -82,4 +83,24 @@ fn the_simulated_broker_keeps_the_broker_promises() {
             .await;
     }))
     .expect("conformance suite");
+}
+
+#[test]
+fn the_simulated_mail_provider_keeps_the_mailer_promises() {
+    let rt = Runtime::with_seed_and_config(1, madsim::Config::default());
+    let mail_node = rt.create_node().ip([10, 0, 3, 1].into()).build();
+    let app = rt.create_node().ip([10, 0, 1, 1].into()).build();
+    let addr = "10.0.3.1:25".parse().expect("addr");
+    let server = Arc::new(MailServer::new(&Mail::default()));
+    mail_node.spawn(server.clone().serve(addr));
+    rt.block_on(app.spawn(async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let mailer = SimMailer::connect(addr, &Mail::default())
+            .await
+            .expect("connect");
+        scalelab_system::conformance::mailer(&mailer).await;
+    }))
+    .expect("conformance suite");
+    // The provider delivers at least once: both sends reached it.
+    assert_eq!(server.sent(), 2);
 }

@@ -724,6 +724,88 @@ mod tests {
         shop.stop().await;
     }
 
+    /// Like `buy`, but for a shop that may be stopping: `None` once it stops answering.
+    async fn try_buy(front: SocketAddr, customer: u64) -> Option<u64> {
+        let attempt = async move {
+            let login = http(
+                front,
+                "POST",
+                "/login",
+                &format!("{{\"customer_id\":{customer}}}"),
+                None,
+            )
+            .await;
+            let cookie = login.cookie?;
+            http(
+                front,
+                "POST",
+                "/cart/items",
+                r#"{"product_id":3,"quantity":1}"#,
+                Some(&cookie),
+            )
+            .await;
+            let checkout = http(front, "POST", "/checkout", "", Some(&cookie)).await;
+            let receipt: serde_json::Value = serde_json::from_str(&checkout.body).ok()?;
+            (checkout.status == 201)
+                .then(|| receipt["order_id"].as_u64())
+                .flatten()
+        };
+        // `http` panics when it cannot connect; run it where a panic is just "no".
+        tokio::spawn(attempt).await.ok().flatten()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stopping_under_load_loses_no_acknowledged_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = args(Design::Queued, dir.path());
+        let shop = start(&a, &[1u8; 32]).await.expect("start");
+        let front = shop.front;
+        // Eight customers buy as fast as they can while the shop is told to stop.
+        let buyers: Vec<_> = (1..=8u64)
+            .map(|customer| {
+                tokio::spawn(async move {
+                    let mut acknowledged = Vec::new();
+                    while let Some(id) = try_buy(front, customer).await {
+                        acknowledged.push((customer, id));
+                    }
+                    acknowledged
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        shop.stop().await;
+        let mut acknowledged = Vec::new();
+        for b in buyers {
+            acknowledged.extend(b.await.expect("buyer"));
+        }
+        assert!(
+            acknowledged.len() >= 8,
+            "orders were placed before the stop: {}",
+            acknowledged.len()
+        );
+        // Every order a customer was told about is in the database and got its email.
+        let setup = ShardSetup {
+            catalog: demo_catalog(a.products),
+            stock: a.stock,
+            first_order_id: 1,
+            order_id_step: 1,
+            max_connections: 1,
+        };
+        let store = SqlStore::connect(&sqlite_url(dir.path(), "scalelab"), &setup)
+            .await
+            .expect("reopen");
+        let mailed = mailed_orders(dir.path());
+        for (customer, id) in &acknowledged {
+            let orders = store.orders_for(*customer).await.expect("orders");
+            assert!(
+                orders.iter().any(|o| o.id == *id),
+                "order {id} of customer {customer} is in the database"
+            );
+            assert!(mailed.contains(id), "order {id} got its confirmation");
+        }
+        store.close().await;
+    }
+
     #[test]
     fn production_mode_needs_a_secret() {
         let dir = tempfile::tempdir().expect("temp dir");
