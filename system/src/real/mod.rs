@@ -52,11 +52,11 @@ impl ServiceError {
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} at {}: {}. {}",
-            self.service, self.url, self.what, self.hint
-        )
+        write!(f, "{} at {}: {}.", self.service, self.url, self.what)?;
+        if !self.hint.is_empty() {
+            write!(f, " {}", self.hint)?;
+        }
+        Ok(())
     }
 }
 

@@ -79,28 +79,6 @@ impl Kind {
     }
 }
 
-/// The URL of shard `shard`'s SQLite file in `dir` (created if missing).
-pub fn sqlite_shard_url(dir: &std::path::Path, shard: u32) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        dir.join(format!("shard-{shard}.db")).display()
-    )
-}
-
-/// The URL of shard `shard`'s database on the PostgreSQL server of `server_url`: the same
-/// server and user, database `scalelab_shard_<shard>` (or `<name>_shard_<shard>` when the URL
-/// names a database `name` other than the defaults `postgres` and `test`).
-pub fn postgres_shard_url(server_url: &str, shard: u32) -> Result<String, ServiceError> {
-    let named = url::Url::parse(server_url)
-        .map(|u| u.path().trim_start_matches('/').to_owned())
-        .unwrap_or_default();
-    let base = match named.as_str() {
-        "" | "postgres" | "test" => "scalelab",
-        name => name,
-    };
-    postgres_database_url(server_url, &format!("{base}_shard_{shard}"))
-}
-
 /// The URL of database `database` on the PostgreSQL server of `server_url`.
 pub fn postgres_database_url(server_url: &str, database: &str) -> Result<String, ServiceError> {
     let mut url = url::Url::parse(server_url).map_err(|e| {
