@@ -20,16 +20,22 @@
 //!   label), and the inline dispatcher that runs it inside the checkout request.
 //! - [`shard`]: sharding by customer: the shard map, its strategies, and the routing `Store`.
 //! - [`memory`]: in-memory implementations of the ports, for tests and the embedded default.
+//! - [`memory_broker`]: a Kafka-shaped broker in process memory (partitions, consumer groups,
+//!   commits), for tests and `scalelab serve`'s embedded default.
 //! - [`server`]: the accept loop that serves a router over any tokio-compatible listener.
 //! - [`bugs`]: planted bugs that tests switch on to prove the simulator's checkers catch them.
 //! - `conformance` (feature `conformance`): what every implementation of a port must do.
+//! - `real` (real world only): the ports on SQLite/PostgreSQL, Redis and NATS JetStream.
 
 pub mod bugs;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod memory;
+pub mod memory_broker;
 pub mod model;
 pub mod ports;
+#[cfg(not(madsim))]
+pub mod real;
 pub mod server;
 pub mod session;
 pub mod shard;

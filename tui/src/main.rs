@@ -6,21 +6,38 @@
 //!
 //! Exit codes: 0 every check held; 1 a checker found a violation; 2 bad input (flags,
 //! scenario or repro file); 3 the simulator failed; 4 a replay diverged from its repro.
+//!
+//! Two worlds: everything in this file is the sim world's command line (`--cfg madsim`); the
+//! real world's (`scalelab serve`, built by `cargo xtask serve`) is in `serve.rs`.
 
+#[cfg(madsim)]
 mod bench;
+#[cfg(madsim)]
 mod hunt;
+#[cfg(madsim)]
 mod repro;
+#[cfg(madsim)]
 mod scenario_file;
+#[cfg(not(madsim))]
+mod serve;
+#[cfg(madsim)]
 mod summary;
 
+#[cfg(madsim)]
 use std::io::IsTerminal;
+#[cfg(madsim)]
 use std::path::PathBuf;
 use std::process::ExitCode;
+#[cfg(madsim)]
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(madsim)]
 use std::sync::Arc;
+#[cfg(madsim)]
 use std::time::{Duration, Instant};
 
+#[cfg(madsim)]
 use clap::{Parser, Subcommand};
+#[cfg(madsim)]
 use serde::Serialize;
 
 // A simulated shop allocates on every message, timer and task; the system allocator's malloc
@@ -29,6 +46,7 @@ use serde::Serialize;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(madsim)]
 #[derive(Parser)]
 #[command(
     name = "scalelab",
@@ -40,6 +58,7 @@ struct Cli {
     command: Command,
 }
 
+#[cfg(madsim)]
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario headless and print a summary, its seed and its trace hash.
@@ -103,13 +122,27 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: u64,
     },
+    /// Serve the shop for real: only in the real-world build (`cargo xtask serve`).
+    #[command(disable_help_flag = true)]
+    Serve {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
+#[cfg(madsim)]
 pub const EXIT_VIOLATION: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_INTERNAL: u8 = 3;
+#[cfg(madsim)]
 pub const EXIT_DIVERGED: u8 = 4;
 
+#[cfg(not(madsim))]
+fn main() -> ExitCode {
+    serve::main()
+}
+
+#[cfg(madsim)]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -140,9 +173,19 @@ fn main() -> ExitCode {
             runs,
             ..
         } => bench::designs_together(&path, peak_from_s, peak_to_s, runs),
+        Command::Serve { args } => {
+            eprintln!(
+                "error: `scalelab serve` runs the shop on real sockets and services, which only \
+                 the real-world build has (this is the simulator's build).\n\
+                 Use: cargo xtask serve -- {}",
+                args.join(" ")
+            );
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
     }
 }
 
+#[cfg(madsim)]
 fn parse_design(s: &str) -> Result<scalelab_sim::Design, String> {
     scalelab_sim::Design::parse(s).ok_or_else(|| {
         let names: Vec<&str> = scalelab_sim::Design::ALL.iter().map(|d| d.name()).collect();
@@ -153,6 +196,7 @@ fn parse_design(s: &str) -> Result<scalelab_sim::Design, String> {
     })
 }
 
+#[cfg(madsim)]
 /// A seed for a run that was given none: from the clock and the process id, outside any
 /// simulation. It is printed, so the run can be repeated.
 fn pick_seed() -> u64 {
@@ -164,6 +208,7 @@ fn pick_seed() -> u64 {
     mixed % 1_000_000
 }
 
+#[cfg(madsim)]
 /// Peak resident memory of this process in KiB (Linux), to show that memory stays bounded.
 pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -171,6 +216,7 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+#[cfg(madsim)]
 #[derive(Serialize)]
 struct WallFigures {
     seconds: f64,
@@ -179,6 +225,7 @@ struct WallFigures {
     peak_rss_kib: Option<u64>,
 }
 
+#[cfg(madsim)]
 #[derive(Serialize)]
 struct JsonOutput<'a> {
     scenario: &'a str,
@@ -189,6 +236,7 @@ struct JsonOutput<'a> {
     wall: WallFigures,
 }
 
+#[cfg(madsim)]
 fn run(
     path: PathBuf,
     seed: Option<u64>,
@@ -308,6 +356,7 @@ fn run(
 }
 
 /// Runs a repro again and compares every design's trace with the recorded one.
+#[cfg(madsim)]
 fn replay(path: &std::path::Path) -> ExitCode {
     let repro = match repro::load(path) {
         Ok(r) => r,
@@ -392,6 +441,7 @@ fn replay(path: &std::path::Path) -> ExitCode {
     }
 }
 
+#[cfg(madsim)]
 /// Shows virtual time done and speed on one terminal line, once a run has taken two seconds.
 fn progress_line(progress: &[Arc<scalelab_sim::Progress>], done: &AtomicBool, total_s: f64) {
     let started = Instant::now();

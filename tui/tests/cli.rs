@@ -1,5 +1,7 @@
 //! End-to-end tests of the `scalelab` binary: determinism across processes, exit codes, and
 //! the error reports for malformed scenario files (kept side by side in tests/invalid/).
+//! The simulator's commands exist only in the sim world; `two_worlds.rs` covers the real one.
+#![cfg(madsim)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
