@@ -51,6 +51,9 @@ pub struct Evidence<'a> {
     pub lag: &'a [(f64, u64)],
     pub broker_outages: Vec<Outage>,
     pub lag_recovery_s: f64,
+    /// When the last fault of the run healed (0 if none did): other faults (a mail outage,
+    /// a partition) may hold consumption back after a broker outage ends.
+    pub last_heal_s: f64,
     /// An app host was killed during the run.
     pub app_killed: bool,
     pub log: &'a VecDeque<(Duration, String)>,
@@ -350,8 +353,9 @@ fn lag_recovers(ev: &Evidence) -> CheckResult {
         };
         // Judged once, at the deadline (or at the end of the run if that comes first):
         // a consumer that died for good shows lag piling up by then, however small it
-        // was right after the outage.
-        let deadline = end + ev.lag_recovery_s;
+        // was right after the outage. The clock starts when the last fault healed, if that
+        // is later: lag held up by a later mail outage is that outage's doing.
+        let deadline = end.max(ev.last_heal_s) + ev.lag_recovery_s;
         let last_sample = ev.lag.last().map_or(end, |&(t, _)| t);
         let at = deadline.min(last_sample);
         let Some(&(t, lag)) = ev.lag.iter().find(|(t, _)| *t >= at).or(ev.lag.last()) else {
@@ -362,8 +366,9 @@ fn lag_recovers(ev: &Evidence) -> CheckResult {
                 t,
                 format!("outage {:.0}-{end:.0} s", o.from_s),
                 format!(
-                    "lag was {before} before the outage; {:.0} s after it ended it was still {lag} (normal: <= {normal})",
-                    t - end
+                    "lag was {before} before the outage; {:.0} s after it ended ({:.0} s after the last fault healed) it was still {lag} (normal: <= {normal})",
+                    t - end,
+                    t - end.max(ev.last_heal_s)
                 ),
             );
         }

@@ -504,6 +504,12 @@ pub async fn simulate(
             .map(|&(from_s, to_s)| Outage { from_s, to_s })
             .collect(),
         lag_recovery_s: scn.checks.lag_recovery_s.0,
+        last_heal_s: injector
+            .log
+            .iter()
+            .filter(|a| a.what.starts_with("end of ") || a.what == "heal-all")
+            .map(|a| a.at_s)
+            .fold(0.0, f64::max),
         app_killed: injector.app_killed,
         log: &r.log,
     };

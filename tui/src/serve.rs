@@ -221,6 +221,8 @@ pub struct Shop {
     workers: Vec<JoinHandle<()>>,
     /// The in-process broker, if any: stopping waits until its queue is drained.
     memory_broker: Option<Arc<MemoryBroker>>,
+    /// NATS, if it is the broker: stopping waits until the groups have caught up there too.
+    nats_broker: Option<Arc<scalelab_system::real::nats::NatsBroker>>,
     databases: Vec<Arc<SqlStore>>,
 }
 
@@ -280,6 +282,7 @@ pub async fn start(args: &ServeArgs, secret: &[u8]) -> Result<Shop, String> {
     // Side work: inline, or through the broker to worker tasks.
     let queued = matches!(args.design, Design::Queued | Design::Sharded);
     let mut memory_broker = None;
+    let mut nats_broker = None;
     let mut workers = Vec::new();
     let side_work: Arc<dyn SideWork> = if !queued {
         Arc::new(Inline {
@@ -299,7 +302,9 @@ pub async fn start(args: &ServeArgs, secret: &[u8]) -> Result<Shop, String> {
                         .map_err(|e| e.to_string())?;
                     workers.push(spawn_worker(job, Box::new(sub), &store, &mailer));
                 }
-                Arc::new(broker)
+                let broker = Arc::new(broker);
+                nats_broker = Some(broker.clone());
+                broker
             }
             None => {
                 let broker = MemoryBroker::new(6);
@@ -380,6 +385,7 @@ pub async fn start(args: &ServeArgs, secret: &[u8]) -> Result<Shop, String> {
         balancer,
         workers,
         memory_broker,
+        nats_broker,
         databases,
     })
 }
@@ -487,13 +493,25 @@ impl Shop {
         for s in self.servers {
             let _ = s.await;
         }
-        if let Some(broker) = &self.memory_broker {
+        // Let the workers finish the side work of every acknowledged order (a durable
+        // broker would keep it for the next start, but a clean stop leaves nothing behind).
+        if self.memory_broker.is_some() || self.nats_broker.is_some() {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             loop {
-                let lag: u64 = Job::ALL
-                    .iter()
-                    .map(|j| broker.lag(ORDERS_TOPIC, j.group()))
-                    .sum();
+                let mut lag = 0u64;
+                for job in Job::ALL {
+                    if let Some(broker) = &self.memory_broker {
+                        lag += broker.lag(ORDERS_TOPIC, job.group());
+                    }
+                    if let Some(broker) = &self.nats_broker {
+                        match broker.lag(ORDERS_TOPIC, job.group()).await {
+                            Ok(n) => lag += n,
+                            Err(e) => {
+                                eprintln!("warning: cannot read NATS consumer lag ({e}); not waiting for side work");
+                            }
+                        }
+                    }
+                }
                 if lag == 0 {
                     break;
                 }
@@ -804,6 +822,84 @@ mod tests {
             assert!(mailed.contains(id), "order {id} got its confirmation");
         }
         store.close().await;
+    }
+
+    /// The three services' URLs, or `None` (saying so) when any is not set.
+    fn services(test: &str) -> Option<(String, String, String)> {
+        let var = |v: &str| std::env::var(v).ok().filter(|u| !u.is_empty());
+        match (
+            var("SCALELAB_TEST_POSTGRES_URL"),
+            var("SCALELAB_TEST_REDIS_URL"),
+            var("SCALELAB_TEST_NATS_URL"),
+        ) {
+            (Some(pg), Some(redis), Some(nats)) => Some((pg, redis, nats)),
+            _ => {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED {test}: set SCALELAB_TEST_POSTGRES_URL, SCALELAB_TEST_REDIS_URL and SCALELAB_TEST_NATS_URL to run it"
+                );
+                None
+            }
+        }
+    }
+
+    /// The whole real stack: PostgreSQL shards, Redis sessions, NATS JetStream side work.
+    /// The databases and the stream outlive a run (as a real shop's do), so this looks only
+    /// at the orders it placed itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sharded_on_the_services_places_orders_on_their_shard_and_confirms_through_nats() {
+        let Some((pg, redis, nats)) = services(
+            "sharded_on_the_services_places_orders_on_their_shard_and_confirms_through_nats",
+        ) else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut a = args(Design::Sharded, dir.path());
+        // Shard databases of their own (a shard count no one else uses), dropped first so
+        // that stock and order ids start afresh on every run.
+        a.shards = 5;
+        for shard in 0..a.shards {
+            let url = postgres_database_url(&pg, &format!("scalelab_{}shards_{shard}", a.shards))
+                .expect("url");
+            scalelab_system::real::sql::drop_postgres_database(&url)
+                .await
+                .expect("drop an old shard database");
+        }
+        a.postgres_url = Some(pg.clone());
+        a.redis_url = Some(redis);
+        a.nats_url = Some(nats);
+        let shop = start(&a, &[1u8; 32]).await.expect("start on the services");
+        let mut placed = Vec::new();
+        for customer in 101..=106u64 {
+            placed.push((customer, buy(shop.front, customer).await));
+        }
+        shop.stop().await;
+        let map = ShardMap::new(a.shards, Strategy::Hash);
+        for &(customer, id) in &placed {
+            let shard = map.shard_for(customer);
+            let url = postgres_database_url(&pg, &format!("scalelab_{}shards_{shard}", a.shards))
+                .expect("url");
+            let setup = ShardSetup {
+                catalog: demo_catalog(a.products),
+                stock: a.stock / a.shards,
+                first_order_id: u64::from(shard) + 1,
+                order_id_step: u64::from(a.shards),
+                max_connections: 1,
+            };
+            let store = SqlStore::connect(&url, &setup).await.expect("open shard");
+            let orders = store.orders_for(customer).await.expect("orders");
+            assert!(
+                orders.iter().any(|o| o.id == id),
+                "order {id} of customer {customer} is on shard {shard}"
+            );
+            store.close().await;
+        }
+        // The workers read the orders from NATS and mailed each one before the stop ended.
+        let mailed = mailed_orders(dir.path());
+        for (_, id) in &placed {
+            assert!(mailed.contains(id), "order {id} was confirmed: {mailed:?}");
+        }
     }
 
     #[test]

@@ -142,6 +142,21 @@ impl NatsBroker {
         })
     }
 
+    /// How far consumer group `group` is behind on `topic`: messages not yet delivered to
+    /// it plus those delivered and not yet acknowledged. A shop that stops waits for zero.
+    pub async fn lag(&self, topic: &str, group: &str) -> Result<u64, PortError> {
+        let stream = self.stream(topic).await?;
+        let mut consumer: consumer::PullConsumer = stream
+            .get_consumer(group)
+            .await
+            .map_err(|e| nats_error("consumer", e))?;
+        let info = consumer
+            .info()
+            .await
+            .map_err(|e| nats_error("consumer info", e))?;
+        Ok(info.num_pending + info.num_ack_pending as u64)
+    }
+
     /// Deletes `topic`'s stream and everything in it (for tests that made their own).
     pub async fn delete_topic(&self, topic: &str) -> Result<(), PortError> {
         self.js
