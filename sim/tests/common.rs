@@ -36,3 +36,13 @@ pub fn small(rate: f64, duration_s: f64) -> Scenario {
         Err(e) => panic!("the test scenario is invalid: {e}"),
     }
 }
+
+/// How check `name` fared in `report`.
+pub fn status(report: &scalelab_sim::Report, name: &str) -> scalelab_sim::check::Status {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| c.status.clone())
+        .unwrap_or_else(|| panic!("no check named {name}"))
+}

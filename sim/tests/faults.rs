@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::status;
+
 use scalelab_sim::check::Status;
 use scalelab_sim::metrics::Point;
 use scalelab_sim::run::run;
@@ -59,14 +61,6 @@ fn window_p50(r: &Report, from_s: f64, to_s: f64) -> f64 {
         .filter(|p| p.t_s >= from_s && p.t_s < to_s && p.requests > 0)
         .collect();
     pts.iter().map(|p| p.p50_ms).sum::<f64>() / pts.len().max(1) as f64
-}
-
-fn status(r: &Report, check: &str) -> Status {
-    r.checks
-        .iter()
-        .find(|c| c.name == check)
-        .map(|c| c.status.clone())
-        .expect("every check runs")
 }
 
 /// No design broke an invariant it is not known to break.

@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::status;
+
 use scalelab_sim::check::Status;
 use scalelab_sim::run::run_with;
-use scalelab_sim::{Design, Report, RunOptions};
+use scalelab_sim::{Design, RunOptions};
 use scalelab_system::bugs::Bugs;
 
 /// Seeds tried per bug: a checker must catch its bug within this many.
@@ -18,14 +20,6 @@ fn scenario(extra: &str) -> scalelab_sim::Scenario {
         Ok(s) => s,
         Err(e) => panic!("the test scenario is invalid: {e}"),
     }
-}
-
-fn status(r: &Report, check: &str) -> Status {
-    r.checks
-        .iter()
-        .find(|c| c.name == check)
-        .map(|c| c.status.clone())
-        .expect("every check runs")
 }
 
 /// Runs `design` with and without `bugs` on seeds 1..=SEEDS; the check must hold on every

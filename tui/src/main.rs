@@ -285,17 +285,10 @@ fn run(
         let _ = t.join();
     }
 
-    let mut reports = Vec::new();
-    for result in results {
-        match result {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!("this is a bug in scalelab; rerun with --seed {seed} to reproduce it");
-                return ExitCode::from(EXIT_INTERNAL);
-            }
-        }
-    }
+    let reports = match all_reports(results, seed) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let requests: u64 = reports.iter().map(|r| r.requests).sum();
     if json {
         let out = JsonOutput {
@@ -355,6 +348,24 @@ fn run(
     }
 }
 
+/// Every design's report, or (having said why) the exit code of a simulator that failed.
+#[cfg(madsim)]
+fn all_reports(
+    results: Vec<Result<scalelab_sim::Report, scalelab_sim::RunError>>,
+    seed: u64,
+) -> Result<Vec<scalelab_sim::Report>, ExitCode> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.map_err(|e| {
+                eprintln!("error: {e}");
+                eprintln!("this is a bug in scalelab; rerun with --seed {seed} to reproduce it");
+                ExitCode::from(EXIT_INTERNAL)
+            })
+        })
+        .collect()
+}
+
 /// Runs a repro again and compares every design's trace with the recorded one.
 #[cfg(madsim)]
 fn replay(path: &std::path::Path) -> ExitCode {
@@ -391,16 +402,10 @@ fn replay(path: &std::path::Path) -> ExitCode {
         options,
         || {},
     );
-    let mut reports = Vec::new();
-    for result in results {
-        match result {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_INTERNAL);
-            }
-        }
-    }
+    let reports = match all_reports(results, repro.seed) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let interval = repro.scenario.metrics.interval_s.0;
     let mut diverged = false;
     for r in &reports {
