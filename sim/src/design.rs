@@ -228,20 +228,31 @@ async fn serve_storefront(
     ));
     // Behind a load balancer, requests arrive already parsed (see `lb`); browsers that
     // connect directly speak HTTP.
-    loop {
-        let _ = if behind_lb {
-            crate::net::serve_forwarded(addr, shop.clone()).await
-        } else {
-            crate::net::serve_http(addr, shop.clone()).await
-        };
-        after_serve_failed().await;
-    }
+    serve_forever(|| {
+        let shop = shop.clone();
+        async move {
+            if behind_lb {
+                crate::net::serve_forwarded(addr, shop).await
+            } else {
+                crate::net::serve_http(addr, shop).await
+            }
+        }
+    })
+    .await
 }
 
-/// A server whose listener failed (right after a restart its old socket may not be released
-/// yet) tries again shortly, as a supervisor (systemd, Kubernetes) restarts a crashed process.
-pub async fn after_serve_failed() {
-    tokio::time::sleep(Duration::from_millis(100)).await;
+/// Runs `serve` until the node dies. A server whose listener failed (right after a restart
+/// its old socket may not be released yet) tries again shortly, as a supervisor (systemd,
+/// Kubernetes) restarts a crashed process.
+pub async fn serve_forever<F, Fut>(serve: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    loop {
+        let _ = serve().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn session_params(scn: &Scenario) -> sessions::Params {
@@ -490,12 +501,7 @@ pub fn horizontal(
         .ip(SESSIONS.ip())
         .init(move || {
             let server = server.clone();
-            async move {
-                loop {
-                    let _ = server.clone().serve(SESSIONS).await;
-                    after_serve_failed().await;
-                }
-            }
+            async move { serve_forever(|| server.clone().serve(SESSIONS)).await }
         })
         .build();
 
@@ -578,12 +584,7 @@ fn start_brokers_and_workers(
             .ip(addr.ip())
             .init(move || {
                 let broker = broker.clone();
-                async move {
-                    loop {
-                        let _ = broker.clone().serve(addr).await;
-                        after_serve_failed().await;
-                    }
-                }
+                async move { serve_forever(|| broker.clone().serve(addr)).await }
             })
             .build();
         broker_nodes.push((node.id(), format!("broker-{b}")));

@@ -234,20 +234,18 @@ pub async fn simulate(
             // The server's state lives outside the node: a restarted database finds its
             // data where it left it, as a real one finds its disk.
             let s = server.clone();
-            let node = handle
-                .create_node()
-                .name(name.clone())
-                .ip(design::db_addr(i).ip())
-                .init(move || {
-                    let s = s.clone();
-                    async move {
-                        loop {
-                            let _ = s.clone().serve(design::db_addr(i)).await;
-                            design::after_serve_failed().await;
+            let node =
+                handle
+                    .create_node()
+                    .name(name.clone())
+                    .ip(design::db_addr(i).ip())
+                    .init(move || {
+                        let s = s.clone();
+                        async move {
+                            design::serve_forever(|| s.clone().serve(design::db_addr(i))).await
                         }
-                    }
-                })
-                .build();
+                    })
+                    .build();
             ((node.id(), name), server)
         })
         .collect();
@@ -259,12 +257,7 @@ pub async fn simulate(
         .ip(MAIL.ip())
         .init(move || {
             let m = m.clone();
-            async move {
-                loop {
-                    let _ = m.clone().serve(MAIL).await;
-                    design::after_serve_failed().await;
-                }
-            }
+            async move { design::serve_forever(|| m.clone().serve(MAIL)).await }
         })
         .build();
 

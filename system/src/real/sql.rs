@@ -240,19 +240,19 @@ fn connect_error(kind: Kind, url: &str, e: &sqlx::Error) -> ServiceError {
     ServiceError::new(kind.name(), url, format!("cannot connect ({e})"), hint)
 }
 
-/// Creates the database that `url` names, through the server's `postgres` database.
-async fn create_postgres_database(url: &str) -> Result<(), ServiceError> {
-    let err = |what: String| {
-        ServiceError::new(
-            "PostgreSQL",
-            url,
-            what,
-            "Create the database by hand, or let the user create databases.",
-        )
-    };
+/// Runs `statement(name)` for the database that `url` names, through the server's `postgres`
+/// database (CREATE and DROP DATABASE cannot run inside the database itself). Such statements
+/// take no parameters, so only a plain name (letters, digits, `_`) is ever spliced in. Returns
+/// the name and the statement's outcome; a bad name or an unreachable server is an error.
+async fn on_postgres_admin(
+    url: &str,
+    hint: &str,
+    statement: impl FnOnce(&str) -> String,
+) -> Result<(String, Result<(), sqlx::Error>), ServiceError> {
+    sqlx::any::install_default_drivers();
+    let err = |what: String| ServiceError::new("PostgreSQL", url, what, hint);
     let mut admin = url::Url::parse(url).map_err(|e| err(format!("not a URL ({e})")))?;
     let name = admin.path().trim_start_matches('/').to_owned();
-    // CREATE DATABASE takes no parameters; only a plain name may be spliced in.
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(err(format!(
             "database name {name:?} is not letters, digits and _"
@@ -262,38 +262,36 @@ async fn create_postgres_database(url: &str) -> Result<(), ServiceError> {
     let pool = open(Kind::Postgres, admin.as_str(), 1)
         .await
         .map_err(|e| connect_error(Kind::Postgres, admin.as_str(), &e))?;
-    let created = sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&pool)
-        .await;
+    let done = sqlx::raw_sql(&statement(&name)).execute(&pool).await;
     pool.close().await;
+    Ok((name, done.map(|_| ())))
+}
+
+/// Creates the database that `url` names.
+async fn create_postgres_database(url: &str) -> Result<(), ServiceError> {
+    let hint = "Create the database by hand, or let the user create databases.";
+    let (name, created) =
+        on_postgres_admin(url, hint, |name| format!("CREATE DATABASE \"{name}\"")).await?;
     match created {
-        Ok(_) => Ok(()),
+        Ok(()) => Ok(()),
         // Another server created it at the same moment: just as good.
         Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
-        Err(e) => Err(err(format!("creating database {name}: {e}"))),
+        Err(e) => Err(ServiceError::new(
+            "PostgreSQL",
+            url,
+            format!("creating database {name}: {e}"),
+            hint,
+        )),
     }
 }
 
 /// Drops the database that `url` names (for tests that made their own).
 pub async fn drop_postgres_database(url: &str) -> Result<(), ServiceError> {
-    sqlx::any::install_default_drivers();
-    let err = |what: String| ServiceError::new("PostgreSQL", url, what, "");
-    let mut admin = url::Url::parse(url).map_err(|e| err(format!("not a URL ({e})")))?;
-    let name = admin.path().trim_start_matches('/').to_owned();
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(err(format!(
-            "database name {name:?} is not letters, digits and _"
-        )));
-    }
-    admin.set_path("/postgres");
-    let pool = open(Kind::Postgres, admin.as_str(), 1)
-        .await
-        .map_err(|e| connect_error(Kind::Postgres, admin.as_str(), &e))?;
-    let dropped = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&pool)
-        .await;
-    pool.close().await;
-    dropped.map(|_| ()).map_err(|e| err(e.to_string()))
+    let (_, dropped) = on_postgres_admin(url, "", |name| {
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
+    })
+    .await?;
+    dropped.map_err(|e| ServiceError::new("PostgreSQL", url, e.to_string(), ""))
 }
 
 async fn migrate(kind: Kind, pool: &AnyPool) -> Result<(), sqlx::Error> {
