@@ -295,6 +295,17 @@ struct Replica {
     leaving: bool,
 }
 
+/// Where an app host is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaState {
+    /// Started by the autoscaler, not yet in the load balancer's rotation.
+    Starting,
+    /// Taking traffic.
+    Serving,
+    /// Out of rotation, to be stopped.
+    Leaving,
+}
+
 /// The app tier of a design, as the supervisor sees it.
 pub struct AppTier {
     /// Where browsers connect.
@@ -330,6 +341,22 @@ impl AppTier {
             .iter()
             .filter(|r| !r.leaving)
             .map(Replica::named)
+            .collect()
+    }
+
+    /// Every app host with where it is in its life: booting, serving, or being retired.
+    pub fn replicas(&self) -> Vec<(Node, ReplicaState)> {
+        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts
+            .iter()
+            .map(|r| {
+                let state = match (r.ready, r.leaving) {
+                    (_, true) => ReplicaState::Leaving,
+                    (true, false) => ReplicaState::Serving,
+                    (false, false) => ReplicaState::Starting,
+                };
+                (r.named(), state)
+            })
             .collect()
     }
 

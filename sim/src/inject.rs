@@ -57,10 +57,22 @@ pub struct Applied {
 
 type SetSpeed = Box<dyn Fn(f64) + Send + Sync>;
 
+/// How a node looks to someone watching the run (the live view's strip of nodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Health {
+    Up,
+    /// Its CPU is slowed by a fault.
+    Slow,
+    /// A partition cuts it off from some of its peers.
+    Cut,
+    /// Killed, and not restarted yet.
+    Down,
+}
+
 enum Undo {
     Restart(Vec<Node>),
-    /// Sets a host's CPU slowdown factor (1.0 restores it).
-    Speed(Vec<SetSpeed>),
+    /// Sets a host's CPU slowdown factor (1.0 restores it); with the host's node.
+    Speed(Vec<(NodeId, SetSpeed)>),
     Unclog(Vec<(NodeId, NodeId)>),
 
     Network,
@@ -111,6 +123,25 @@ impl Injector {
     /// Some fault is still in force and will heal on its own.
     pub fn has_active(&self) -> bool {
         self.active.iter().any(|a| a.until.is_some())
+    }
+
+    /// How `node` looks now: killed beats cut off beats slowed.
+    pub fn health(&self, node: NodeId) -> Health {
+        if self.down.contains_key(&node) {
+            return Health::Down;
+        }
+        let mut worst = Health::Up;
+        for a in &self.active {
+            let h = match &a.undo {
+                Undo::Speed(cpus) if cpus.iter().any(|(n, _)| *n == node) => Health::Slow,
+                Undo::Unclog(links) if links.iter().any(|(x, y)| *x == node || *y == node) => {
+                    Health::Cut
+                }
+                _ => Health::Up,
+            };
+            worst = worst.max(h);
+        }
+        worst
     }
 
     /// The skew the load generator reads.
@@ -184,7 +215,7 @@ impl Injector {
                 }
             }
             Undo::Speed(cpus) => {
-                for set in &cpus {
+                for (_, set) in &cpus {
                     set(1.0);
                 }
                 "CPU back to full speed".to_owned()
@@ -342,31 +373,35 @@ impl Injector {
                 ))
             }
             Fault::Slow { target, factor, .. } => {
-                let cpus: Vec<SetSpeed> = match target {
+                let cpus: Vec<(NodeId, SetSpeed)> = match target {
                     Role::App => topo
                         .tier
                         .app_target()
-                        .map(|(_, cpu)| -> SetSpeed { Box::new(move |f| cpu.set_slowdown(f)) })
+                        .map(|((id, _), cpu)| -> (NodeId, SetSpeed) {
+                            (id, Box::new(move |f| cpu.set_slowdown(f)))
+                        })
                         .into_iter()
                         .collect(),
                     Role::SessionStore => match &topo.tier.sessions {
-                        Some((_, server)) => {
+                        Some(((id, _), server)) => {
                             let server = server.clone();
-                            vec![Box::new(move |f| server.cpu().set_slowdown(f))]
+                            vec![(*id, Box::new(move |f| server.cpu().set_slowdown(f)))]
                         }
                         None => return Err(no_role(*target)),
                     },
                     Role::Db | Role::Shard(_) => db_nodes(*target, topo)?
                         .into_iter()
-                        .filter_map(|(_, i)| topo.dbs.get(i).map(|(_, db)| db.clone()))
-                        .map(|db| -> SetSpeed { Box::new(move |f| db.cpu.set_slowdown(f)) })
+                        .filter_map(|(_, i)| topo.dbs.get(i).map(|((id, _), db)| (*id, db.clone())))
+                        .map(|(id, db)| -> (NodeId, SetSpeed) {
+                            (id, Box::new(move |f| db.cpu.set_slowdown(f)))
+                        })
                         .collect(),
                     other => return Err(format!("{other} has no modelled CPU")),
                 };
                 if cpus.is_empty() {
                     return Err(no_role(*target));
                 }
-                for set in &cpus {
+                for (_, set) in &cpus {
                     set(factor.0);
                 }
                 Ok((

@@ -18,6 +18,8 @@
 //! - [`broker`]: the Kafka-like broker cluster and the `Publisher`/`Subscription` ports.
 //! - [`fault`]: fault kinds, roles, the timeline's entries, swarm schedules, live commands.
 //! - [`inject`]: applies faults to a design's nodes by role, and heals them.
+//! - [`live`]: live sessions: designs in lock-step, tick by tick, with live commands and a
+//!   frame of each design after every tick (the live view's feed).
 //! - [`lb`]: the load balancer (round robin / least connections, health checks).
 //! - [`mail`]: the mail provider and the `Mailer` port against it.
 //! - [`rpc`]: request/response over pooled simulated connections (used by `db` and `mail`).
@@ -45,6 +47,7 @@ pub mod fault;
 pub mod host;
 pub mod inject;
 pub mod lb;
+pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod net;

@@ -282,6 +282,8 @@ pub struct Recorder {
     pub carts_lost: Vec<CartLoss>,
     /// The latest notable events (faults, scaling, health), for violations' trails.
     pub log: std::collections::VecDeque<(Duration, String)>,
+    /// Lines ever added to `log` (it drops its oldest), so a watcher can take just the new.
+    pub notes: u64,
     // The current window of the time series.
     window: Histogram<u64>,
     window_requests: u64,
@@ -314,6 +316,7 @@ impl Recorder {
             acked: Vec::new(),
             carts_lost: Vec::new(),
             log: std::collections::VecDeque::new(),
+            notes: 0,
             window: histogram(),
             window_requests: 0,
             window_answered: 0,
@@ -439,6 +442,7 @@ impl Recorder {
             self.log.pop_front();
         }
         self.log.push_back((at, text));
+        self.notes += 1;
     }
 
     /// The autoscaler changed the number of replicas (utilization in thousandths).
@@ -475,10 +479,11 @@ impl Recorder {
         );
     }
 
-    /// Closes the current window of the time series with what the supervisor measured.
-    pub fn close_window(&mut self, w: Window) {
+    /// Closes the current window of the time series with what the supervisor measured;
+    /// returns the window's point (the series may merge it with its neighbours).
+    pub fn close_window(&mut self, w: Window) -> Point {
         let lat = Latency::of(&self.window);
-        self.series.push(Point {
+        let point = Point {
             t_s: w.t_s,
             span_s: w.span_s,
             requests: self.window_requests,
@@ -497,11 +502,13 @@ impl Recorder {
             replicas: w.replicas,
             emails: w.emails,
             queue_lag: w.queue_lag,
-        });
+        };
+        self.series.push(point.clone());
         self.window.reset();
         self.window_requests = 0;
         self.window_answered = 0;
         self.window_orders = 0;
+        point
     }
 
     pub fn latency_summary(&self) -> Latency {

@@ -11,7 +11,7 @@ use crate::fault::Scheduled;
 use crate::inject::Applied;
 use crate::metrics::{Latency, Point};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub scenario: String,
     pub design: &'static str,
@@ -63,6 +63,10 @@ pub struct Report {
     /// The trace hash at the end of every tick, to find where two runs first diverge.
     #[serde(skip)]
     pub checkpoints: Vec<u64>,
+    /// The run was stopped after this many ticks (a live session ended early, or a repro
+    /// saved part-way): its figures cover only those, and no checks ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_after_ticks: Option<u64>,
 }
 
 impl Report {
@@ -80,7 +84,7 @@ pub struct KindReport {
     pub latency: Latency,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Sessions {
     pub started: u64,
     pub completed: u64,
@@ -90,7 +94,7 @@ pub struct Sessions {
     pub cut: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CpuReport {
     /// Cores of each app host (the one big host, or each replica).
     pub app_cores: u32,

@@ -17,10 +17,11 @@ use crate::client::{run_session, Users};
 use crate::db::DbServer;
 use crate::deadline::Deadlines;
 use crate::design::{self, Design, MAIL};
-use crate::design::{Node, Wiring};
+use crate::design::{Node, ReplicaState, Wiring};
 use crate::fault::{Command, Scheduled, TimedFault};
 use crate::host::Kind;
 use crate::inject::{Injector, Skew, Topology};
+use crate::live::{Frame, Lane, NodeView, Update};
 use crate::mail::MailServer;
 use crate::metrics::{Recorder, Window};
 use crate::report::{CpuReport, KindReport, Report, Sessions};
@@ -48,8 +49,12 @@ pub struct Progress {
 pub struct RunOptions {
     /// Commands to apply at given ticks (a repro's recorded live commands).
     pub commands: Vec<Scheduled>,
-    /// Live commands, polled at every tick boundary and recorded with their tick.
-    pub live: Option<std::sync::mpsc::Receiver<Command>>,
+    /// A live session's lane: wait at its gate before every tick, apply the live commands
+    /// it hands out (recorded with their tick), send a frame after every tick.
+    pub lane: Option<Lane>,
+    /// Stop after this many ticks (a repro of a live session saved part-way): no drain and
+    /// no checks, since the run did not reach its end.
+    pub ticks: Option<u64>,
     /// Planted bugs, for tests that prove the checkers catch them.
     pub bugs: Bugs,
 }
@@ -391,19 +396,37 @@ pub async fn simulate(
         next: 0,
         recorded: Vec::new(),
         scheduled: std::mem::take(&mut options.commands),
-        live: options.live.take(),
     };
+    // Whatever happens to this run, its lane must stop holding the others back.
+    let lane = options.lane.take().map(FinishOnDrop);
     let mut lag_series: Vec<(f64, u64)> = Vec::new();
     let mut checkpoints: Vec<u64> = Vec::new();
     let mut tick = 0u64;
     let mut t = Duration::ZERO;
+    let mut cut_after_ticks = None;
+    let mut notes_seen = 0u64;
     while t < duration {
-        faults.at_tick(tick, t, &mut injector, &topo, &recorder);
+        let mut live = Vec::new();
+        if let Some(FinishOnDrop(lane)) = &lane {
+            match lane.lockstep.enter(lane.index, tick) {
+                Some(commands) => live = commands,
+                None => {
+                    cut_after_ticks = Some(tick);
+                    break;
+                }
+            }
+        }
+        if options.ticks.is_some_and(|n| tick >= n) {
+            cut_after_ticks = Some(tick);
+            break;
+        }
+        faults.at_tick(tick, t, live, &mut injector, &topo, &recorder);
         let step = interval.min(duration - t);
         tokio::time::sleep_until(start + t + step).await;
         t += step;
         // The database's load is its hottest shard's: that is the one that limits.
         let mut ud = 0.0f64;
+        let mut shard_cpu = Vec::with_capacity(dbs.len());
         for (i, db) in dbs.iter().enumerate() {
             let d = db.cpu.busy_ns();
             let u = ((d - db_busy[i]) as f64
@@ -411,6 +434,7 @@ pub async fn simulate(
             .min(1.0);
             db_busy[i] = d;
             shard_util_sum[i] += u;
+            shard_cpu.push(u);
             ud = ud.max(u);
         }
         let writes: u64 = dbs.iter().map(|db| db.writes()).sum();
@@ -433,7 +457,7 @@ pub async fn simulate(
             let lag = tier.queue_lag();
             queue_lag_max = queue_lag_max.max(lag);
             lag_series.push((t.as_secs_f64(), lag));
-            r.close_window(Window {
+            let window = r.close_window(Window {
                 t_s: (t - step).as_secs_f64(),
                 span_s: step.as_secs_f64(),
                 app_cpu: ua,
@@ -443,6 +467,21 @@ pub async fn simulate(
                 queue_lag: lag,
             });
             checkpoints.push(r.trace_hash().0);
+            if let Some(FinishOnDrop(lane)) = &lane {
+                let frame = frame(
+                    lane.index,
+                    tick,
+                    t,
+                    window,
+                    &r,
+                    &mut notes_seen,
+                    shard_cpu,
+                    &topo,
+                    &injector,
+                );
+                let _ = lane.updates.send(Update::Tick(Box::new(frame)));
+                lane.lockstep.completed_tick(lane.index, tick - 1);
+            }
             r.requests
         };
         // madsim keeps a weak pointer to every task ever spawned on a node, and only
@@ -454,6 +493,20 @@ pub async fn simulate(
             p.virtual_ms.store(t.as_millis() as u64, Ordering::Relaxed);
             p.requests.store(requests, Ordering::Relaxed);
         }
+    }
+    // No more ticks: the other designs need not wait for this one.
+    drop(lane);
+    if let Some(ticks) = cut_after_ticks {
+        return cut_report(
+            scn,
+            design,
+            seed,
+            ticks,
+            &recorder,
+            checkpoints,
+            &injector,
+            faults.recorded,
+        );
     }
     // Requests sent just before the end finish (or time out) within the SLO.
     tokio::time::sleep(slo + Duration::from_millis(10)).await;
@@ -592,6 +645,122 @@ pub async fn simulate(
         commands: faults.recorded,
         checks,
         checkpoints,
+        cut_after_ticks: None,
+    }
+}
+
+/// Marks a live lane finished when the run lets go of it, also when the run panics.
+struct FinishOnDrop(Lane);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.lockstep.finish(self.0.index);
+    }
+}
+
+/// What a watcher sees of one design after tick `tick` (1-based here: ticks done).
+#[allow(clippy::too_many_arguments)]
+fn frame(
+    lane: usize,
+    ticks_done: u64,
+    t: Duration,
+    window: crate::metrics::Point,
+    r: &Recorder,
+    notes_seen: &mut u64,
+    shard_cpu: Vec<f64>,
+    topo: &Topology,
+    injector: &Injector,
+) -> Frame {
+    let new = (r.notes - *notes_seen).min(r.log.len() as u64) as usize;
+    *notes_seen = r.notes;
+    let events = r
+        .log
+        .iter()
+        .skip(r.log.len() - new)
+        .map(|(at, text)| (at.as_secs_f64(), text.clone()))
+        .collect();
+    let view = |(id, name): &Node, group: &'static str| NodeView {
+        name: name.clone(),
+        group,
+        health: injector.health(*id),
+        starting: false,
+    };
+    let mut nodes: Vec<NodeView> = topo
+        .tier
+        .replicas()
+        .iter()
+        .filter(|(_, state)| *state != ReplicaState::Leaving)
+        .map(|(node, state)| NodeView {
+            starting: *state == ReplicaState::Starting,
+            ..view(node, "app")
+        })
+        .collect();
+    nodes.extend(topo.tier.sessions.iter().map(|(n, _)| view(n, "sessions")));
+    nodes.extend(topo.tier.broker_nodes.iter().map(|n| view(n, "broker")));
+    nodes.extend(topo.tier.worker_nodes.iter().map(|n| view(n, "workers")));
+    nodes.extend(topo.dbs.iter().map(|(n, _)| view(n, "db")));
+    nodes.push(view(&topo.mail, "mail"));
+    Frame {
+        lane,
+        tick: ticks_done - 1,
+        t_s: t.as_secs_f64(),
+        window,
+        requests: r.requests,
+        answered_in_slo: r.answered_in_slo,
+        errors: r.errors.values().sum(),
+        orders: r.orders,
+        revenue_lost_cents: r.revenue_lost_cents,
+        shard_cpu,
+        nodes,
+        events,
+        trace_hash: r.trace_hash().0,
+    }
+}
+
+/// The report of a run cut short after `ticks` ticks: what was measured so far, its trace
+/// hash there, and no checks (the checkers judge whole runs: a cut run has orders still in
+/// its queue, say).
+#[allow(clippy::too_many_arguments)]
+fn cut_report(
+    scn: &Scenario,
+    design: Design,
+    seed: u64,
+    ticks: u64,
+    recorder: &Mutex<Recorder>,
+    checkpoints: Vec<u64>,
+    injector: &Injector,
+    commands: Vec<Scheduled>,
+) -> Report {
+    let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    let (hash, events) = r.trace_hash();
+    let span_s = ticks as f64 * scn.metrics.interval_s.0;
+    Report {
+        scenario: scn.name.clone(),
+        design: design.name(),
+        seed,
+        trace_hash: format!("{hash:016x}"),
+        trace_events: events,
+        duration_s: span_s.min(scn.duration_s()),
+        slo_timeout_ms: scn.slo.timeout_ms.0,
+        requests: r.requests,
+        answered_in_slo: r.answered_in_slo,
+        availability: if r.requests > 0 {
+            r.answered_in_slo as f64 / r.requests as f64
+        } else {
+            1.0
+        },
+        throughput_rps: r.answered_in_slo as f64 / span_s.max(f64::MIN_POSITIVE),
+        latency: r.latency_summary(),
+        errors: r.errors.clone(),
+        orders: r.orders,
+        revenue_cents: r.revenue_cents,
+        revenue_lost_cents: r.revenue_lost_cents,
+        series: r.series.points.clone(),
+        faults: injector.log.clone(),
+        commands,
+        checkpoints,
+        cut_after_ticks: Some(ticks),
+        ..Report::default()
     }
 }
 
@@ -600,7 +769,6 @@ struct Faults {
     timeline: Vec<TimedFault>,
     next: usize,
     scheduled: Vec<Scheduled>,
-    live: Option<std::sync::mpsc::Receiver<Command>>,
     /// Every command applied, with its tick (a live session's repro replays these).
     recorded: Vec<Scheduled>,
 }
@@ -612,6 +780,7 @@ impl Faults {
         &mut self,
         tick: u64,
         t: Duration,
+        live: Vec<Command>,
         injector: &mut Injector,
         topo: &Topology,
         recorder: &Mutex<Recorder>,
@@ -630,13 +799,7 @@ impl Faults {
             .filter(|s| s.tick == tick)
             .map(|s| s.command.clone())
             .collect();
-        // A live channel is only ever polled, never awaited: a simulated task that waits on
-        // a channel fed from outside the simulation looks like a deadlock to madsim.
-        if let Some(rx) = &self.live {
-            while let Ok(cmd) = rx.try_recv() {
-                commands.push(cmd);
-            }
-        }
+        commands.extend(live);
         for command in commands {
             applied.extend(injector.command(t, &command, topo));
             self.recorded.push(Scheduled { tick, command });

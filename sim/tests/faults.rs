@@ -347,27 +347,34 @@ fn a_fault_after_the_end_or_on_a_missing_shard_is_bad_input() {
 #[test]
 fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
     use scalelab_sim::fault::{Command, Fault, Role};
+    use scalelab_sim::live::{Lane, Lockstep};
     use scalelab_sim::run::run_with;
     use scalelab_sim::RunOptions;
 
     let scenario = with_faults("");
-    // Sent before the run: the supervisor finds them at its first tick (tick 0).
-    let (tx, rx) = std::sync::mpsc::channel();
-    tx.send(Command::Inject {
+    // Given before the run starts: the gate hands them out at the first tick (tick 0).
+    let gate = Lockstep::new(1);
+    let kill = Command::Inject {
         fault: Fault::Kill {
             target: Role::App,
             restart_after_s: None,
         },
-    })
-    .expect("send");
-    tx.send(Command::HealAll).expect("send");
+    };
+    assert_eq!(gate.inject(kill), 0);
+    assert_eq!(gate.inject(Command::HealAll), 0);
+    gate.allow(u64::MAX);
+    let (updates, _frames) = std::sync::mpsc::channel();
     let live = run_with(
         &scenario,
         Design::Horizontal,
         3,
         None,
         RunOptions {
-            live: Some(rx),
+            lane: Some(Lane {
+                index: 0,
+                lockstep: gate.clone(),
+                updates,
+            }),
             ..Default::default()
         },
     )
@@ -375,6 +382,7 @@ fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
     assert_eq!(live.commands.len(), 2);
     assert!(live.commands.iter().all(|c| c.tick == 0));
     assert_eq!(live.faults[0].effect, "killed app-0 (no restart)");
+    assert!(gate.all_finished(), "the lane let go of the gate");
     // Replaying the recorded commands gives the same run, bit for bit.
     let replayed = run_with(
         &scenario,
