@@ -86,7 +86,11 @@ fn a_live_session_runs_in_lock_step_and_replays_bit_for_bit() {
         order.windows(2).all(|w| w[0] <= w[1]),
         "frames out of lock-step: {order:?}"
     );
-    assert_eq!(order.len(), 30 * Design::ALL.len(), "a frame per tick per design");
+    assert_eq!(
+        order.len(),
+        30 * Design::ALL.len(),
+        "a frame per tick per design"
+    );
     // The command reached every design at the same tick, and each recorded it there.
     for r in &reports {
         assert_eq!(r.commands.len(), 1, "{}", r.design);

@@ -13,6 +13,8 @@
 #[cfg(madsim)]
 mod bench;
 #[cfg(madsim)]
+mod demo;
+#[cfg(madsim)]
 mod hunt;
 #[cfg(madsim)]
 mod repro;
@@ -80,9 +82,31 @@ enum Command {
         #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
         save_repro: Option<PathBuf>,
     },
+    /// Watch the four designs live, side by side, and inject faults with keys (`?` in the
+    /// view lists them). Needs a terminal of at least 80x24.
+    Demo {
+        /// The scenario file (TOML); the built-in black-friday if absent.
+        scenario: Option<PathBuf>,
+        /// The seed; the same scenario, seed and keys at the same ticks give the same run.
+        /// Picked at random if absent (the view shows it).
+        #[arg(long, env = "SCALELAB_SEED")]
+        seed: Option<u64>,
+        /// Virtual seconds per wall second at the start: 1, 2, 5, 10, 50 or max.
+        #[arg(long, default_value = "10x", value_parser = demo::pace::Speed::parse)]
+        speed: demo::pace::Speed,
+        /// Start paused (space runs, `.` steps one tick).
+        #[arg(long)]
+        paused: bool,
+        /// Frames drawn per second, at most.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=240))]
+        fps: u32,
+        /// Where `s` saves repro files.
+        #[arg(long, default_value = "scalelab-repros")]
+        repro_dir: PathBuf,
+    },
     /// Run a repro file again and check that every design reproduces its trace hash.
     Replay {
-        /// A repro file written by `run` or `hunt`.
+        /// A repro file written by `run`, `hunt` or `demo` (its `s` key).
         repro: PathBuf,
     },
     /// Run a scenario with many seeds and report which invariants broke, and where.
@@ -121,6 +145,19 @@ enum Command {
         /// Runs to take the median of, with the scenario.
         #[arg(long, default_value_t = 3)]
         runs: u64,
+        /// Instead: the live view's frame rate and CPU share, with all four designs running
+        /// at `--speed` from `--peak-from-s` (the scenario: --scenario, or black-friday).
+        #[arg(long)]
+        demo: bool,
+        /// The live view's speed, with --demo.
+        #[arg(long, default_value = "10x", value_parser = demo::pace::Speed::parse)]
+        speed: demo::pace::Speed,
+        /// Frames per second at most, with --demo.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=240))]
+        fps: u32,
+        /// Wall seconds measured per run, with --demo.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
     },
     /// Serve the shop for real: only in the real-world build (`cargo xtask serve`).
     #[command(disable_help_flag = true)]
@@ -154,6 +191,21 @@ fn main() -> ExitCode {
             save_repro,
         } => run(scenario, seed, json, design, save_repro),
         Command::Replay { repro } => replay(&repro),
+        Command::Demo {
+            scenario,
+            seed,
+            speed,
+            paused,
+            fps,
+            repro_dir,
+        } => demo::main(demo::Args {
+            scenario,
+            seed,
+            speed,
+            paused,
+            fps,
+            repro_dir,
+        }),
         Command::Hunt {
             scenario,
             seeds,
@@ -161,6 +213,23 @@ fn main() -> ExitCode {
             design,
             out,
         } => hunt::main(&scenario, seeds, jobs, design, &out),
+        Command::Bench {
+            demo: true,
+            scenario,
+            peak_from_s,
+            runs,
+            speed,
+            fps,
+            seconds,
+            ..
+        } => demo::bench::main(demo::bench::Options {
+            scenario,
+            speed,
+            fps,
+            seconds,
+            from_s: peak_from_s,
+            runs,
+        }),
         Command::Bench {
             quick,
             scenario: None,
@@ -378,10 +447,13 @@ fn replay(path: &std::path::Path) -> ExitCode {
     };
     let names: Vec<&str> = repro.designs.iter().map(|d| d.name()).collect();
     eprintln!(
-        "replaying {} (seed {}, {} command(s)): {} ...",
+        "replaying {} (seed {}, {} command(s){}): {} ...",
         path.display(),
         repro.seed,
         repro.commands.len(),
+        repro
+            .ticks
+            .map_or(String::new(), |n| format!(", the first {n} ticks")),
         names.join(", ")
     );
     let options = repro
@@ -389,6 +461,7 @@ fn replay(path: &std::path::Path) -> ExitCode {
         .iter()
         .map(|_| scalelab_sim::RunOptions {
             commands: repro.commands.clone(),
+            ticks: repro.ticks,
             ..Default::default()
         })
         .collect();

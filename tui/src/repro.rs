@@ -32,6 +32,8 @@ struct File {
     scenario_file: String,
     designs: Vec<Spanned<String>>,
     scenario: Spanned<String>,
+    /// Replay only this many ticks (a live session saved part-way).
+    ticks: Option<u64>,
     #[serde(default)]
     commands: Vec<Scheduled>,
     expected: Vec<Expected>,
@@ -47,10 +49,42 @@ pub struct Expected {
     pub checkpoints: String,
 }
 
+impl Expected {
+    /// A design's expectation from its per-tick hashes alone: the run's hash is the last
+    /// tick's (a run cut there records nothing after it).
+    pub fn from_checkpoints(design: &str, checkpoints: &[u64]) -> Expected {
+        Expected {
+            design: design.to_owned(),
+            trace_hash: format!("{:016x}", checkpoints.last().copied().unwrap_or(0)),
+            checkpoints: hex(checkpoints),
+        }
+    }
+}
+
+fn hex(checkpoints: &[u64]) -> String {
+    checkpoints
+        .iter()
+        .map(|c| format!("{c:016x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[derive(Serialize)]
 struct Tail<'a> {
     commands: &'a [Scheduled],
     expected: &'a [Expected],
+}
+
+/// Everything a repro file says.
+pub struct Parts<'a> {
+    pub scenario_text: &'a str,
+    pub scenario_path: &'a str,
+    pub seed: u64,
+    pub designs: &'a [Design],
+    pub commands: &'a [Scheduled],
+    pub expected: &'a [Expected],
+    /// Replay only this many ticks.
+    pub ticks: Option<u64>,
 }
 
 /// A repro, ready to replay.
@@ -60,32 +94,55 @@ pub struct Repro {
     pub designs: Vec<Design>,
     pub commands: Vec<Scheduled>,
     pub expected: Vec<Expected>,
+    /// Replay only this many ticks (`None`: the whole run).
+    pub ticks: Option<u64>,
 }
 
 /// The text of a repro for `reports` (one per design, all of one run).
 pub fn render(scenario_text: &str, scenario_path: &str, reports: &[Report]) -> String {
-    let seed = reports.first().map_or(0, |r| r.seed);
-    let designs: Vec<String> = reports.iter().map(|r| format!("{:?}", r.design)).collect();
+    let designs: Vec<Design> = reports
+        .iter()
+        .filter_map(|r| Design::parse(r.design))
+        .collect();
     let expected: Vec<Expected> = reports
         .iter()
         .map(|r| Expected {
             design: r.design.to_owned(),
             trace_hash: r.trace_hash.clone(),
-            checkpoints: r
-                .checkpoints
-                .iter()
-                .map(|c| format!("{c:016x}"))
-                .collect::<Vec<_>>()
-                .join(" "),
+            checkpoints: hex(&r.checkpoints),
         })
         .collect();
-    // Every design of a run gets the same commands at the same ticks.
-    let commands = reports.first().map_or(&[][..], |r| &r.commands[..]);
-    let tail = toml::to_string(&Tail {
-        commands,
+    render_parts(&Parts {
+        scenario_text,
+        scenario_path,
+        seed: reports.first().map_or(0, |r| r.seed),
+        designs: &designs,
+        // Every design of a run gets the same commands at the same ticks.
+        commands: reports.first().map_or(&[][..], |r| &r.commands[..]),
         expected: &expected,
+        ticks: reports.first().and_then(|r| r.cut_after_ticks),
     })
-    .unwrap_or_default();
+}
+
+/// The text of a repro file.
+pub fn render_parts(parts: &Parts) -> String {
+    let Parts {
+        scenario_text,
+        scenario_path,
+        seed,
+        designs,
+        commands,
+        expected,
+        ticks,
+    } = *parts;
+    let designs: Vec<String> = designs.iter().map(|d| format!("{:?}", d.name())).collect();
+    let tail = toml::to_string(&Tail { commands, expected }).unwrap_or_default();
+    let ticks = match ticks {
+        Some(n) => format!(
+            "# Saved part-way through a live session: replay runs the first {n} ticks.\nticks = {n}\n"
+        ),
+        None => String::new(),
+    };
     // A literal string keeps the scenario byte for byte, so errors in it point at the right
     // place in this file; it cannot hold ''' itself, which a scenario has no reason to use.
     let scenario = if scenario_text.contains("'''") {
@@ -103,6 +160,7 @@ pub fn render(scenario_text: &str, scenario_path: &str, reports: &[Report]) -> S
          seed = {seed}\n\
          scenario_file = {:?}\n\
          designs = [{}]\n\
+         {ticks}\
          scenario = {scenario}\n\n{tail}",
         env!("CARGO_PKG_VERSION"),
         scenario_path,
@@ -200,6 +258,7 @@ pub fn load(path: &Path) -> Result<Repro, LoadError> {
         designs,
         commands: file.commands,
         expected: file.expected,
+        ticks: file.ticks,
     })
 }
 

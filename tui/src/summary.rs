@@ -332,6 +332,13 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
             }
         }
     }
+    if let Some(ticks) = first.cut_after_ticks {
+        let _ = writeln!(
+            s,
+            "\nchecks: not run (the runs stopped after {ticks} ticks; the checkers judge whole runs)"
+        );
+        return s;
+    }
     let _ = writeln!(s, "\nchecks");
     let width = 14;
     let _ = write!(s, "  {:<24}", "");

@@ -1,0 +1,495 @@
+//! The live view's state: what each design has shown so far, the event log, the pace, the
+//! open menu, and what each key does.
+//!
+//! Owns turning frames from the live session into history for the panes, turning keys into
+//! pacing changes and live commands, and saving a repro of the session so far. Must not: draw
+//! (`view` does), touch the terminal (`mod.rs` does), or read the wall clock (callers pass
+//! `now`, so tests drive it).
+
+use std::collections::{BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use scalelab_sim::fault::{Command, Fault, Scheduled};
+use scalelab_sim::live::{Frame, LiveSession, Update};
+use scalelab_sim::{Design, Report, Scenario};
+
+use super::keymap::{self, Action};
+use super::pace::{Pacer, Speed};
+use crate::repro::{self, Expected};
+
+/// Points of history kept per design (a pane is never wider than this).
+const HISTORY: usize = 1024;
+/// Lines the event log keeps.
+const LOG_LINES: usize = 500;
+
+/// What a session is started from.
+pub struct Setup {
+    pub scenario: Scenario,
+    /// The scenario file's text, byte for byte (a repro embeds it).
+    pub scenario_text: String,
+    /// Where it came from, as shown.
+    pub scenario_path: String,
+    pub seed: u64,
+    pub speed: Speed,
+    pub paused: bool,
+    /// Where `s` writes repros.
+    pub repro_dir: PathBuf,
+}
+
+/// One design's pane.
+pub struct Pane {
+    pub design: Design,
+    /// Answered requests per second, per tick.
+    pub throughput: VecDeque<u64>,
+    /// p50 and p99 latency per tick, in ms.
+    pub p50_ms: VecDeque<u64>,
+    pub p99_ms: VecDeque<u64>,
+    pub last: Option<Box<Frame>>,
+    /// The trace hash at the end of every tick so far.
+    pub checkpoints: Vec<u64>,
+    /// The run's report once it ended, or why it failed.
+    pub report: Option<Result<Report, String>>,
+}
+
+/// A line of the event log: one thing that happened, and in which designs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub at_s: f64,
+    pub text: String,
+    /// Design indices (0-3) it happened in.
+    pub designs: BTreeSet<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    Normal,
+    Help,
+    /// Choosing which role to kill.
+    KillMenu,
+}
+
+pub struct App {
+    pub scenario: Scenario,
+    scenario_text: String,
+    pub scenario_path: String,
+    pub seed: u64,
+    pub designs: Vec<Design>,
+    session: LiveSession,
+    pub panes: Vec<Pane>,
+    pub log: VecDeque<LogLine>,
+    pub pacer: Pacer,
+    pub mode: Mode,
+    /// The design shown alone, if any.
+    pub enlarged: Option<usize>,
+    /// The last thing the app has to say (a saved repro, a command's tick).
+    pub status: Option<String>,
+    pub quit: bool,
+    repro_dir: PathBuf,
+    /// Repros saved in this session, in order.
+    pub saved: Vec<PathBuf>,
+}
+
+impl App {
+    /// Starts every design of `setup.scenario` in lock-step, waiting for the first tick.
+    pub fn start(setup: Setup) -> App {
+        let designs = Design::ALL.to_vec();
+        let session = LiveSession::start(&setup.scenario, &designs, setup.seed);
+        let interval_s = setup.scenario.metrics.interval_s.0;
+        let mut log = VecDeque::new();
+        log.push_back(LogLine {
+            at_s: 0.0,
+            text: format!("{}: {}", setup.scenario.name, setup.scenario.description),
+            designs: (0..designs.len()).collect(),
+        });
+        App {
+            panes: designs
+                .iter()
+                .map(|&design| Pane {
+                    design,
+                    throughput: VecDeque::new(),
+                    p50_ms: VecDeque::new(),
+                    p99_ms: VecDeque::new(),
+                    last: None,
+                    checkpoints: Vec::new(),
+                    report: None,
+                })
+                .collect(),
+            designs,
+            session,
+            log,
+            pacer: Pacer::new(setup.speed, setup.paused, interval_s),
+            mode: Mode::Normal,
+            enlarged: None,
+            status: None,
+            quit: false,
+            scenario: setup.scenario,
+            scenario_text: setup.scenario_text,
+            scenario_path: setup.scenario_path,
+            seed: setup.seed,
+            repro_dir: setup.repro_dir,
+            saved: Vec::new(),
+        }
+    }
+
+    pub fn interval_s(&self) -> f64 {
+        self.scenario.metrics.interval_s.0
+    }
+
+    /// Ticks every design has finished.
+    pub fn completed(&self) -> u64 {
+        self.panes
+            .iter()
+            .map(|p| p.checkpoints.len() as u64)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Every design's run has ended.
+    pub fn finished(&self) -> bool {
+        self.panes.iter().all(|p| p.report.is_some())
+    }
+
+    /// Takes in what the designs sent and lets them run as far as the pace allows. Returns
+    /// whether anything new arrived.
+    pub fn pump(&mut self, now: Instant) -> bool {
+        let mut changed = false;
+        while let Ok(update) = self.session.updates.try_recv() {
+            changed = true;
+            self.take(update);
+        }
+        let gate = &self.session.lockstep;
+        if let Some(target) = self.pacer.target(now, gate.completed(), gate.allowed()) {
+            gate.allow(target);
+        }
+        changed
+    }
+
+    /// Waits until every design has finished `ticks` ticks (or ended), taking in frames on
+    /// the way: for tests, which step the session by hand.
+    #[cfg(test)]
+    pub fn wait_for(&mut self, ticks: u64) {
+        while self.completed() < ticks && !self.finished() {
+            match self
+                .session
+                .updates
+                .recv_timeout(std::time::Duration::from_secs(60))
+            {
+                Ok(update) => self.take(update),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn take(&mut self, update: Update) {
+        match update {
+            Update::Tick(frame) => {
+                let Some(pane) = self.panes.get_mut(frame.lane) else {
+                    return;
+                };
+                push(
+                    &mut pane.throughput,
+                    frame.window.throughput_rps.round() as u64,
+                );
+                push(&mut pane.p50_ms, frame.window.p50_ms.round() as u64);
+                push(&mut pane.p99_ms, frame.window.p99_ms.round() as u64);
+                pane.checkpoints.push(frame.trace_hash);
+                let lane = frame.lane;
+                for (at_s, text) in &frame.events {
+                    self.note(*at_s, text.clone(), Some(lane));
+                }
+                if let Some(pane) = self.panes.get_mut(lane) {
+                    pane.last = Some(frame);
+                }
+            }
+            Update::Done { lane, result } => {
+                let line = match result.as_ref() {
+                    Ok(r) if r.cut_after_ticks.is_some() => None,
+                    Ok(r) => Some(checks_line(r)),
+                    Err(e) => Some(format!("the simulation failed: {e}")),
+                };
+                let at = self.completed() as f64 * self.interval_s();
+                if let Some(text) = line {
+                    self.note(at, text, Some(lane));
+                }
+                if let Some(pane) = self.panes.get_mut(lane) {
+                    pane.report = Some((*result).map_err(|e| e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Adds a line to the event log; the same line at the same time in several designs
+    /// becomes one line that names them all.
+    fn note(&mut self, at_s: f64, text: String, lane: Option<usize>) {
+        let recent = self.log.iter_mut().rev().take(32);
+        for line in recent {
+            if line.at_s == at_s && line.text == text {
+                line.designs.extend(lane);
+                return;
+            }
+        }
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine {
+            at_s,
+            text,
+            designs: lane.into_iter().collect(),
+        });
+    }
+
+    /// Does what a key press asks.
+    pub fn on_key(&mut self, key: KeyEvent, now: Instant) {
+        if key.kind != KeyEventKind::Press {
+            return;
+        }
+        match self.mode {
+            Mode::Help => {
+                // Any key closes the help; Ctrl-C still quits.
+                self.mode = Mode::Normal;
+                if keymap::action_for(&key) == Some(Action::Quit) && key.code != KeyCode::Esc {
+                    self.quit = true;
+                }
+                return;
+            }
+            Mode::KillMenu => {
+                self.mode = Mode::Normal;
+                if let KeyCode::Char(c) = key.code {
+                    let shards = self.scenario.sharded.shards.get();
+                    if let Some((_, role)) =
+                        keymap::kill_menu(shards).into_iter().find(|(k, _)| *k == c)
+                    {
+                        self.inject(Fault::Kill {
+                            target: role,
+                            restart_after_s: None,
+                        });
+                        return;
+                    }
+                }
+                if keymap::action_for(&key) == Some(Action::Quit) && key.code != KeyCode::Esc {
+                    self.quit = true;
+                } else {
+                    self.status = Some("kill cancelled".into());
+                }
+                return;
+            }
+            Mode::Normal => {}
+        }
+        let Some(action) = keymap::action_for(&key) else {
+            return;
+        };
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Pause => {
+                let paused = !self.pacer.paused();
+                self.pacer.set_paused(paused);
+            }
+            Action::Step => {
+                self.pacer.set_paused(true);
+                let gate = &self.session.lockstep;
+                gate.allow(gate.allowed().max(gate.completed()) + 1);
+            }
+            Action::Faster => self.pacer.change(true),
+            Action::Slower => self.pacer.change(false),
+            Action::Kill => self.mode = Mode::KillMenu,
+            Action::Inject(f) => self.inject(f.fault()),
+            Action::HealAll => self.command(Command::HealAll, "heal everything"),
+            Action::Save => {
+                self.status = Some(match self.save() {
+                    Ok(path) => format!(
+                        "saved {} (replay: scalelab replay {})",
+                        path.display(),
+                        path.display()
+                    ),
+                    Err(e) => format!("could not save the repro: {e}"),
+                });
+            }
+            Action::NextPane => {
+                self.enlarged = match self.enlarged {
+                    None => Some(0),
+                    Some(i) if i + 1 < self.panes.len() => Some(i + 1),
+                    Some(_) => None,
+                };
+            }
+            Action::Enlarge(i) if i < self.panes.len() => {
+                self.enlarged = if self.enlarged == Some(i) {
+                    None
+                } else {
+                    Some(i)
+                };
+            }
+            Action::Enlarge(_) => {}
+            Action::Help => self.mode = Mode::Help,
+        }
+        // A key that changed the pace takes effect now, not at the next frame.
+        self.pump(now);
+    }
+
+    fn inject(&mut self, fault: Fault) {
+        let what = scalelab_sim::inject::describe(&fault);
+        self.command(Command::Inject { fault }, &what);
+    }
+
+    fn command(&mut self, command: Command, what: &str) {
+        if self.finished() {
+            self.status = Some(format!("{what}: the run is over"));
+            return;
+        }
+        let tick = self.session.lockstep.inject(command);
+        self.status = Some(format!(
+            "{what}: every design at tick {tick} ({})",
+            clock(tick as f64 * self.interval_s())
+        ));
+    }
+
+    /// The commands given so far that every design has applied, with their ticks.
+    pub fn commands(&self, ticks: u64) -> Vec<Scheduled> {
+        self.session
+            .lockstep
+            .commands()
+            .into_iter()
+            .filter(|c| c.tick < ticks)
+            .collect()
+    }
+
+    /// Writes a repro of the session so far: the ticks every design has finished, the
+    /// commands applied in them, and each design's hash at every one of those ticks. When
+    /// every run has ended, the repro is of the whole runs, with their final hashes.
+    pub fn save(&mut self) -> std::io::Result<PathBuf> {
+        let whole: Option<Vec<&Report>> = self
+            .panes
+            .iter()
+            .map(|p| match &p.report {
+                Some(Ok(r)) if r.cut_after_ticks.is_none() => Some(r),
+                _ => None,
+            })
+            .collect();
+        let (text, path) = match whole {
+            Some(reports) => {
+                let reports: Vec<Report> = reports.into_iter().cloned().collect();
+                let path = self.repro_path("whole");
+                let text = repro::render(&self.scenario_text, &self.scenario_path, &reports);
+                (text, path)
+            }
+            None => {
+                let ticks = self.completed();
+                let expected: Vec<Expected> = self
+                    .panes
+                    .iter()
+                    .map(|p| {
+                        Expected::from_checkpoints(
+                            p.design.name(),
+                            &p.checkpoints[..ticks as usize],
+                        )
+                    })
+                    .collect();
+                let parts = repro::Parts {
+                    scenario_text: &self.scenario_text,
+                    scenario_path: &self.scenario_path,
+                    seed: self.seed,
+                    designs: &self.designs,
+                    commands: &self.commands(ticks),
+                    expected: &expected,
+                    ticks: Some(ticks),
+                };
+                (
+                    repro::render_parts(&parts),
+                    self.repro_path(&format!("tick-{ticks}")),
+                )
+            }
+        };
+        write_file(&path, &text)?;
+        self.saved.push(path.clone());
+        Ok(path)
+    }
+
+    fn repro_path(&self, what: &str) -> PathBuf {
+        self.repro_dir.join(format!(
+            "{}-seed-{}-live-{what}.toml",
+            self.scenario.name, self.seed
+        ))
+    }
+
+    /// Stops every design at its next tick boundary and waits for them.
+    pub fn stop(self) -> Vec<Pane> {
+        self.session.stop();
+        self.panes
+    }
+
+    /// Each design's trace hash at the last tick every design finished.
+    pub fn hashes(&self) -> Vec<(Design, Option<u64>)> {
+        let ticks = self.completed() as usize;
+        self.panes
+            .iter()
+            .map(|p| {
+                (
+                    p.design,
+                    ticks
+                        .checked_sub(1)
+                        .and_then(|i| p.checkpoints.get(i).copied()),
+                )
+            })
+            .collect()
+    }
+
+    /// The session's state in a word or two, for the header. "behind" is the speed achieved
+    /// when the simulation cannot keep up with the one chosen.
+    pub fn state(&self) -> String {
+        if self.finished() {
+            return "finished".into();
+        }
+        if self.completed() as f64 * self.interval_s() >= self.scenario.duration_s() {
+            return "draining".into();
+        }
+        if self.pacer.paused() {
+            return "paused".into();
+        }
+        match (self.pacer.speed(), self.pacer.achieved()) {
+            (Speed::Times(n), Some(got)) if got < 0.9 * f64::from(n) => {
+                format!("behind: {got:.1}x")
+            }
+            (Speed::Max, Some(got)) => format!("running at {got:.1}x"),
+            _ => "running".into(),
+        }
+    }
+}
+
+fn push(series: &mut VecDeque<u64>, v: u64) {
+    if series.len() == HISTORY {
+        series.pop_front();
+    }
+    series.push_back(v);
+}
+
+fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
+}
+
+/// What a whole run's checkers found, as one log line.
+fn checks_line(r: &Report) -> String {
+    let violated: Vec<&str> = r
+        .checks
+        .iter()
+        .filter(|c| c.failed())
+        .map(|c| c.name)
+        .collect();
+    if violated.is_empty() {
+        format!(
+            "run over; checks: no violation ({} checked)",
+            r.checks.len()
+        )
+    } else {
+        format!("run over; checks VIOLATED: {}", violated.join(", "))
+    }
+}
+
+/// Virtual seconds as h:mm:ss.
+pub fn clock(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}

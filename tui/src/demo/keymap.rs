@@ -1,0 +1,306 @@
+//! The live view's keys, as data: the key handler, the footer's hints and the `?` help are
+//! all read from this one table, so they cannot disagree.
+//!
+//! Also owns which fault each key injects (with its parameters), so that the help can say
+//! exactly what a key does. Must not: act on anything (the app does).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use scalelab_sim::fault::{Fault, Role};
+use scalelab_sim::scenario::{Positive, Probability};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action {
+    Quit,
+    Pause,
+    Step,
+    Faster,
+    Slower,
+    /// Opens the menu of roles to kill.
+    Kill,
+    /// Injects a fault into every design at the next tick.
+    Inject(LiveFault),
+    HealAll,
+    Save,
+    /// Enlarges the next design (Tab), or design N (1-4; again to go back).
+    NextPane,
+    Enlarge(usize),
+    Help,
+}
+
+/// The faults that have a key of their own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LiveFault {
+    BrokerOutage,
+    HotShard,
+    Partition,
+    MailOutage,
+}
+
+impl LiveFault {
+    /// The fault, with the parameters the help states.
+    pub fn fault(self) -> Fault {
+        match self {
+            LiveFault::BrokerOutage => Fault::BrokerOutage {
+                leader_only: false,
+                duration_s: Positive(60.0),
+            },
+            LiveFault::HotShard => Fault::HotShard {
+                shard: 0,
+                share: Probability(0.5),
+                duration_s: Positive(120.0),
+            },
+            LiveFault::Partition => Fault::Partition {
+                between: [Role::App, Role::Db],
+                duration_s: Positive(30.0),
+            },
+            LiveFault::MailOutage => Fault::MailOutage {
+                duration_s: Positive(120.0),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Key {
+    Char(char),
+    Tab,
+    Esc,
+    CtrlC,
+}
+
+impl Key {
+    fn matches(self, ev: &KeyEvent) -> bool {
+        match self {
+            Key::Char(c) => {
+                ev.code == KeyCode::Char(c) && !ev.modifiers.contains(KeyModifiers::CONTROL)
+            }
+            Key::Tab => ev.code == KeyCode::Tab,
+            Key::Esc => ev.code == KeyCode::Esc,
+            Key::CtrlC => {
+                ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL)
+            }
+        }
+    }
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    /// The keys as the help shows them.
+    pub shown: &'static str,
+    /// A word or two for the footer; empty: not in the footer.
+    pub hint: &'static str,
+    pub help: &'static str,
+    pub action: Action,
+}
+
+pub const KEYMAP: &[Binding] = &[
+    Binding {
+        keys: &[Key::Char(' ')],
+        shown: "space",
+        hint: "pause",
+        help: "pause or resume",
+        action: Action::Pause,
+    },
+    Binding {
+        keys: &[Key::Char('.')],
+        shown: ".",
+        hint: "step",
+        help: "run one tick, then pause",
+        action: Action::Step,
+    },
+    Binding {
+        keys: &[Key::Char('+'), Key::Char('=')],
+        shown: "+",
+        hint: "faster",
+        help: "faster: 1x 2x 5x 10x 50x max",
+        action: Action::Faster,
+    },
+    Binding {
+        keys: &[Key::Char('-')],
+        shown: "-",
+        hint: "slower",
+        help: "slower",
+        action: Action::Slower,
+    },
+    Binding {
+        keys: &[Key::Char('k')],
+        shown: "k",
+        hint: "kill",
+        help: "kill a role in every design (choose which; it stays down until r)",
+        action: Action::Kill,
+    },
+    Binding {
+        keys: &[Key::Char('b')],
+        shown: "b",
+        hint: "broker",
+        help: "broker outage: the whole cluster, 60 s",
+        action: Action::Inject(LiveFault::BrokerOutage),
+    },
+    Binding {
+        keys: &[Key::Char('h')],
+        shown: "h",
+        hint: "hot shard",
+        help: "hot shard: half of new shoppers live on shard 0, 120 s",
+        action: Action::Inject(LiveFault::HotShard),
+    },
+    Binding {
+        keys: &[Key::Char('p')],
+        shown: "p",
+        hint: "partition",
+        help: "partition: app tier cut off from the database, 30 s",
+        action: Action::Inject(LiveFault::Partition),
+    },
+    Binding {
+        keys: &[Key::Char('m')],
+        shown: "m",
+        hint: "mail",
+        help: "mail outage: the provider refuses everything, 120 s",
+        action: Action::Inject(LiveFault::MailOutage),
+    },
+    Binding {
+        keys: &[Key::Char('r')],
+        shown: "r",
+        hint: "heal",
+        help: "heal everything: end every fault, restart every killed node",
+        action: Action::HealAll,
+    },
+    Binding {
+        keys: &[Key::Char('s')],
+        shown: "s",
+        hint: "save",
+        help: "save a repro of the session so far, for scalelab replay",
+        action: Action::Save,
+    },
+    Binding {
+        keys: &[Key::Tab],
+        shown: "Tab",
+        hint: "enlarge",
+        help: "enlarge the next design; after the last, back to all four",
+        action: Action::NextPane,
+    },
+    Binding {
+        keys: &[Key::Char('1')],
+        shown: "1-4",
+        hint: "",
+        help: "enlarge design 1-4; the same key again goes back",
+        action: Action::Enlarge(0),
+    },
+    Binding {
+        keys: &[Key::Char('2')],
+        shown: "",
+        hint: "",
+        help: "",
+        action: Action::Enlarge(1),
+    },
+    Binding {
+        keys: &[Key::Char('3')],
+        shown: "",
+        hint: "",
+        help: "",
+        action: Action::Enlarge(2),
+    },
+    Binding {
+        keys: &[Key::Char('4')],
+        shown: "",
+        hint: "",
+        help: "",
+        action: Action::Enlarge(3),
+    },
+    Binding {
+        keys: &[Key::Char('?')],
+        shown: "?",
+        hint: "help",
+        help: "this help (any key closes it)",
+        action: Action::Help,
+    },
+    Binding {
+        keys: &[Key::Char('q'), Key::Esc, Key::CtrlC],
+        shown: "q Esc ^C",
+        hint: "quit",
+        help: "quit (Esc first closes a menu); the terminal is restored",
+        action: Action::Quit,
+    },
+];
+
+/// The action bound to a key press, if any. Key releases and repeats of other kinds are
+/// ignored (some terminals report both press and release).
+pub fn action_for(ev: &KeyEvent) -> Option<Action> {
+    if ev.kind != KeyEventKind::Press {
+        return None;
+    }
+    KEYMAP
+        .iter()
+        .find(|b| b.keys.iter().any(|k| k.matches(ev)))
+        .map(|b| b.action)
+}
+
+/// The roles the kill menu offers in a scenario with `shards` shards, with their keys.
+pub fn kill_menu(shards: u32) -> Vec<(char, Role)> {
+    let mut menu = vec![
+        ('a', Role::App),
+        ('s', Role::SessionStore),
+        ('d', Role::Db),
+        ('b', Role::Broker),
+        ('w', Role::Worker),
+        ('m', Role::Mail),
+    ];
+    for n in 0..shards.min(10) {
+        if let Some(c) = char::from_digit(n, 10) {
+            menu.push((c, Role::Shard(n)));
+        }
+    }
+    menu
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn every_documented_key_reaches_its_action() {
+        assert_eq!(
+            action_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Esc, KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('3'), KeyModifiers::NONE)),
+            Some(Action::Enlarge(2))
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('x'), KeyModifiers::NONE)),
+            None
+        );
+        // A plain `c` is not Ctrl-C.
+        assert_eq!(
+            action_for(&press(KeyCode::Char('c'), KeyModifiers::NONE)),
+            None
+        );
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let keys: Vec<Key> = KEYMAP.iter().flat_map(|b| b.keys.iter().copied()).collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(!keys[i + 1..].contains(k), "{k:?} is bound twice");
+        }
+    }
+
+    #[test]
+    fn the_kill_menu_offers_each_shard_of_a_sharded_scenario() {
+        let menu = kill_menu(4);
+        assert!(menu.contains(&('3', Role::Shard(3))));
+        assert!(!menu.iter().any(|(_, r)| *r == Role::Shard(4)));
+        let keys: Vec<char> = menu.iter().map(|(c, _)| *c).collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(!keys[i + 1..].contains(k), "{k} twice in the kill menu");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Pacing: how many ticks the live session may have run by now, so that virtual time follows
+//! the wall clock at the chosen speed; and the speed actually achieved.
+//!
+//! Owns the speed ladder, pause and single steps. When the simulation falls behind, the pace
+//! follows it instead of piling up a debt: after a slow stretch the run goes on at the chosen
+//! speed rather than sprinting to catch up, which is what a watcher expects.
+//!
+//! Must not: read the clock itself (callers pass `now`, so tests can drive it) or touch the
+//! simulation (the app turns the target into `Lockstep::allow`).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// A pace: virtual seconds per wall second, or as fast as the machine goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    Times(u32),
+    Max,
+}
+
+impl Speed {
+    /// The ladder that `+` and `-` climb.
+    pub const LADDER: [Speed; 6] = [
+        Speed::Times(1),
+        Speed::Times(2),
+        Speed::Times(5),
+        Speed::Times(10),
+        Speed::Times(50),
+        Speed::Max,
+    ];
+
+    /// Reads `1`, `10x`, `max`: for the `--speed` flag.
+    pub fn parse(s: &str) -> Result<Speed, String> {
+        if s.trim().eq_ignore_ascii_case("max") {
+            return Ok(Speed::Max);
+        }
+        let t = s.trim().trim_end_matches(['x', 'X']);
+        let ladder = || {
+            Speed::LADDER
+                .iter()
+                .map(Speed::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let n: u32 = t
+            .parse()
+            .map_err(|_| format!("'{s}' is not a speed; the speeds are {}", ladder()))?;
+        let speed = Speed::Times(n);
+        if Speed::LADDER.contains(&speed) {
+            Ok(speed)
+        } else {
+            Err(format!(
+                "{n}x is not on the ladder; the speeds are {}",
+                ladder()
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for Speed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Speed::Times(n) => write!(f, "{n}x"),
+            Speed::Max => f.write_str("max"),
+        }
+    }
+}
+
+/// How far ahead of the slowest design the pace may allow: enough that a design never waits
+/// for the controller between ticks, little enough that a key lands within a tick or two.
+const LEAD_TICKS: f64 = 2.0;
+/// The achieved speed is measured over this much wall time.
+const WINDOW: Duration = Duration::from_secs(2);
+
+pub struct Pacer {
+    speed: usize,
+    paused: bool,
+    interval_s: f64,
+    /// (wall instant, ticks due then): the line virtual time follows.
+    anchor: Option<(Instant, f64)>,
+    /// Ticks completed, sampled over the last `WINDOW`, for the achieved speed.
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl Pacer {
+    pub fn new(speed: Speed, paused: bool, interval_s: f64) -> Pacer {
+        Pacer {
+            speed: Speed::LADDER.iter().position(|s| *s == speed).unwrap_or(3),
+            paused,
+            interval_s,
+            anchor: None,
+            samples: VecDeque::new(),
+        }
+    }
+
+    pub fn speed(&self) -> Speed {
+        Speed::LADDER[self.speed]
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// One step up (`up`) or down the ladder; the pace restarts from where the run is.
+    pub fn change(&mut self, up: bool) {
+        self.speed = if up {
+            (self.speed + 1).min(Speed::LADDER.len() - 1)
+        } else {
+            self.speed.saturating_sub(1)
+        };
+        self.anchor = None;
+    }
+
+    pub fn set_speed(&mut self, speed: Speed) {
+        if let Some(i) = Speed::LADDER.iter().position(|s| *s == speed) {
+            self.speed = i;
+            self.anchor = None;
+        }
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        self.anchor = None;
+        self.samples.clear();
+    }
+
+    /// The ticks that may have started by `now`, given that the slowest design has
+    /// completed `completed` and `allowed` were allowed before. `None` while paused.
+    pub fn target(&mut self, now: Instant, completed: u64, allowed: u64) -> Option<u64> {
+        self.sample(now, completed);
+        if self.paused {
+            return None;
+        }
+        let per_s = match self.speed() {
+            Speed::Max => return Some(u64::MAX),
+            Speed::Times(n) => f64::from(n) / self.interval_s,
+        };
+        let (t0, k0) = *self.anchor.get_or_insert((now, allowed as f64));
+        let mut due = k0 + now.saturating_duration_since(t0).as_secs_f64() * per_s;
+        let limit = completed as f64 + LEAD_TICKS;
+        if due > limit {
+            // Behind: move the line so that it runs on from here at the chosen speed.
+            self.anchor = Some((t0, k0 - (due - limit)));
+            due = limit;
+        }
+        Some(due.floor() as u64)
+    }
+
+    fn sample(&mut self, now: Instant, completed: u64) {
+        self.samples.push_back((now, completed));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) > WINDOW)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Virtual seconds per wall second over the last two seconds, once there is a second of
+    /// samples to go by.
+    pub fn achieved(&self) -> Option<f64> {
+        let (t0, k0) = self.samples.front()?;
+        let (t1, k1) = self.samples.back()?;
+        let wall = t1.saturating_duration_since(*t0).as_secs_f64();
+        (wall >= 1.0).then(|| (k1 - k0) as f64 * self.interval_s / wall)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_time_follows_the_wall_clock_at_the_chosen_speed() {
+        let t0 = Instant::now();
+        // 1 s ticks at 10x: ten ticks per wall second.
+        let mut p = Pacer::new(Speed::Times(10), false, 1.0);
+        assert_eq!(p.target(t0, 0, 0), Some(0));
+        let half = t0 + Duration::from_millis(150);
+        assert_eq!(p.target(half, 0, 0), Some(1));
+        // The run keeps up: two seconds later, 20 ticks are due.
+        assert_eq!(p.target(t0 + Duration::from_secs(2), 19, 1), Some(20));
+    }
+
+    #[test]
+    fn a_run_that_falls_behind_is_not_asked_to_sprint_later() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Speed::Times(10), false, 1.0);
+        p.target(t0, 0, 0);
+        // After 5 s only 3 ticks are done: at most two ahead of them are allowed.
+        assert_eq!(p.target(t0 + Duration::from_secs(5), 3, 3), Some(5));
+        // It catches up at once; 1 s later, 10 more ticks are due from where it was, not 60.
+        assert_eq!(p.target(t0 + Duration::from_secs(6), 5, 5), Some(7));
+        assert_eq!(p.target(t0 + Duration::from_secs(7), 16, 7), Some(17));
+    }
+
+    #[test]
+    fn paused_allows_nothing_and_max_allows_everything() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Speed::Max, true, 5.0);
+        assert_eq!(p.target(t0, 0, 0), None);
+        p.set_paused(false);
+        assert_eq!(p.target(t0, 0, 0), Some(u64::MAX));
+    }
+
+    #[test]
+    fn the_ladder_goes_from_1x_to_max_and_stops_at_the_ends() {
+        let mut p = Pacer::new(Speed::Times(1), false, 1.0);
+        p.change(false);
+        assert_eq!(p.speed(), Speed::Times(1));
+        for _ in 0..10 {
+            p.change(true);
+        }
+        assert_eq!(p.speed(), Speed::Max);
+        assert_eq!(Speed::parse("10x"), Ok(Speed::Times(10)));
+        assert_eq!(Speed::parse("MAX"), Ok(Speed::Max));
+        assert_eq!(
+            Speed::parse("3"),
+            Err("3x is not on the ladder; the speeds are 1x, 2x, 5x, 10x, 50x, max".into())
+        );
+        assert!(Speed::parse("fast").is_err());
+    }
+
+    #[test]
+    fn achieved_speed_is_measured_over_the_last_seconds() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Speed::Times(10), false, 1.0);
+        p.target(t0, 0, 0);
+        assert_eq!(p.achieved(), None, "not a second of samples yet");
+        p.target(t0 + Duration::from_millis(1500), 9, 9);
+        let got = p.achieved().expect("measured");
+        assert!((got - 6.0).abs() < 1e-9, "{got}");
+    }
+}

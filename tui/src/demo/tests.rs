@@ -1,0 +1,175 @@
+//! The live view driven through its own key handlers, as a person would drive it: snapshots
+//! of the whole screen (ratatui's TestBackend + insta) at 120x40, 80x24 and too small; the
+//! menus; and a session saved with `s` that `scalelab replay`'s code path reproduces.
+//!
+//! The session is paused and stepped with `.`, so what is on screen depends only on the
+//! scenario, the seed and the keys, never on the machine's speed.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use super::app::{App, Mode, Setup};
+use super::pace::Speed;
+use crate::repro;
+
+const SEED: u64 = 42;
+
+fn app(repro_dir: &std::path::Path) -> App {
+    let scenario = match scalelab_sim::parse(super::BLACK_FRIDAY) {
+        Ok(s) => s,
+        Err(e) => panic!("built-in scenario: {e}"),
+    };
+    App::start(Setup {
+        scenario,
+        scenario_text: super::BLACK_FRIDAY.to_owned(),
+        scenario_path: "scenarios/black-friday.toml".into(),
+        seed: SEED,
+        speed: Speed::Times(10),
+        paused: true,
+        repro_dir: repro_dir.to_path_buf(),
+    })
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE), Instant::now());
+}
+
+fn chars(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+/// Presses `.` until `ticks` are allowed, and waits until every design has run them.
+fn step_to(app: &mut App, ticks: u64) {
+    while app.completed() < ticks {
+        let before = app.completed();
+        chars(app, ".");
+        app.wait_for(before + 1);
+    }
+}
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal
+        .draw(|f| super::view::render(app, f))
+        .expect("draws");
+    terminal.backend().to_string()
+}
+
+#[test]
+fn the_screen_at_each_size_and_with_each_overlay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 30);
+    // Kill the app tier (k, then a): it lands in every design at tick 30.
+    chars(&mut app, "k");
+    assert_eq!(app.mode, Mode::KillMenu);
+    chars(&mut app, "a");
+    assert_eq!(app.mode, Mode::Normal);
+    step_to(&mut app, 45);
+
+    insta::assert_snapshot!("120x40_after_kill", screen(&app, 120, 40));
+    insta::assert_snapshot!("80x24_after_kill", screen(&app, 80, 24));
+    insta::assert_snapshot!("too_small_79x24", screen(&app, 79, 24));
+
+    chars(&mut app, "k");
+    insta::assert_snapshot!("120x40_kill_menu", screen(&app, 120, 40));
+    // Esc closes the menu and does not quit.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quit);
+
+    chars(&mut app, "?");
+    insta::assert_snapshot!("120x40_help", screen(&app, 120, 40));
+    chars(&mut app, "x");
+    assert_eq!(app.mode, Mode::Normal, "any key closes the help");
+
+    // 2 enlarges the horizontal design; Tab goes on to the next; 3 again goes back.
+    chars(&mut app, "2");
+    assert_eq!(app.enlarged, Some(1));
+    insta::assert_snapshot!("120x40_enlarged_horizontal", screen(&app, 120, 40));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.enlarged, Some(2));
+    chars(&mut app, "3");
+    assert_eq!(app.enlarged, None);
+
+    // Ctrl-C quits.
+    app.on_key(
+        KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+        Instant::now(),
+    );
+    assert!(app.quit);
+    drop(app.stop());
+}
+
+#[test]
+fn a_session_saved_with_s_replays_to_the_same_hashes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 20);
+    chars(&mut app, "ka"); // kill the app tier
+    step_to(&mut app, 26);
+    chars(&mut app, "b"); // broker outage
+    step_to(&mut app, 31);
+    chars(&mut app, "r"); // heal everything
+    step_to(&mut app, 40);
+    chars(&mut app, "s");
+    let path = app.saved.first().cloned().expect("s saved a repro");
+    let status = app.status.clone().unwrap_or_default();
+    assert!(status.starts_with("saved "), "{status}");
+    let live = app.hashes();
+    drop(app.stop());
+
+    let repro = match repro::load(&path) {
+        Ok(r) => r,
+        Err(e) => panic!("the saved repro loads: {}", e.render(false)),
+    };
+    assert_eq!(repro.ticks, Some(40));
+    let ticks: Vec<u64> = repro.commands.iter().map(|c| c.tick).collect();
+    assert_eq!(
+        ticks,
+        vec![20, 26, 31],
+        "each command at the tick it landed"
+    );
+
+    // What `scalelab replay` does with it.
+    let options = repro
+        .designs
+        .iter()
+        .map(|_| scalelab_sim::RunOptions {
+            commands: repro.commands.clone(),
+            ticks: repro.ticks,
+            ..Default::default()
+        })
+        .collect();
+    let results = scalelab_sim::run_designs_with(
+        &repro.scenario,
+        &repro.designs,
+        repro.seed,
+        &[],
+        options,
+        || {},
+    );
+    for (result, (design, hash)) in results.into_iter().zip(live) {
+        let report = result.expect("the replay runs");
+        assert_eq!(report.design, design.name());
+        let expected = repro
+            .expected
+            .iter()
+            .find(|e| e.design == report.design)
+            .expect("an expectation per design");
+        assert!(
+            matches!(repro::compare(expected, &report), repro::Verdict::Same),
+            "{} diverged",
+            report.design
+        );
+        assert_eq!(
+            Some(format!("{:016x}", hash.unwrap_or(0))),
+            Some(report.trace_hash)
+        );
+    }
+}

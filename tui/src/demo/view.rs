@@ -1,0 +1,582 @@
+//! Drawing the live view: a header, four panes (or one enlarged), the event log, a status
+//! line and the key hints; the help and the kill menu over them; and below 80x24 a message
+//! saying how much room is needed.
+//!
+//! Must not: change the app's state or read the clock; it draws what `App` holds, so the same
+//! state always draws the same screen (the snapshot tests rely on it).
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline};
+use ratatui::Frame;
+use scalelab_sim::inject::Health;
+use scalelab_sim::live::NodeView;
+
+use super::app::{clock, App, Mode, Pane};
+use super::keymap::{self, KEYMAP};
+use crate::summary::thousands;
+
+/// The smallest terminal the view is drawn in.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub fn render(app: &App, f: &mut Frame) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(f, area);
+        return;
+    }
+    let log_h = ((area.height - 3) / 4).clamp(5, 10);
+    let [header, panes, log, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(12),
+        Constraint::Length(log_h),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_header(app, f, header);
+    render_panes(app, f, panes);
+    render_log(app, f, log);
+    render_status(app, f, status);
+    render_footer(f, footer);
+    match app.mode {
+        Mode::Help => render_help(f, area),
+        Mode::KillMenu => render_kill_menu(app, f, area),
+        Mode::Normal => {}
+    }
+}
+
+fn too_small(f: &mut Frame, area: Rect) {
+    let text = vec![
+        Line::from(Span::styled(
+            "terminal too small",
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(format!("it is {}x{}", area.width, area.height)),
+        Line::from(format!(
+            "scalelab demo needs at least {MIN_WIDTH}x{MIN_HEIGHT}"
+        )),
+        Line::from("enlarge the window, or q to quit"),
+    ];
+    let top = area.height.saturating_sub(text.len() as u16) / 2;
+    let rect = Rect {
+        y: area.y + top,
+        height: area.height - top,
+        ..area
+    };
+    f.render_widget(Paragraph::new(text).alignment(Alignment::Center), rect);
+}
+
+fn render_header(app: &App, f: &mut Frame, area: Rect) {
+    let virtual_s = app.completed() as f64 * app.interval_s();
+    let state = app.state();
+    let state_style = if state.starts_with("behind") {
+        Style::default().fg(Color::Yellow)
+    } else if state == "paused" {
+        Style::default().fg(Color::Cyan)
+    } else {
+        Style::default().fg(Color::Green)
+    };
+    let line = Line::from(vec![
+        Span::styled(" scalelab ", Style::default().add_modifier(Modifier::BOLD)),
+        Span::raw(format!(
+            "· {} · seed {} · {} / {} virtual · {} · ",
+            app.scenario.name,
+            app.seed,
+            clock(virtual_s),
+            clock(app.scenario.duration_s()),
+            app.pacer.speed()
+        )),
+        Span::styled(state, state_style),
+    ]);
+    f.render_widget(
+        Paragraph::new(line).style(Style::default().add_modifier(Modifier::REVERSED)),
+        area,
+    );
+}
+
+fn render_panes(app: &App, f: &mut Frame, area: Rect) {
+    // Throughput shares one scale across designs, so bar heights compare; latency's scale is
+    // the SLO timeout, past which a request counts as failed anyway.
+    let throughput_max = app
+        .panes
+        .iter()
+        .flat_map(|p| p.throughput.iter().copied())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let slo_ms = app.scenario.slo.timeout_ms.0.round() as u64;
+    if let Some(i) = app.enlarged {
+        if let Some(pane) = app.panes.get(i) {
+            render_pane(app, i, pane, f, area, throughput_max, slo_ms);
+        }
+        return;
+    }
+    let [top, bottom] =
+        Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(area);
+    let cells: Vec<Rect> = [top, bottom]
+        .iter()
+        .flat_map(|row| {
+            let [l, r] =
+                Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(*row);
+            [l, r]
+        })
+        .collect();
+    for (i, (pane, cell)) in app.panes.iter().zip(cells).enumerate() {
+        render_pane(app, i, pane, f, cell, throughput_max, slo_ms);
+    }
+}
+
+fn render_pane(
+    app: &App,
+    index: usize,
+    pane: &Pane,
+    f: &mut Frame,
+    area: Rect,
+    throughput_max: u64,
+    slo_ms: u64,
+) {
+    let mut title = format!(" {} {} ", index + 1, pane.design.name());
+    if app.enlarged == Some(index) {
+        title.push_str("(Tab: next · same number: all four) ");
+    }
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(frame) = &pane.last else {
+        f.render_widget(Paragraph::new("waiting for the first tick"), inner);
+        return;
+    };
+    // Four lines of text; the rest goes to the two sparklines.
+    let spark_rows = inner.height.saturating_sub(4);
+    let tp_rows = spark_rows.div_ceil(2);
+    let lat_rows = spark_rows - tp_rows;
+    let [strip, tp, lat, figures, more, load] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(tp_rows),
+        Constraint::Length(lat_rows),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+
+    f.render_widget(Paragraph::new(strip_line(&frame.nodes, inner.width)), strip);
+    let w = frame.window.clone();
+    spark_row(
+        f,
+        tp,
+        "req/s",
+        &pane.throughput,
+        throughput_max,
+        &thousands(w.throughput_rps.round() as u64),
+        Color::Green,
+    );
+    spark_row(
+        f,
+        lat,
+        "p99",
+        &pane.p99_ms,
+        slo_ms,
+        &ms(w.p99_ms),
+        Color::Magenta,
+    );
+    let total = if frame.requests > 0 {
+        frame.answered_in_slo as f64 / frame.requests as f64
+    } else {
+        1.0
+    };
+    let avail_style = |a: f64| {
+        Style::default().fg(if a >= 0.99 {
+            Color::Green
+        } else if a >= 0.9 {
+            Color::Yellow
+        } else {
+            Color::Red
+        })
+    };
+    // Each line in full where the pane is wide enough, else in its short form.
+    let width = usize::from(inner.width);
+    let latency = format!("p50 {} · p99 {} · ", ms(w.p50_ms), ms(w.p99_ms));
+    let full = latency.len() + "avail 100% now, 100% all".len() + 4 <= width;
+    let (lead, mid, tail) = if full {
+        (latency, " now, ", " all")
+    } else {
+        (format!("p50 {} · ", ms(w.p50_ms)), " (all ", ")")
+    };
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::raw(format!("{lead}avail ")),
+            Span::styled(pct(w.availability), avail_style(w.availability)),
+            Span::raw(mid),
+            Span::styled(pct(total), avail_style(total)),
+            Span::raw(tail),
+        ])),
+        figures,
+    );
+    let long = format!(
+        "errors {} · revenue lost {} · replicas {}",
+        short(frame.errors),
+        money(frame.revenue_lost_cents),
+        w.replicas
+    );
+    let brief = format!(
+        "err {} · lost {} · replicas {}",
+        short(frame.errors),
+        money(frame.revenue_lost_cents),
+        w.replicas
+    );
+    f.render_widget(
+        Paragraph::new(if long.chars().count() <= width {
+            long
+        } else {
+            brief
+        }),
+        more,
+    );
+    let has_broker = frame.nodes.iter().any(|n| n.group == "broker");
+    let mut load_line = load_line(&frame.shard_cpu);
+    if has_broker {
+        let lag = short(w.queue_lag);
+        let label = if load_line.width() + 14 + lag.len() <= width {
+            "queue lag"
+        } else {
+            "lag"
+        };
+        load_line.spans.push(Span::raw(format!(" · {label} {lag}")));
+    }
+    f.render_widget(Paragraph::new(load_line), load);
+}
+
+/// A label, a sparkline of the newest points that fit, and the current value.
+fn spark_row(
+    f: &mut Frame,
+    area: Rect,
+    label: &str,
+    data: &std::collections::VecDeque<u64>,
+    max: u64,
+    value: &str,
+    color: Color,
+) {
+    if area.height == 0 {
+        return;
+    }
+    let [l, s, v] = Layout::horizontal([
+        Constraint::Length(6),
+        Constraint::Min(4),
+        Constraint::Length(9),
+    ])
+    .areas(area);
+    let shown = usize::from(s.width).min(data.len());
+    let newest: Vec<u64> = data.iter().skip(data.len() - shown).copied().collect();
+    f.render_widget(Paragraph::new(label.to_owned()), l);
+    f.render_widget(
+        Sparkline::default()
+            .data(&newest)
+            .max(max)
+            .style(Style::default().fg(color)),
+        s,
+    );
+    f.render_widget(
+        Paragraph::new(value.to_owned()).alignment(Alignment::Right),
+        v,
+    );
+}
+
+/// The design's nodes, grouped by role: a dot per node coloured by health, or counts per
+/// health where there are too many to fit. The most detailed form that fits the width wins.
+fn strip_line(nodes: &[NodeView], width: u16) -> Line<'static> {
+    let mut groups: Vec<(&'static str, Vec<&NodeView>)> = Vec::new();
+    for n in nodes {
+        match groups.iter_mut().find(|(g, _)| *g == n.group) {
+            Some((_, v)) => v.push(n),
+            None => groups.push((n.group, vec![n])),
+        }
+    }
+    // (short names, count groups larger than this, show the mail provider)
+    let forms = [
+        (false, usize::MAX, true),
+        (false, 3, true),
+        (true, 1, true),
+        (true, 1, false),
+    ];
+    let mut line = Line::default();
+    for (short_names, count_above, mail) in forms {
+        line = strip_form(&groups, short_names, count_above, mail);
+        if line.width() <= usize::from(width) {
+            break;
+        }
+    }
+    line
+}
+
+fn strip_form(
+    groups: &[(&'static str, Vec<&NodeView>)],
+    short_names: bool,
+    count_above: usize,
+    mail: bool,
+) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (group, members) in groups.iter().filter(|(g, _)| mail || *g != "mail") {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        let name = match (short_names, *group) {
+            (true, "sessions") => "sess",
+            (true, "broker") => "brk",
+            (true, "workers") => "wrk",
+            (_, g) => g,
+        };
+        spans.push(Span::raw(format!("{name} ")));
+        if members.len() <= count_above {
+            for n in members {
+                let (symbol, style) = look(n);
+                spans.push(Span::styled(symbol, style));
+            }
+        } else {
+            let mut counts: Vec<(&'static str, Style, usize)> = Vec::new();
+            for n in members {
+                let (symbol, style) = look(n);
+                match counts
+                    .iter_mut()
+                    .find(|(s, st, _)| *s == symbol && *st == style)
+                {
+                    Some(c) => c.2 += 1,
+                    None => counts.push((symbol, style, 1)),
+                }
+            }
+            for (symbol, style, count) in counts {
+                spans.push(Span::styled(format!("{count}{symbol}"), style));
+            }
+        }
+    }
+    Line::from(spans)
+}
+
+fn look(n: &NodeView) -> (&'static str, Style) {
+    match (n.health, n.starting) {
+        (Health::Down, _) => ("✕", Style::default().fg(Color::Red)),
+        (Health::Cut, _) => ("◍", Style::default().fg(Color::Magenta)),
+        (Health::Slow, _) => ("●", Style::default().fg(Color::Yellow)),
+        (Health::Up, true) => ("○", Style::default().fg(Color::Cyan)),
+        (Health::Up, false) => ("●", Style::default().fg(Color::Green)),
+    }
+}
+
+/// The database's CPU, per shard when sharded.
+fn load_line(shard_cpu: &[f64]) -> Line<'static> {
+    const BARS: [&str; 8] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
+    let label = if shard_cpu.len() > 1 {
+        "shards "
+    } else {
+        "db "
+    };
+    let mut spans = vec![Span::raw(label)];
+    for u in shard_cpu {
+        let level = ((u * 8.0).ceil() as usize).clamp(1, 8) - 1;
+        let color = if *u >= 0.9 {
+            Color::Red
+        } else if *u >= 0.7 {
+            Color::Yellow
+        } else {
+            Color::Green
+        };
+        spans.push(Span::styled(BARS[level], Style::default().fg(color)));
+    }
+    let figures: Vec<String> = shard_cpu
+        .iter()
+        .map(|u| format!("{:.0}", u * 100.0))
+        .collect();
+    spans.push(Span::raw(format!(" cpu {}%", figures.join(" "))));
+    if let Some((hot, u)) = shard_cpu
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .filter(|_| shard_cpu.len() > 1)
+    {
+        if *u >= 0.9 {
+            spans.push(Span::styled(
+                format!(" · hot: shard {hot}"),
+                Style::default().fg(Color::Red),
+            ));
+        }
+    }
+    Line::from(spans)
+}
+
+fn render_log(app: &App, f: &mut Frame, area: Rect) {
+    let block = Block::default().borders(Borders::ALL).title(" events ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let rows = usize::from(inner.height);
+    let all = app.designs.len();
+    let lines: Vec<Line> = app
+        .log
+        .iter()
+        .skip(app.log.len().saturating_sub(rows))
+        .map(|l| {
+            let who = if l.designs.len() == all {
+                "all".to_owned()
+            } else {
+                l.designs
+                    .iter()
+                    .map(|d| (d + 1).to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let style = if l.text.contains("VIOLATED") || l.text.contains("failed") {
+                Style::default().fg(Color::Red)
+            } else if l.text.starts_with("autoscaler") || l.text.starts_with("load balancer") {
+                Style::default().fg(Color::DarkGray)
+            } else {
+                Style::default()
+            };
+            Line::from(vec![
+                Span::raw(format!("{} [{who:>5}] ", clock(l.at_s))),
+                Span::styled(l.text.clone(), style),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_status(app: &App, f: &mut Frame, area: Rect) {
+    let text = match &app.status {
+        Some(s) => s.clone(),
+        None => format!(
+            "tick {} · faults land at the next tick in all four designs · s saves a repro",
+            app.completed()
+        ),
+    };
+    f.render_widget(
+        Paragraph::new(Span::styled(text, Style::default().fg(Color::Cyan))),
+        area,
+    );
+}
+
+/// Key hints from the keymap, as many as fit; `? help` always shows.
+fn render_footer(f: &mut Frame, area: Rect) {
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 0usize;
+    let help = "? help";
+    let room = usize::from(area.width).saturating_sub(help.len() + 1);
+    for b in KEYMAP
+        .iter()
+        .filter(|b| !b.hint.is_empty() && b.hint != "help")
+    {
+        let key = b.shown.split(' ').next().unwrap_or(b.shown);
+        let piece = format!("{key} {}", b.hint);
+        if used + piece.len() + 2 > room {
+            continue;
+        }
+        used += piece.len() + 2;
+        spans.push(Span::styled(
+            key.to_owned(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(format!(" {}  ", b.hint)));
+    }
+    spans.push(Span::styled(
+        "?",
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    spans.push(Span::raw(" help"));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The help: every binding of the keymap with what it does.
+fn render_help(f: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = KEYMAP
+        .iter()
+        .filter(|b| !b.help.is_empty())
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{:>9}  ", b.shown),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(b.help),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "Faults land in all four designs at the next tick and are recorded with it.",
+    ));
+    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 2).min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, width, height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")),
+        rect,
+    );
+}
+
+fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
+    let shards = app.scenario.sharded.shards.get();
+    let mut lines: Vec<Line> = keymap::kill_menu(shards)
+        .into_iter()
+        .map(|(key, role)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("  {key}  "),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(role.to_string()),
+            ])
+        })
+        .collect();
+    lines.push(Line::from("  any other key cancels"));
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, 36, height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" kill which role? "),
+        ),
+        rect,
+    );
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    Rect {
+        x: area.x + area.width.saturating_sub(width) / 2,
+        y: area.y + area.height.saturating_sub(height) / 2,
+        width: width.min(area.width),
+        height: height.min(area.height),
+    }
+}
+
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.1} s", v / 1000.0)
+    } else {
+        format!("{v:.0} ms")
+    }
+}
+
+fn pct(a: f64) -> String {
+    if a >= 1.0 {
+        "100%".into()
+    } else {
+        format!("{:.1}%", a * 100.0)
+    }
+}
+
+/// 1234 -> 1.2k; 1234567 -> 1.2M.
+fn short(v: u64) -> String {
+    match v {
+        0..=9_999 => v.to_string(),
+        10_000..=999_999 => format!("{:.1}k", v as f64 / 1000.0),
+        _ => format!("{:.1}M", v as f64 / 1_000_000.0),
+    }
+}
+
+fn money(cents: u64) -> String {
+    format!("€{}", short(cents / 100))
+}
