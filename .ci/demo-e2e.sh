@@ -36,20 +36,28 @@ check() { echo "demo-e2e: ok: $*"; }
 # terminal is back in cooked mode, then idles so the pane can be read.
 after='echo "demo exited $?"; stty -a | grep -oE -- "(^| )-?icanon" | sed "s/^ //;s/^/tty: /"; sleep 120'
 
-t new-session -d -s demo -x 120 -y 40 "cd '$work' && '$bin' demo --seed 7 --speed max; $after"
+t new-session -d -s demo -x 120 -y 40 "cd '$work' && '$bin' demo --seed 7 --speed 50x; $after"
 wait_for demo "scalelab · black-friday · seed 7" 30
 check "the view draws its header"
 wait_for demo "1 vertical" 5
 wait_for demo "4 sharded" 5
-wait_for demo "0:0[1-9]:[0-9][0-9] / 0:20:00" 60
+wait_for demo "0:00:[1-5][0-9] / 0:20:00" 60
 check "virtual time advances"
 
+# Paused, a kill lands at the next tick in all four designs; three single steps show it.
+keys demo Space
+wait_for demo "· paused" 5
 keys demo k
 wait_for demo "kill which role" 5
 keys demo a
 wait_for demo "kill app: every design at tick [0-9]+" 5
-wait_for demo "\[all\] kill app: killed app" 30
-check "a kill lands in all four designs and shows in the event log"
+keys demo . . .
+wait_for demo "\[    1\] kill app: killed app \(no restart\)" 10
+wait_for demo "\[2,3,4\] kill app: killed app-0 \(no restart\)" 5
+wait_for demo "app ✕ db ● mail ●" 5
+check "a kill lands in all four designs, shows in the event log and in the strip of nodes"
+keys demo Space
+wait_for demo "· running" 5
 
 keys demo '?'
 wait_for demo "heal everything" 5
