@@ -2,10 +2,13 @@
 //! that a live command (a fault someone pressed a key for) reaches every design at the same
 //! tick, and a watcher gets a [`Frame`] of each design after every tick.
 //!
-//! Owns the lock-step ([`Lockstep`]): a design may start tick `t` only when every design has
-//! finished tick `t - 1` and the controller has allowed `t`; a live command is stamped with
-//! the first tick no design has started, so all of them apply it there, and it is recorded
-//! with that tick (DESIGN.md §5.6). Each design still runs on its own OS thread and its own
+//! Owns the lock-step ([`Lockstep`]): a design may start tick `t` only when the controller has
+//! allowed `t` and every design has finished tick `t - 1 - slack`; a live command is stamped
+//! with the first tick no design has started, so all of them apply it there, and it is
+//! recorded with that tick (DESIGN.md §5.6). With a slack of 0 the designs move tick by tick
+//! together; a small slack lets a fast design run a few ticks ahead instead of idling at every
+//! boundary (on two cores a strict barrier left a core idle whenever only the slowest design
+//! was still busy), and changes nothing about where a command lands. Each design still runs on its own OS thread and its own
 //! madsim runtime; waiting at the gate blocks that thread between ticks, where virtual time
 //! stands still, so waiting cannot change a run.
 //!
@@ -38,6 +41,8 @@ struct LaneState {
 #[derive(Debug, Default)]
 struct State {
     lanes: Vec<LaneState>,
+    /// How many ticks a design may be ahead of the slowest one.
+    slack: u64,
     /// Ticks below this may start.
     allowed: u64,
     /// Every live command, with the tick it applies at, in the order given.
@@ -53,11 +58,17 @@ pub struct Lockstep {
 }
 
 impl Lockstep {
-    /// A gate for `lanes` designs; no tick is allowed yet.
+    /// A gate for `lanes` designs in strict lock-step; no tick is allowed yet.
     pub fn new(lanes: usize) -> Arc<Lockstep> {
+        Lockstep::with_slack(lanes, 0)
+    }
+
+    /// A gate that lets a design run up to `slack` ticks ahead of the slowest.
+    pub fn with_slack(lanes: usize, slack: u64) -> Arc<Lockstep> {
         Arc::new(Lockstep {
             state: Mutex::new(State {
                 lanes: vec![LaneState::default(); lanes],
+                slack,
                 ..State::default()
             }),
             changed: Condvar::new(),
@@ -128,7 +139,11 @@ impl Lockstep {
             if s.stopped {
                 return None;
             }
-            let others_done = s.lanes.iter().all(|l| l.finished || l.completed >= tick);
+            let slack = s.slack;
+            let others_done = s
+                .lanes
+                .iter()
+                .all(|l| l.finished || l.completed + slack >= tick);
             if tick < s.allowed && others_done {
                 break;
             }
@@ -229,10 +244,10 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
-    /// Starts `designs` on `scenario` with `seed`, each on its own thread; they wait at tick 0
-    /// until the controller calls [`Lockstep::allow`].
-    pub fn start(scenario: &Scenario, designs: &[Design], seed: u64) -> LiveSession {
-        let lockstep = Lockstep::new(designs.len());
+    /// Starts `designs` on `scenario` with `seed`, each on its own thread, at most `slack`
+    /// ticks apart; they wait at tick 0 until the controller calls [`Lockstep::allow`].
+    pub fn start(scenario: &Scenario, designs: &[Design], seed: u64, slack: u64) -> LiveSession {
+        let lockstep = Lockstep::with_slack(designs.len(), slack);
         let (tx, updates) = std::sync::mpsc::channel();
         let threads = designs
             .iter()

@@ -23,6 +23,9 @@ use crate::repro::{self, Expected};
 const HISTORY: usize = 1024;
 /// Lines the event log keeps.
 const LOG_LINES: usize = 500;
+/// How many ticks a design may run ahead of the slowest (see `scalelab_sim::live`). The view
+/// still shows every design at the same tick: frames that arrive early wait in their pane.
+const SLACK_TICKS: u64 = 3;
 
 /// What a session is started from.
 pub struct Setup {
@@ -47,6 +50,8 @@ pub struct Pane {
     pub p50_ms: VecDeque<u64>,
     pub p99_ms: VecDeque<u64>,
     pub last: Option<Box<Frame>>,
+    /// Frames of ticks that not every design has finished yet: shown once all have.
+    early: VecDeque<Box<Frame>>,
     /// The trace hash at the end of every tick so far.
     pub checkpoints: Vec<u64>,
     /// The run's report once it ended, or why it failed.
@@ -95,7 +100,7 @@ impl App {
     /// Starts every design of `setup.scenario` in lock-step, waiting for the first tick.
     pub fn start(setup: Setup) -> App {
         let designs = Design::ALL.to_vec();
-        let session = LiveSession::start(&setup.scenario, &designs, setup.seed);
+        let session = LiveSession::start(&setup.scenario, &designs, setup.seed, SLACK_TICKS);
         let interval_s = setup.scenario.metrics.interval_s.0;
         let mut log = VecDeque::new();
         log.push_back(LogLine {
@@ -112,6 +117,7 @@ impl App {
                     p50_ms: VecDeque::new(),
                     p99_ms: VecDeque::new(),
                     last: None,
+                    early: VecDeque::new(),
                     checkpoints: Vec::new(),
                     report: None,
                 })
@@ -137,10 +143,11 @@ impl App {
         self.scenario.metrics.interval_s.0
     }
 
-    /// Ticks every design has finished.
+    /// Ticks every design has finished (a design whose run failed no longer counts).
     pub fn completed(&self) -> u64 {
         self.panes
             .iter()
+            .filter(|p| !matches!(p.report, Some(Err(_))))
             .map(|p| p.checkpoints.len() as u64)
             .min()
             .unwrap_or(0)
@@ -188,20 +195,9 @@ impl App {
                 let Some(pane) = self.panes.get_mut(frame.lane) else {
                     return;
                 };
-                push(
-                    &mut pane.throughput,
-                    frame.window.throughput_rps.round() as u64,
-                );
-                push(&mut pane.p50_ms, frame.window.p50_ms.round() as u64);
-                push(&mut pane.p99_ms, frame.window.p99_ms.round() as u64);
                 pane.checkpoints.push(frame.trace_hash);
-                let lane = frame.lane;
-                for (at_s, text) in &frame.events {
-                    self.note(*at_s, text.clone(), Some(lane));
-                }
-                if let Some(pane) = self.panes.get_mut(lane) {
-                    pane.last = Some(frame);
-                }
+                pane.early.push_back(frame);
+                self.show_common_ticks();
             }
             Update::Done { lane, result } => {
                 let line = match result.as_ref() {
@@ -216,6 +212,42 @@ impl App {
                 if let Some(pane) = self.panes.get_mut(lane) {
                     pane.report = Some((*result).map_err(|e| e.to_string()));
                 }
+                // A failed design no longer holds the others' frames back.
+                self.show_common_ticks();
+            }
+        }
+    }
+
+    /// Moves every frame of a tick that all designs have finished into the panes and the
+    /// log, tick by tick, so that the four panes always show the same moment.
+    fn show_common_ticks(&mut self) {
+        let common = self.completed();
+        loop {
+            let next = self
+                .panes
+                .iter()
+                .filter_map(|p| p.early.front().map(|f| f.tick))
+                .min();
+            let Some(tick) = next.filter(|t| *t < common) else {
+                return;
+            };
+            for lane in 0..self.panes.len() {
+                let frame = match self.panes[lane].early.front() {
+                    Some(f) if f.tick == tick => self.panes[lane].early.pop_front(),
+                    _ => None,
+                };
+                let Some(frame) = frame else { continue };
+                for (at_s, text) in &frame.events {
+                    self.note(*at_s, text.clone(), Some(lane));
+                }
+                let pane = &mut self.panes[lane];
+                push(
+                    &mut pane.throughput,
+                    frame.window.throughput_rps.round() as u64,
+                );
+                push(&mut pane.p50_ms, frame.window.p50_ms.round() as u64);
+                push(&mut pane.p99_ms, frame.window.p99_ms.round() as u64);
+                pane.last = Some(frame);
             }
         }
     }

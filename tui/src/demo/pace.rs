@@ -66,9 +66,10 @@ impl std::fmt::Display for Speed {
     }
 }
 
-/// How far ahead of the slowest design the pace may allow: enough that a design never waits
-/// for the controller between ticks, little enough that a key lands within a tick or two.
-const LEAD_TICKS: f64 = 2.0;
+/// How far ahead of the slowest design the pace may allow: enough that the designs never wait
+/// for the controller between ticks and can use the session's slack (see `app::SLACK_TICKS`),
+/// little enough that a key lands within a few ticks.
+const LEAD_TICKS: f64 = 4.0;
 /// The achieved speed is measured over this much wall time.
 const WINDOW: Duration = Duration::from_secs(2);
 
@@ -188,11 +189,11 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Pacer::new(Speed::Times(10), false, 1.0);
         p.target(t0, 0, 0);
-        // After 5 s only 3 ticks are done: at most two ahead of them are allowed.
-        assert_eq!(p.target(t0 + Duration::from_secs(5), 3, 3), Some(5));
+        // After 5 s only 3 ticks are done: at most four ahead of them are allowed.
+        assert_eq!(p.target(t0 + Duration::from_secs(5), 3, 3), Some(7));
         // It catches up at once; 1 s later, 10 more ticks are due from where it was, not 60.
-        assert_eq!(p.target(t0 + Duration::from_secs(6), 5, 5), Some(7));
-        assert_eq!(p.target(t0 + Duration::from_secs(7), 16, 7), Some(17));
+        assert_eq!(p.target(t0 + Duration::from_secs(6), 7, 7), Some(11));
+        assert_eq!(p.target(t0 + Duration::from_secs(7), 20, 11), Some(21));
     }
 
     #[test]
