@@ -3,7 +3,7 @@
 # presses keys and reads the pane, as a person at a live demo would. It checks that the view
 # draws, that a kill lands in every design and shows in the event log, that the help and the
 # too-small screen appear, that `s` saves a repro that `scalelab replay` reproduces, and that
-# quitting (and a panic) give the terminal back: alternate screen left, raw mode off.
+# quitting (and a panic) give the terminal back: alternate screen left, raw mode off, cursor on.
 #
 # Usage: bash .ci/demo-e2e.sh [path/to/scalelab]   (default: the release build)
 set -euo pipefail
@@ -81,6 +81,7 @@ wait_for demo "demo exited 0" 30
 wait_for demo "trace hash" 5
 wait_for demo "tty: icanon" 5
 [[ "$(t display -p -t demo '#{alternate_on}')" == 0 ]] || { echo "demo-e2e: FAILED: still on the alternate screen"; exit 1; }
+[[ "$(t display -p -t demo '#{cursor_flag}')" == 1 ]] || { echo "demo-e2e: FAILED: the cursor is still hidden"; exit 1; }
 check "q quits with the terminal restored"
 
 (cd "$work" && "$bin" replay "$saved") | tee "$work/replay.txt"
@@ -93,5 +94,6 @@ wait_for panic "demo exited 101" 30
 wait_for panic "deliberate panic" 5
 wait_for panic "tty: icanon" 5
 [[ "$(t display -p -t panic '#{alternate_on}')" == 0 ]] || { echo "demo-e2e: FAILED: a panic left the alternate screen on"; exit 1; }
+[[ "$(t display -p -t panic '#{cursor_flag}')" == 1 ]] || { echo "demo-e2e: FAILED: a panic left the cursor hidden"; exit 1; }
 check "a panic restores the terminal and shows its message"
 echo "demo-e2e: all checks passed"

@@ -315,3 +315,28 @@ fn hunt_reports_failing_seeds_by_invariant_with_repros() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_demo_refuses_bad_input_and_a_missing_terminal_clearly() {
+    // Not a speed on the ladder: clap's usage error (exit 2) names the speeds.
+    let out = scalelab(&["demo", "--speed", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("3x is not on the ladder; the speeds are 1x, 2x, 5x, 10x, 50x, max"),
+        "{err}"
+    );
+    // A scenario that does not exist.
+    let out = scalelab(&["demo", "scenarios/nope.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("scenarios/nope.toml"));
+    // Output captured, so no terminal: it says so, and what to run instead.
+    let out = scalelab(&["demo", "--seed", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("scalelab demo draws in a terminal"), "{err}");
+    assert!(
+        err.contains("scalelab run scenarios/black-friday.toml"),
+        "{err}"
+    );
+}

@@ -110,7 +110,22 @@ pub fn main(args: Args) -> ExitCode {
 /// Sets up the terminal, runs the frame loop, and restores the terminal whatever happened.
 fn run_in_terminal(mut app: App, fps: u32) -> std::io::Result<(App, std::io::Result<Stats>)> {
     install_panic_hook();
-    let mut terminal = ratatui::try_init()?;
+    // Not `ratatui::try_init`: its panic hook restores the terminal on a panic in any thread.
+    crossterm::terminal::enable_raw_mode()?;
+    if let Err(e) =
+        crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)
+    {
+        let _ = restore();
+        return Err(e);
+    }
+    let mut terminal =
+        match Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout())) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = restore();
+                return Err(e);
+            }
+        };
     let result = drive(&mut terminal, &mut app, fps, None, |timeout| {
         if event::poll(timeout)? {
             event::read().map(Some)
@@ -118,22 +133,32 @@ fn run_in_terminal(mut app: App, fps: u32) -> std::io::Result<(App, std::io::Res
             Ok(None)
         }
     });
-    ratatui::try_restore()?;
+    restore()?;
     Ok((app, result))
+}
+
+/// Gives the terminal back as it was: cooked mode, the main screen, a visible cursor.
+fn restore() -> std::io::Result<()> {
+    crossterm::terminal::disable_raw_mode()?;
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    )
 }
 
 /// The UI thread's name: a panic there restores the terminal before it is reported.
 const UI_THREAD: &str = "main";
 
 /// A panic on the UI thread restores the terminal first, so its message is readable and the
-/// shell usable. (ratatui's own hook restores on a panic in any thread; a simulation thread's
-/// panic is caught and shown in the event log, and must not tear the screen down.)
+/// shell usable. A panic on a simulation thread is caught by its run and shown in the event
+/// log (with the seed that reproduces it); it must not tear the screen down or print over it.
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let ui = std::thread::current().name() == Some(UI_THREAD);
         if ui {
-            let _ = ratatui::try_restore();
+            let _ = restore();
             previous(info);
         }
     }));
