@@ -31,6 +31,11 @@ wait_for() {
 }
 keys() { t send-keys -t "$1" "${@:2}"; }
 check() { echo "demo-e2e: ok: $*"; }
+# restored WINDOW: the program in it gave the terminal back (main screen, cursor shown).
+restored() {
+  [[ "$(t display -p -t "$1" '#{alternate_on}')" == 0 ]] || { echo "demo-e2e: FAILED: $1 left the alternate screen on"; exit 1; }
+  [[ "$(t display -p -t "$1" '#{cursor_flag}')" == 1 ]] || { echo "demo-e2e: FAILED: $1 left the cursor hidden"; exit 1; }
+}
 
 # The demo runs in a shell that, once it exits, prints its exit code and whether the
 # terminal is back in cooked mode, then idles so the pane can be read.
@@ -80,8 +85,7 @@ keys demo q
 wait_for demo "demo exited 0" 30
 wait_for demo "trace hash" 5
 wait_for demo "tty: icanon" 5
-[[ "$(t display -p -t demo '#{alternate_on}')" == 0 ]] || { echo "demo-e2e: FAILED: still on the alternate screen"; exit 1; }
-[[ "$(t display -p -t demo '#{cursor_flag}')" == 1 ]] || { echo "demo-e2e: FAILED: the cursor is still hidden"; exit 1; }
+restored demo
 check "q quits with the terminal restored"
 
 (cd "$work" && "$bin" replay "$saved") | tee "$work/replay.txt"
@@ -93,7 +97,6 @@ t new-window -t demo -n panic "cd '$work' && SCALELAB_DEMO_TEST_PANIC=1 '$bin' d
 wait_for panic "demo exited 101" 30
 wait_for panic "deliberate panic" 5
 wait_for panic "tty: icanon" 5
-[[ "$(t display -p -t panic '#{alternate_on}')" == 0 ]] || { echo "demo-e2e: FAILED: a panic left the alternate screen on"; exit 1; }
-[[ "$(t display -p -t panic '#{cursor_flag}')" == 1 ]] || { echo "demo-e2e: FAILED: a panic left the cursor hidden"; exit 1; }
+restored panic
 check "a panic restores the terminal and shows its message"
 echo "demo-e2e: all checks passed"

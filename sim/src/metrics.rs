@@ -511,6 +511,15 @@ impl Recorder {
         point
     }
 
+    /// Share of requests answered within the SLO so far (1 before the first request).
+    pub fn availability(&self) -> f64 {
+        if self.requests > 0 {
+            self.answered_in_slo as f64 / self.requests as f64
+        } else {
+            1.0
+        }
+    }
+
     pub fn latency_summary(&self) -> Latency {
         Latency::of(&self.latency)
     }

@@ -581,11 +581,7 @@ pub async fn simulate(
         slo_timeout_ms: scn.slo.timeout_ms.0,
         requests: r.requests,
         answered_in_slo: r.answered_in_slo,
-        availability: if r.requests > 0 {
-            r.answered_in_slo as f64 / r.requests as f64
-        } else {
-            1.0
-        },
+        availability: r.availability(),
         throughput_rps: r.answered_in_slo as f64 / scn.duration_s(),
         latency: r.latency_summary(),
         errors: r.errors.clone(),
@@ -744,11 +740,7 @@ fn cut_report(
         slo_timeout_ms: scn.slo.timeout_ms.0,
         requests: r.requests,
         answered_in_slo: r.answered_in_slo,
-        availability: if r.requests > 0 {
-            r.answered_in_slo as f64 / r.requests as f64
-        } else {
-            1.0
-        },
+        availability: r.availability(),
         throughput_rps: r.answered_in_slo as f64 / span_s.max(f64::MIN_POSITIVE),
         latency: r.latency_summary(),
         errors: r.errors.clone(),

@@ -17,7 +17,7 @@ use crate::summary::thousands;
 /// Target of the issue: simulated HTTP requests per wall second on one core.
 const TARGET_REQUESTS_PER_S: f64 = 25_000.0;
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
         0 => f64::NAN,

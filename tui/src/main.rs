@@ -84,26 +84,7 @@ enum Command {
     },
     /// Watch the four designs live, side by side, and inject faults with keys (`?` in the
     /// view lists them). Needs a terminal of at least 80x24.
-    Demo {
-        /// The scenario file (TOML); the built-in black-friday if absent.
-        scenario: Option<PathBuf>,
-        /// The seed; the same scenario, seed and keys at the same ticks give the same run.
-        /// Picked at random if absent (the view shows it).
-        #[arg(long, env = "SCALELAB_SEED")]
-        seed: Option<u64>,
-        /// Virtual seconds per wall second at the start: 1, 2, 5, 10, 50 or max.
-        #[arg(long, default_value = "10x", value_parser = demo::pace::Speed::parse)]
-        speed: demo::pace::Speed,
-        /// Start paused (space runs, `.` steps one tick).
-        #[arg(long)]
-        paused: bool,
-        /// Frames drawn per second, at most.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=240))]
-        fps: u32,
-        /// Where `s` saves repro files.
-        #[arg(long, default_value = "scalelab-repros")]
-        repro_dir: PathBuf,
-    },
+    Demo(demo::Args),
     /// Run a repro file again and check that every design reproduces its trace hash.
     Replay {
         /// A repro file written by `run`, `hunt` or `demo` (its `s` key).
@@ -191,21 +172,7 @@ fn main() -> ExitCode {
             save_repro,
         } => run(scenario, seed, json, design, save_repro),
         Command::Replay { repro } => replay(&repro),
-        Command::Demo {
-            scenario,
-            seed,
-            speed,
-            paused,
-            fps,
-            repro_dir,
-        } => demo::main(demo::Args {
-            scenario,
-            seed,
-            speed,
-            paused,
-            fps,
-            repro_dir,
-        }),
+        Command::Demo(args) => demo::main(args),
         Command::Hunt {
             scenario,
             seeds,
@@ -435,6 +402,29 @@ fn all_reports(
         .collect()
 }
 
+/// Runs what a repro holds again: its designs on its scenario and seed, with its commands at
+/// their ticks, for its ticks (or to the end).
+#[cfg(madsim)]
+fn rerun(repro: &repro::Repro) -> Vec<Result<scalelab_sim::Report, scalelab_sim::RunError>> {
+    let options = repro
+        .designs
+        .iter()
+        .map(|_| scalelab_sim::RunOptions {
+            commands: repro.commands.clone(),
+            ticks: repro.ticks,
+            ..Default::default()
+        })
+        .collect();
+    scalelab_sim::run_designs_with(
+        &repro.scenario,
+        &repro.designs,
+        repro.seed,
+        &[],
+        options,
+        || {},
+    )
+}
+
 /// Runs a repro again and compares every design's trace with the recorded one.
 #[cfg(madsim)]
 fn replay(path: &std::path::Path) -> ExitCode {
@@ -456,25 +446,7 @@ fn replay(path: &std::path::Path) -> ExitCode {
             .map_or(String::new(), |n| format!(", the first {n} ticks")),
         names.join(", ")
     );
-    let options = repro
-        .designs
-        .iter()
-        .map(|_| scalelab_sim::RunOptions {
-            commands: repro.commands.clone(),
-            ticks: repro.ticks,
-            ..Default::default()
-        })
-        .collect();
-    let progress: Vec<Arc<scalelab_sim::Progress>> =
-        repro.designs.iter().map(|_| Arc::default()).collect();
-    let results = scalelab_sim::run_designs_with(
-        &repro.scenario,
-        &repro.designs,
-        repro.seed,
-        &progress,
-        options,
-        || {},
-    );
+    let results = rerun(&repro);
     let reports = match all_reports(results, repro.seed) {
         Ok(r) => r,
         Err(code) => return code,

@@ -16,6 +16,7 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 
 use super::app::{App, Setup};
 use super::pace::Speed;
+use crate::bench::median;
 
 pub struct Options {
     pub scenario: Option<std::path::PathBuf>,
@@ -32,15 +33,6 @@ pub struct Options {
 fn thread_cpu_ns() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     s.split_whitespace().next()?.parse().ok()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 struct Run {

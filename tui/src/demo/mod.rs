@@ -32,12 +32,26 @@ use pace::Speed;
 pub const BLACK_FRIDAY: &str = include_str!("../../../scenarios/black-friday.toml");
 const BLACK_FRIDAY_PATH: &str = "scenarios/black-friday.toml";
 
+/// `scalelab demo`'s flags.
+#[derive(clap::Args)]
 pub struct Args {
+    /// The scenario file (TOML); the built-in black-friday if absent.
     pub scenario: Option<PathBuf>,
+    /// The seed; the same scenario, seed and keys at the same ticks give the same run.
+    /// Picked at random if absent (the view shows it).
+    #[arg(long, env = "SCALELAB_SEED")]
     pub seed: Option<u64>,
+    /// Virtual seconds per wall second at the start: 1, 2, 5, 10, 50 or max.
+    #[arg(long, default_value = "10x", value_parser = Speed::parse)]
     pub speed: Speed,
+    /// Start paused (space runs, `.` steps one tick).
+    #[arg(long)]
     pub paused: bool,
+    /// Frames drawn per second, at most.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=240))]
     pub fps: u32,
+    /// Where `s` saves repro files.
+    #[arg(long, default_value = "scalelab-repros")]
     pub repro_dir: PathBuf,
 }
 

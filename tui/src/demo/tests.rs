@@ -137,23 +137,7 @@ fn a_session_saved_with_s_replays_to_the_same_hashes() {
     );
 
     // What `scalelab replay` does with it.
-    let options = repro
-        .designs
-        .iter()
-        .map(|_| scalelab_sim::RunOptions {
-            commands: repro.commands.clone(),
-            ticks: repro.ticks,
-            ..Default::default()
-        })
-        .collect();
-    let results = scalelab_sim::run_designs_with(
-        &repro.scenario,
-        &repro.designs,
-        repro.seed,
-        &[],
-        options,
-        || {},
-    );
+    let results = crate::rerun(&repro);
     for (result, (design, hash)) in results.into_iter().zip(live) {
         let report = result.expect("the replay runs");
         assert_eq!(report.design, design.name());
