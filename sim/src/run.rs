@@ -568,23 +568,9 @@ pub async fn simulate(
         }
     };
     let peak = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
-    let (hash, events) = r.trace_hash();
     let ended = r.sessions_done + r.sessions_slow + r.sessions_error + r.sessions_cut;
     let points = &r.series.points;
     Report {
-        scenario: scn.name.clone(),
-        design: design.name(),
-        seed,
-        trace_hash: format!("{hash:016x}"),
-        trace_events: events,
-        duration_s: scn.duration_s(),
-        slo_timeout_ms: scn.slo.timeout_ms.0,
-        requests: r.requests,
-        answered_in_slo: r.answered_in_slo,
-        availability: r.availability(),
-        throughput_rps: r.answered_in_slo as f64 / scn.duration_s(),
-        latency: r.latency_summary(),
-        errors: r.errors.clone(),
         by_kind: Kind::ALL
             .iter()
             .filter_map(|k| r.by_kind.get(k).map(|s| (k, s)))
@@ -602,10 +588,7 @@ pub async fn simulate(
             abandoned_error: r.sessions_error,
             cut: r.sessions_cut + (r.sessions_started - ended),
         },
-        orders: r.orders,
         out_of_stock: r.out_of_stock,
-        revenue_cents: r.revenue_cents,
-        revenue_lost_cents: r.revenue_lost_cents,
         emails_sent: mail.sent(),
         emails_per_min_peak,
         queue_lag_max,
@@ -636,12 +619,37 @@ pub async fn simulate(
             .min_by(|a, b| a.availability.total_cmp(&b.availability))
             .cloned(),
         busiest_window: points.iter().max_by_key(|p| p.requests).cloned(),
-        series: points.clone(),
         faults: injector.log.clone(),
         commands: faults.recorded,
         checks,
         checkpoints,
         cut_after_ticks: None,
+        ..recorded(scn, design, seed, &r, scn.duration_s())
+    }
+}
+
+/// What every report takes from the recorder, over `span_s` virtual seconds.
+fn recorded(scn: &Scenario, design: Design, seed: u64, r: &Recorder, span_s: f64) -> Report {
+    let (hash, events) = r.trace_hash();
+    Report {
+        scenario: scn.name.clone(),
+        design: design.name(),
+        seed,
+        trace_hash: format!("{hash:016x}"),
+        trace_events: events,
+        duration_s: span_s,
+        slo_timeout_ms: scn.slo.timeout_ms.0,
+        requests: r.requests,
+        answered_in_slo: r.answered_in_slo,
+        availability: r.availability(),
+        throughput_rps: r.answered_in_slo as f64 / span_s.max(f64::MIN_POSITIVE),
+        latency: r.latency_summary(),
+        errors: r.errors.clone(),
+        orders: r.orders,
+        revenue_cents: r.revenue_cents,
+        revenue_lost_cents: r.revenue_lost_cents,
+        series: r.series.points.clone(),
+        ..Report::default()
     }
 }
 
@@ -728,31 +736,13 @@ fn cut_report(
     commands: Vec<Scheduled>,
 ) -> Report {
     let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
-    let (hash, events) = r.trace_hash();
-    let span_s = ticks as f64 * scn.metrics.interval_s.0;
+    let span_s = (ticks as f64 * scn.metrics.interval_s.0).min(scn.duration_s());
     Report {
-        scenario: scn.name.clone(),
-        design: design.name(),
-        seed,
-        trace_hash: format!("{hash:016x}"),
-        trace_events: events,
-        duration_s: span_s.min(scn.duration_s()),
-        slo_timeout_ms: scn.slo.timeout_ms.0,
-        requests: r.requests,
-        answered_in_slo: r.answered_in_slo,
-        availability: r.availability(),
-        throughput_rps: r.answered_in_slo as f64 / span_s.max(f64::MIN_POSITIVE),
-        latency: r.latency_summary(),
-        errors: r.errors.clone(),
-        orders: r.orders,
-        revenue_cents: r.revenue_cents,
-        revenue_lost_cents: r.revenue_lost_cents,
-        series: r.series.points.clone(),
         faults: injector.log.clone(),
         commands,
         checkpoints,
         cut_after_ticks: Some(ticks),
-        ..Report::default()
+        ..recorded(scn, design, seed, &r, span_s)
     }
 }
 
