@@ -396,29 +396,45 @@ async fn bind(port: u16) -> Result<TcpListener, String> {
     })
 }
 
+/// The file or database name of shard `shard` of `shards` ("scalelab" when unsharded).
+fn database_name(shards: u32, shard: u32) -> String {
+    if shards == 1 {
+        "scalelab".to_owned()
+    } else {
+        format!("scalelab_{shards}shards_{shard}")
+    }
+}
+
+/// What shard `shard` of `shards` starts with: the catalog, its share of every product's
+/// stock, and its own order-id sequence (shard i: i+1, i+1+n, ...) so shards never collide.
+fn shard_setup(
+    products: u32,
+    stock: u32,
+    shards: u32,
+    shard: u32,
+    max_connections: u32,
+) -> ShardSetup {
+    ShardSetup {
+        catalog: demo_catalog(products),
+        stock: (stock / shards).max(1),
+        first_order_id: u64::from(shard) + 1,
+        order_id_step: u64::from(shards),
+        max_connections,
+    }
+}
+
 /// The database of each shard: SQLite files in the data directory, or PostgreSQL databases.
 /// A single database and each shard count get their own files or databases, so that switching
 /// designs never mixes shops with different order-id sequences.
 async fn open_databases(args: &ServeArgs, shards: u32) -> Result<Vec<Arc<SqlStore>>, String> {
     let mut databases = Vec::new();
     for shard in 0..shards {
-        let name = if shards == 1 {
-            "scalelab".to_owned()
-        } else {
-            format!("scalelab_{shards}shards_{shard}")
-        };
+        let name = database_name(shards, shard);
         let url = match &args.postgres_url {
             Some(server) => postgres_database_url(server, &name).map_err(|e| e.to_string())?,
             None => sqlite_url(&args.data_dir, &name),
         };
-        let setup = ShardSetup {
-            catalog: demo_catalog(args.products),
-            // Each shard holds its share of every product's stock.
-            stock: (args.stock / shards).max(1),
-            first_order_id: u64::from(shard) + 1,
-            order_id_step: u64::from(shards),
-            max_connections: 8,
-        };
+        let setup = shard_setup(args.products, args.stock, shards, shard, 8);
         let store = SqlStore::connect(&url, &setup)
             .await
             .map_err(|e| e.to_string())?;
@@ -674,14 +690,8 @@ mod tests {
         let map = ShardMap::new(a.shards, Strategy::Hash);
         let mut shards_used = std::collections::BTreeSet::new();
         for shard in 0..a.shards {
-            let url = sqlite_url(dir.path(), &format!("scalelab_{}shards_{shard}", a.shards));
-            let setup = ShardSetup {
-                catalog: demo_catalog(a.products),
-                stock: a.stock / a.shards,
-                first_order_id: u64::from(shard) + 1,
-                order_id_step: u64::from(a.shards),
-                max_connections: 1,
-            };
+            let url = sqlite_url(dir.path(), &database_name(a.shards, shard));
+            let setup = shard_setup(a.products, a.stock, a.shards, shard, 1);
             let store = SqlStore::connect(&url, &setup).await.expect("open shard");
             for customer in 1..=12u64 {
                 let here: Vec<Order> = store.orders_for(customer).await.expect("orders");
@@ -802,14 +812,8 @@ mod tests {
             acknowledged.len()
         );
         // Every order a customer was told about is in the database and got its email.
-        let setup = ShardSetup {
-            catalog: demo_catalog(a.products),
-            stock: a.stock,
-            first_order_id: 1,
-            order_id_step: 1,
-            max_connections: 1,
-        };
-        let store = SqlStore::connect(&sqlite_url(dir.path(), "scalelab"), &setup)
+        let setup = shard_setup(a.products, a.stock, 1, 0, 1);
+        let store = SqlStore::connect(&sqlite_url(dir.path(), &database_name(1, 0)), &setup)
             .await
             .expect("reopen");
         let mailed = mailed_orders(dir.path());
@@ -878,15 +882,8 @@ mod tests {
         let map = ShardMap::new(a.shards, Strategy::Hash);
         for &(customer, id) in &placed {
             let shard = map.shard_for(customer);
-            let url = postgres_database_url(&pg, &format!("scalelab_{}shards_{shard}", a.shards))
-                .expect("url");
-            let setup = ShardSetup {
-                catalog: demo_catalog(a.products),
-                stock: a.stock / a.shards,
-                first_order_id: u64::from(shard) + 1,
-                order_id_step: u64::from(a.shards),
-                max_connections: 1,
-            };
+            let url = postgres_database_url(&pg, &database_name(a.shards, shard)).expect("url");
+            let setup = shard_setup(a.products, a.stock, a.shards, shard, 1);
             let store = SqlStore::connect(&url, &setup).await.expect("open shard");
             let orders = store.orders_for(customer).await.expect("orders");
             assert!(
