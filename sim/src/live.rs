@@ -288,13 +288,9 @@ impl LiveSession {
         }
     }
 
-    /// Stops every design at its next tick boundary and waits for their threads.
-    pub fn stop(mut self) {
-        self.lockstep.stop();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
+    /// Stops every design at its next tick boundary and waits for their threads (dropping
+    /// the session does the same).
+    pub fn stop(self) {}
 }
 
 impl Drop for LiveSession {

@@ -158,19 +158,15 @@ impl App {
         self.panes.iter().all(|p| p.report.is_some())
     }
 
-    /// Takes in what the designs sent and lets them run as far as the pace allows. Returns
-    /// whether anything new arrived.
-    pub fn pump(&mut self, now: Instant) -> bool {
-        let mut changed = false;
+    /// Takes in what the designs sent and lets them run as far as the pace allows.
+    pub fn pump(&mut self, now: Instant) {
         while let Ok(update) = self.session.updates.try_recv() {
-            changed = true;
             self.take(update);
         }
         let gate = &self.session.lockstep;
         if let Some(target) = self.pacer.target(now, gate.completed(), gate.allowed()) {
             gate.allow(target);
         }
-        changed
     }
 
     /// Waits until every design has finished `ticks` ticks (or ended), taking in frames on
