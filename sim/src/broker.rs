@@ -132,9 +132,12 @@ pub struct Broker {
     params: Params,
     logs: Mutex<BTreeMap<(String, u32), Log>>,
     groups: Mutex<BTreeMap<String, Group>>,
-    /// Connections to the other brokers, for replication; made on first use.
-    peers: tokio::sync::OnceCell<Vec<Pool<Req, Resp>>>,
 }
+
+/// Connections to the other brokers, for replication; made on first use. They belong to one
+/// life of the broker's process, not to its state: a restarted node has lost every socket of
+/// its previous life, and replies addressed to them would wait forever.
+type Peers = tokio::sync::OnceCell<Vec<Pool<Req, Resp>>>;
 
 impl Broker {
     pub fn new(id: u32, params: Params) -> Broker {
@@ -143,7 +146,6 @@ impl Broker {
             params,
             logs: Mutex::new(BTreeMap::new()),
             groups: Mutex::new(BTreeMap::new()),
-            peers: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -196,10 +198,13 @@ impl Broker {
             .sum()
     }
 
+    /// Serves one life of the broker's process: its connections to the other brokers are
+    /// made anew in every life.
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
+        let peers = Arc::new(Peers::new());
         rpc::serve(addr, 100_000, move |req: Req| {
-            let broker = self.clone();
-            async move { broker.handle(req).await }
+            let (broker, peers) = (self.clone(), peers.clone());
+            async move { broker.handle(req, &peers).await }
         })
         .await
     }
@@ -216,8 +221,8 @@ impl Broker {
         offset
     }
 
-    async fn peers(&self) -> &Vec<Pool<Req, Resp>> {
-        self.peers
+    async fn peers<'a>(&self, peers: &'a Peers) -> &'a Vec<Pool<Req, Resp>> {
+        peers
             .get_or_init(|| async {
                 let mut pools = Vec::new();
                 for b in 0..self.params.brokers {
@@ -232,7 +237,7 @@ impl Broker {
             .await
     }
 
-    async fn handle(&self, req: Req) -> Resp {
+    async fn handle(&self, req: Req, peers: &Peers) -> Resp {
         match req {
             Req::Produce {
                 topic,
@@ -245,7 +250,7 @@ impl Broker {
                 }
                 let offset = self.append(topic.clone(), partition, key, payload.clone());
                 // acks=all: the message is acknowledged once every follower has it.
-                let peers = self.peers().await;
+                let peers = self.peers(peers).await;
                 for f in Self::followers_of(&self.params, partition) {
                     let Some(pool) = peers.get(f as usize) else {
                         return Resp::Failed(format!("no connection to broker {f}"));

@@ -182,3 +182,58 @@ fn topics_are_kept_apart() {
         .expect("node");
     assert_eq!(keys, (0..20).filter(|k| k % 2 == 1).collect::<Vec<u64>>());
 }
+
+#[test]
+fn a_restarted_cluster_takes_messages_again() {
+    // Brokers killed and restarted keep their logs (their disks) and must replicate again:
+    // a broker that kept the connections of its previous life waited for replies that could
+    // never come, and every publish after an outage failed.
+    let rt = Runtime::with_seed_and_config(8, madsim::Config::default());
+    let p = params();
+    for b in 0..p.brokers {
+        let broker = Arc::new(Broker::new(b, p));
+        rt.create_node()
+            .name(format!("broker-{b}"))
+            .ip(broker_addr(b).ip())
+            .init(move || {
+                let broker = broker.clone();
+                async move {
+                    loop {
+                        let _ = broker.clone().serve(broker_addr(b)).await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            })
+            .build();
+    }
+    let node = rt.create_node().ip([10, 0, 1, 1].into()).build();
+    let (before, after) = rt
+        .block_on(node.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let client = Client::connect(params(), 4).await.expect("connect");
+            let mut before = 0;
+            for key in 0..12u64 {
+                before += u32::from(client.publish("t", key, vec![1]).await.is_ok());
+            }
+            for b in 0..3 {
+                Handle::current().kill(format!("broker-{b}"));
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            for b in 0..3 {
+                Handle::current().restart(format!("broker-{b}"));
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            // A few tries while the pools find their connections broken and open new ones.
+            let mut after = 0;
+            for key in 0..36u64 {
+                after += u32::from(client.publish("t", key, vec![2]).await.is_ok());
+            }
+            (before, after)
+        }))
+        .expect("node");
+    assert_eq!(before, 12, "every publish succeeds before the outage");
+    assert!(
+        after >= 24,
+        "publishes succeed again after the restart: {after} of 36"
+    );
+}
