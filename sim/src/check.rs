@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::design::Design;
 use crate::metrics::{AckedOrder, CartLoss};
+use crate::recovery::{Judge, Outcome, Recovery};
 use scalelab_system::model::{Order, ProductId};
 use scalelab_system::shard::ShardMap;
 
@@ -56,6 +57,8 @@ pub struct Evidence<'a> {
     pub last_heal_s: f64,
     /// An app host was killed during the run.
     pub app_killed: bool,
+    /// What followed each heal (see `recovery`).
+    pub recovery: &'a [Recovery],
     pub log: &'a VecDeque<(Duration, String)>,
 }
 
@@ -100,13 +103,14 @@ impl CheckResult {
 }
 
 /// The invariants, by name, as reports and `hunt` group them.
-pub const CHECKS: [&str; 6] = [
+pub const CHECKS: [&str; 7] = [
     "no-lost-order",
     "one-confirmation-email",
     "no-oversell",
     "cart-survives",
     "orders-on-their-shard",
     "lag-recovers",
+    "recovers",
 ];
 
 /// Runs every checker on `ev`.
@@ -118,6 +122,7 @@ pub fn check_all(ev: &Evidence) -> Vec<CheckResult> {
         cart_survives(ev),
         orders_on_their_shard(ev),
         lag_recovers(ev),
+        recovers(ev),
     ]
 }
 
@@ -383,4 +388,43 @@ fn lag_recovers(ev: &Evidence) -> CheckResult {
         )
     };
     found.result("lag-recovers", note)
+}
+
+/// Once every fault has healed, the shop comes back: to its level before the first fault
+/// while traffic flows, and to taking the liveness probe's order after the drain healed
+/// whatever was left (see `recovery`).
+fn recovers(ev: &Evidence) -> CheckResult {
+    if ev.recovery.is_empty() {
+        return not_applicable("recovers", "no fault hit this design");
+    }
+    let mut found = Found::new(ev.log);
+    let mut seen = Vec::new();
+    for r in ev.recovery {
+        let when = match r.judge {
+            Judge::Traffic => format!("healed at {:.0} s", r.healed_at_s),
+            Judge::Probe => format!("probe after {:.0} s", r.healed_at_s),
+        };
+        match &r.outcome {
+            Outcome::Recovered { after_s } => seen.push(format!("{when}: back in {after_s:.0} s")),
+            Outcome::NotJudged { .. } => seen.push(format!("{when}: not judged")),
+            Outcome::Never {
+                waited_s,
+                seen: how,
+            } => {
+                seen.push(format!("{when}: never"));
+                let what = match r.judge {
+                    Judge::Traffic => format!(
+                        "every fault had healed at {:.1} s; {waited_s:.0} s later the shop was still not back: {how}",
+                        r.healed_at_s
+                    ),
+                    Judge::Probe => format!(
+                        "from {:.1} s, after the arrivals ended and with every fault healed, the shop took no order from the liveness probe in {waited_s:.0} s: {how}",
+                        r.healed_at_s
+                    ),
+                };
+                found.add(r.healed_at_s + waited_s, when, what);
+            }
+        }
+    }
+    found.result("recovers", seen.join("; "))
 }

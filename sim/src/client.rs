@@ -271,3 +271,71 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
     }
     users.record(|r, at| r.session_ended(at, session, end, cart_cents));
 }
+
+/// One try of the liveness probe (see `recovery`): a shopper who logs in as `customer`,
+/// puts one unit of the first product in stock into the cart and checks out, on a fresh
+/// connection. The order id and its total, or which step failed and how.
+pub async fn probe_checkout(app: SocketAddr, customer: u64) -> Result<(u64, u64), String> {
+    let stream = Flushed::connect(app)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut cookie: Option<String> = None;
+    let mut call = async |step: Step, cookie: &mut Option<String>| {
+        let (kind, req) = request(step, cookie.as_deref());
+        let reply = send(&mut sender, req)
+            .await
+            .map_err(|e| format!("{}: {e}", kind.name()))?;
+        if let Some(c) = reply.cookie.clone() {
+            *cookie = Some(c);
+        }
+        Ok::<_, String>(reply)
+    };
+    let expect = |reply: &Reply, status: u16, what: &str| {
+        if reply.status == status {
+            Ok(())
+        } else {
+            Err(format!("{what}: http {}", reply.status))
+        }
+    };
+    let login = call(Step::Login(customer), &mut cookie).await?;
+    expect(&login, 200, "login")?;
+    // The first product with stock left: a sold-out product is not the shop failing.
+    let mut product = None;
+    for id in 1..=PROBE_PRODUCTS {
+        let page = call(Step::View(id), &mut cookie).await?;
+        expect(&page, 200, "product page")?;
+        let body = serde_json::from_slice::<serde_json::Value>(&page.body).unwrap_or_default();
+        if json_u64(&body, "in_stock").is_some_and(|n| n > 0) {
+            product = Some(id);
+            break;
+        }
+    }
+    let Some(product) = product else {
+        return Err(format!("the first {PROBE_PRODUCTS} products are sold out"));
+    };
+    let add = call(
+        Step::Add {
+            product,
+            quantity: 1,
+        },
+        &mut cookie,
+    )
+    .await?;
+    expect(&add, 200, "add to cart")?;
+    let checkout = call(Step::Checkout, &mut cookie).await?;
+    expect(&checkout, 201, "checkout")?;
+    let body = serde_json::from_slice::<serde_json::Value>(&checkout.body).unwrap_or_default();
+    Ok((
+        json_u64(&body, "order_id").unwrap_or(0),
+        json_u64(&body, "total_cents").unwrap_or(0),
+    ))
+}
+
+/// How many products the probe looks at for one in stock.
+const PROBE_PRODUCTS: u32 = 20;

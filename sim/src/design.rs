@@ -27,7 +27,7 @@ use crate::mail::SimMailer;
 use crate::metrics::Recorder;
 use crate::scenario::{Balance, Scenario, ShardStrategy};
 use crate::sessions::{self, SessionServer, SimSessions};
-use scalelab_system::bugs::{Bugs, StaleSessionCache};
+use scalelab_system::bugs::{Bugs, StaleSessionCache, StuckPublisher};
 use scalelab_system::memory::FakePayments;
 use scalelab_system::ports::{SessionStore, SideWork, Store};
 use scalelab_system::session::{InMemorySessions, SessionIds};
@@ -202,6 +202,12 @@ async fn serve_storefront(
     };
     let side_work: Arc<dyn SideWork> = if wiring.queued {
         match broker::Client::connect(broker_params(&scn), 8).await {
+            Ok(publisher) if wiring.bugs.publisher_never_reconnects() => Arc::new(Queued {
+                publisher: Arc::new(StuckPublisher {
+                    inner: Arc::new(publisher),
+                    open: Default::default(),
+                }),
+            }),
             Ok(publisher) => Arc::new(Queued {
                 publisher: Arc::new(publisher),
             }),

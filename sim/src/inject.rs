@@ -103,6 +103,9 @@ pub struct Injector {
     /// How many active faults hold each dead node down: overlapping outages of one node
     /// end when the last one does, not when the first one does.
     down: BTreeMap<NodeId, u32>,
+    /// When some fault was in force: (from, to) in virtual seconds, `to` is `None` while it
+    /// lasts. What the recovery judgement reads.
+    pub disturbed: Vec<(f64, Option<f64>)>,
 }
 
 impl Injector {
@@ -117,6 +120,26 @@ impl Injector {
             app_killed: false,
             outages: Vec::new(),
             down: BTreeMap::new(),
+            disturbed: Vec::new(),
+        }
+    }
+
+    /// Some fault is in force: one with an undo pending, or a node killed for good.
+    pub fn is_disturbed(&self) -> bool {
+        !self.active.is_empty() || !self.down.is_empty()
+    }
+
+    /// Opens or closes the current span of disturbance after a change at `now`.
+    fn mark(&mut self, now: Duration) {
+        let open = self.disturbed.last().is_some_and(|(_, to)| to.is_none());
+        match (self.is_disturbed(), open) {
+            (true, false) => self.disturbed.push((now.as_secs_f64(), None)),
+            (false, true) => {
+                if let Some(last) = self.disturbed.last_mut() {
+                    last.1 = Some(now.as_secs_f64());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -162,6 +185,7 @@ impl Injector {
                 i += 1;
             }
         }
+        self.mark(now);
         healed
     }
 
@@ -169,20 +193,27 @@ impl Injector {
     pub fn command(&mut self, now: Duration, cmd: &Command, topo: &Topology) -> Vec<Applied> {
         match cmd {
             Command::Inject { fault } => vec![self.apply(now, fault, topo)],
-            Command::HealAll => {
-                let all: Vec<Active> = self.active.drain(..).collect();
-                let mut healed: Vec<Applied> = all.into_iter().map(|a| self.undo(now, a)).collect();
-                // Kills without a restart hold nodes down with nothing on the active list.
-                let still: Vec<NodeId> = self.down.keys().copied().collect();
-                for n in still {
-                    self.down.remove(&n);
-                    self.handle.restart(n);
-                }
-                // A kill without restart has nothing on the active list; heal it too.
-                healed.push(self.record(now, "heal-all".into(), "every fault ended".into(), true));
-                healed
-            }
+            Command::HealAll => self.heal_all(now),
         }
+    }
+
+    /// Ends every fault in force at `now`, including kills without a restart.
+    pub fn heal_all(&mut self, now: Duration) -> Vec<Applied> {
+        let all: Vec<Active> = self.active.drain(..).collect();
+        let mut healed: Vec<Applied> = all.into_iter().map(|a| self.undo(now, a)).collect();
+        // Kills without a restart hold nodes down with nothing on the active list.
+        let still: Vec<NodeId> = self.down.keys().copied().collect();
+        for n in still {
+            self.down.remove(&n);
+            self.handle.restart(n);
+        }
+        // A broker killed without a restart opened an outage that no undo closes.
+        for o in self.outages.iter_mut().filter(|o| o.1.is_none()) {
+            o.1 = Some(now.as_secs_f64());
+        }
+        healed.push(self.record(now, "heal-all".into(), "every fault ended".into(), true));
+        self.mark(now);
+        healed
     }
 
     fn record(&mut self, now: Duration, what: String, effect: String, applicable: bool) -> Applied {
@@ -309,7 +340,9 @@ impl Injector {
                         outage,
                     });
                 }
-                self.record(now, what, effect, true)
+                let applied = self.record(now, what, effect, true);
+                self.mark(now);
+                applied
             }
             Err(reason) => self.record(now, what, format!("n/a: {reason}"), false),
         }

@@ -24,7 +24,8 @@
 //! - [`mail`]: the mail provider and the `Mailer` port against it.
 //! - [`rpc`]: request/response over pooled simulated connections (used by `db` and `mail`).
 //! - [`sessions`]: the Redis-like session store and the `SessionStore` port against it.
-//! - [`check`]: the checkers (DESIGN.md §8), judged from evidence after each run.
+//! - [`check`]: the checkers (DESIGN.md §8), judged from evidence after each run;
+//!   [`recovery`]: whether the shop comes back once every fault has healed.
 //! - [`client`]: simulated browsers speaking HTTP; [`net`]: adapters over madsim's network.
 //! - [`metrics`]: histograms, the bounded time series, the trace hash.
 //! - [`autoscale`]: the Kubernetes HPA's decisions, as pure functions.
@@ -51,6 +52,7 @@ pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod net;
+pub mod recovery;
 pub mod report;
 pub mod rpc;
 pub mod run;

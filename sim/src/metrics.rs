@@ -118,6 +118,8 @@ pub struct Point {
     pub app_cpu: f64,
     pub db_cpu: f64,
     pub orders: u64,
+    /// Sessions that arrived in the window (the traffic offered, whatever the shop did).
+    pub sessions: u64,
     /// App hosts taking traffic at the end of the window.
     pub replicas: u32,
     /// Confirmation emails the provider accepted in the window.
@@ -210,6 +212,7 @@ fn merge(a: Point, b: Point) -> Point {
         app_cpu: (a.app_cpu * a.span_s + b.app_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
         db_cpu: (a.db_cpu * a.span_s + b.db_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
         orders: a.orders + b.orders,
+        sessions: a.sessions + b.sessions,
         replicas: b.replicas,
         emails: a.emails + b.emails,
         queue_lag: a.queue_lag.max(b.queue_lag),
@@ -230,6 +233,11 @@ pub struct Window {
 
 /// The event log keeps at most this many lines (the newest).
 const LOG_CAP: usize = 5000;
+
+/// The session id the liveness probe's order is acknowledged under (no planned session has it).
+pub const PROBE_SESSION: u64 = u64::MAX;
+/// The customer the liveness probe shops as.
+pub const PROBE_CUSTOMER: u64 = 1;
 
 /// An order a browser was told is placed.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,6 +297,7 @@ pub struct Recorder {
     window_requests: u64,
     window_answered: u64,
     window_orders: u64,
+    window_sessions: u64,
     pub series: Series,
 }
 
@@ -321,6 +330,7 @@ impl Recorder {
             window_requests: 0,
             window_answered: 0,
             window_orders: 0,
+            window_sessions: 0,
             series: Series::new(series_cap),
         }
     }
@@ -385,6 +395,7 @@ impl Recorder {
     pub fn session_started(&mut self, at: Duration, session: u64) {
         self.trace(at, b's', &[session]);
         self.sessions_started += 1;
+        self.window_sessions += 1;
     }
 
     /// A session ended; a cart left behind because the shop failed is revenue lost.
@@ -421,6 +432,33 @@ impl Recorder {
         self.orders += 1;
         self.window_orders += 1;
         self.revenue_cents += total_cents;
+    }
+
+    /// The liveness probe's try `attempt` ended: with an order (acknowledged, so the
+    /// checkers look for it like any other, though the shop's figures do not count it), or
+    /// with why not.
+    pub fn probe(&mut self, at: Duration, attempt: u32, result: &Result<(u64, u64), String>) {
+        match result {
+            Ok((order_id, total_cents)) => {
+                self.trace(at, b'p', &[u64::from(attempt), *order_id, *total_cents]);
+                self.acked.push(AckedOrder {
+                    at,
+                    session: PROBE_SESSION,
+                    order_id: *order_id,
+                    customer: PROBE_CUSTOMER,
+                    total_cents: *total_cents,
+                });
+                self.note(
+                    at,
+                    format!("liveness probe: order {order_id} placed (try {attempt})"),
+                );
+            }
+            Err(why) => {
+                let h = xxhash_rust::xxh3::xxh3_64(why.as_bytes());
+                self.trace(at, b'P', &[u64::from(attempt), h]);
+                self.note(at, format!("liveness probe: try {attempt} failed: {why}"));
+            }
+        }
     }
 
     /// A browser saw its cart (or whole session) forgotten between two successful requests.
@@ -499,6 +537,7 @@ impl Recorder {
             app_cpu: w.app_cpu,
             db_cpu: w.db_cpu,
             orders: self.window_orders,
+            sessions: self.window_sessions,
             replicas: w.replicas,
             emails: w.emails,
             queue_lag: w.queue_lag,
@@ -508,6 +547,7 @@ impl Recorder {
         self.window_requests = 0;
         self.window_answered = 0;
         self.window_orders = 0;
+        self.window_sessions = 0;
         point
     }
 

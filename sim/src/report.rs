@@ -60,6 +60,8 @@ pub struct Report {
     pub commands: Vec<Scheduled>,
     /// The invariants and how they fared.
     pub checks: Vec<CheckResult>,
+    /// What followed each heal: how long the shop took to come back, or that it did not.
+    pub recovery: Vec<crate::recovery::Recovery>,
     /// The trace hash at the end of every tick, to find where two runs first diverge.
     #[serde(skip)]
     pub checkpoints: Vec<u64>,

@@ -23,7 +23,7 @@ use crate::host::Kind;
 use crate::inject::{Injector, Skew, Topology};
 use crate::live::{Frame, Lane, NodeView, Update};
 use crate::mail::MailServer;
-use crate::metrics::{Recorder, Window};
+use crate::metrics::{Recorder, Window, PROBE_CUSTOMER};
 use crate::report::{CpuReport, KindReport, Report, Sessions};
 use crate::scenario::{Model, Scenario};
 use crate::workload::{skew_plan, Arrivals, Planner, RateCurve};
@@ -400,6 +400,8 @@ pub async fn simulate(
     // Whatever happens to this run, its lane must stop holding the others back.
     let lane = options.lane.take().map(FinishOnDrop);
     let mut lag_series: Vec<(f64, u64)> = Vec::new();
+    // Every window as it closed (the report's series merges them on long runs).
+    let mut windows: Vec<crate::metrics::Point> = Vec::new();
     let mut checkpoints: Vec<u64> = Vec::new();
     let mut tick = 0u64;
     let mut t = Duration::ZERO;
@@ -467,6 +469,7 @@ pub async fn simulate(
                 queue_lag: lag,
             });
             checkpoints.push(r.trace_hash().0);
+            windows.push(window.clone());
             if let Some(FinishOnDrop(lane)) = &lane {
                 let frame = frame(
                     lane.index,
@@ -510,10 +513,29 @@ pub async fn simulate(
     }
     // Requests sent just before the end finish (or time out) within the SLO.
     tokio::time::sleep(slo + Duration::from_millis(10)).await;
+    // The liveness phase, in a run that had faults: heal whatever is still broken, then a
+    // probe shopper must get an order taken (see `recovery`).
+    let within = Duration::from_secs_f64(scn.checks.recovery_s.0);
+    let probe = if injector.disturbed.is_empty() {
+        None
+    } else {
+        Some(
+            liveness(
+                &handle,
+                &mut injector,
+                &recorder,
+                tier.entry,
+                start,
+                slo,
+                within,
+            )
+            .await,
+        )
+    };
     // The drain: queued side work goes on until the queue is empty (or drain_s is up), so
     // that an order acknowledged in the last second has had its chance to be emailed.
-    // Faults that outlast the arrivals heal on schedule meanwhile; no new ones start.
-    let drain_end = duration + Duration::from_secs_f64(scn.checks.drain_s.0);
+    let drain_end =
+        Instant::now().duration_since(start) + Duration::from_secs_f64(scn.checks.drain_s.0);
     let mut now = Instant::now().duration_since(start);
     while now < drain_end && (tier.queue_lag() > 0 || injector.has_active()) {
         tokio::time::sleep(interval.min(drain_end - now)).await;
@@ -525,6 +547,14 @@ pub async fn simulate(
         lag_series.push((now.as_secs_f64(), tier.queue_lag()));
     }
 
+    let tolerance = crate::recovery::Tolerance {
+        within_s: within.as_secs_f64(),
+        orders: scn.checks.recovery_orders.0,
+        availability_drop: scn.checks.recovery_availability_drop.0,
+        p99: scn.checks.recovery_p99.0,
+    };
+    let recovery =
+        crate::recovery::judge(&windows, &injector.disturbed, probe.as_ref(), &tolerance);
     let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
     let evidence = Evidence {
         design,
@@ -557,6 +587,7 @@ pub async fn simulate(
             .map(|a| a.at_s)
             .fold(0.0, f64::max),
         app_killed: injector.app_killed,
+        recovery: &recovery,
         log: &r.log,
     };
     let checks = check_all(&evidence);
@@ -622,10 +653,71 @@ pub async fn simulate(
         faults: injector.log.clone(),
         commands: faults.recorded,
         checks,
+        recovery,
         checkpoints,
         cut_after_ticks: None,
         ..recorded(scn, design, seed, &r, scn.duration_s())
     }
+}
+
+/// The liveness phase: heals every fault still in force, then sends a probe shopper once a
+/// second until the shop takes its order or `within` has passed.
+async fn liveness(
+    handle: &Handle,
+    injector: &mut Injector,
+    recorder: &Mutex<Recorder>,
+    entry: std::net::SocketAddr,
+    start: Instant,
+    slo: Duration,
+    within: Duration,
+) -> crate::recovery::Probe {
+    let healed_at = Instant::now().duration_since(start);
+    if injector.is_disturbed() {
+        let healed = injector.heal_all(healed_at);
+        let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+        for a in &healed {
+            r.fault(healed_at, &a.what, &a.effect);
+        }
+    }
+    let node = handle
+        .create_node()
+        .name("probe")
+        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 8, 2)))
+        .build();
+    let mut probe = crate::recovery::Probe {
+        healed_at_s: healed_at.as_secs_f64(),
+        order_at_s: None,
+        tries: 0,
+        last_error: None,
+    };
+    // A try is a handful of requests; give it the time a patient shopper would.
+    let budget = slo * 4;
+    while Instant::now().duration_since(start) <= healed_at + within {
+        probe.tries += 1;
+        let attempt = node.spawn(async move {
+            tokio::time::timeout(budget, crate::client::probe_checkout(entry, PROBE_CUSTOMER))
+                .await
+                .unwrap_or_else(|_| Err("no answer in time".into()))
+        });
+        let result = attempt
+            .await
+            .unwrap_or_else(|_| Err("the probe's task died".into()));
+        let now = Instant::now().duration_since(start);
+        recorder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .probe(now, probe.tries, &result);
+        match result {
+            Ok(_) => {
+                probe.order_at_s = Some(now.as_secs_f64());
+                probe.last_error = None;
+                break;
+            }
+            Err(why) => probe.last_error = Some(why),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    probe
 }
 
 /// What every report takes from the recorder, over `span_s` virtual seconds.

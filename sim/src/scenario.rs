@@ -153,6 +153,34 @@ pub struct Checks {
     /// After a broker outage ends, consumer lag must be back below its level before the
     /// outage within this many seconds.
     pub lag_recovery_s: Positive,
+    /// Once every fault has healed, the shop must be back at its level before the first
+    /// fault within this many seconds (the `recovers` check). Optional, as are the three
+    /// tolerances below.
+    #[serde(default = "recovery_s")]
+    pub recovery_s: Positive,
+    /// Back means orders per arriving session at least this share of the level before the
+    /// first fault...
+    #[serde(default = "recovery_orders")]
+    pub recovery_orders: Probability,
+    /// ...availability at most this much under it (0.02 = two points)...
+    #[serde(default = "recovery_availability_drop")]
+    pub recovery_availability_drop: Probability,
+    /// ...and p99 at most this many times it.
+    #[serde(default = "recovery_p99")]
+    pub recovery_p99: Positive,
+}
+
+fn recovery_s() -> Positive {
+    Positive(60.0)
+}
+fn recovery_orders() -> Probability {
+    Probability(0.8)
+}
+fn recovery_availability_drop() -> Probability {
+    Probability(0.02)
+}
+fn recovery_p99() -> Positive {
+    Positive(1.5)
 }
 
 impl Default for Checks {
@@ -160,6 +188,10 @@ impl Default for Checks {
         Checks {
             drain_s: Positive(120.0),
             lag_recovery_s: Positive(180.0),
+            recovery_s: recovery_s(),
+            recovery_orders: recovery_orders(),
+            recovery_availability_drop: recovery_availability_drop(),
+            recovery_p99: recovery_p99(),
         }
     }
 }

@@ -144,3 +144,23 @@ fn a_worker_that_gives_up_on_a_broker_error_never_catches_up() {
     let found = caught(&scenario(extra), Design::Queued, bugs, "lag-recovers");
     assert!(found.contains("after it ended ("), "{found}");
 }
+
+#[test]
+fn a_publisher_that_never_reconnects_leaves_a_shop_that_never_recovers() {
+    // A short broker outage 20 s in: the correct shop takes orders again as soon as the
+    // brokers are back; the buggy one never does, and every other check still holds.
+    let text = format!(
+        "{}\n[[faults]]\nat_s = 20\nkind = \"broker-outage\"\nduration_s = 3\n\
+         [checks]\ndrain_s = 60\nlag_recovery_s = 60\nrecovery_s = 10\n",
+        common::small_text(30.0, 45.0)
+    );
+    let scn = scalelab_sim::parse(&text).expect("valid scenario");
+    let bugs = Bugs {
+        publisher_never_reconnects: true,
+        ..Bugs::default()
+    };
+    for design in [Design::Queued, Design::Sharded] {
+        let found = caught(&scn, design, bugs, "recovers");
+        assert!(found.contains("still not back"), "{found}");
+    }
+}

@@ -9,11 +9,12 @@
 //! Must not: be enabled by anything a user controls (scenario files, flags, environment).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::ports::{PortError, SessionStore};
+use crate::ports::{PortError, Publisher, SessionStore};
 use crate::session::{Session, SessionId};
 
 /// Which planted bugs are switched on. `Bugs::default()` is the correct shop.
@@ -44,6 +45,10 @@ pub struct Bugs {
     /// (Caught by lag-recovers.)
     #[cfg(feature = "planted-bugs")]
     pub worker_gives_up: bool,
+    /// Checkout's publisher gives up on the broker after its first failure and never tries
+    /// it again: after a broker outage the shop takes no order. (Caught by recovers.)
+    #[cfg(feature = "planted-bugs")]
+    pub publisher_never_reconnects: bool,
 }
 
 impl Bugs {
@@ -87,6 +92,36 @@ impl Bugs {
         return self.worker_gives_up;
         #[cfg(not(feature = "planted-bugs"))]
         false
+    }
+
+    pub fn publisher_never_reconnects(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.publisher_never_reconnects;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+}
+
+/// PLANTED BUG (`publisher_never_reconnects`): a "circuit breaker" in front of the broker
+/// that opens on the first failure and has no way to close again. Real breakers let a trial
+/// request through after a while (half-open) and close when it succeeds; without that, a
+/// broker outage of a minute becomes an outage of the shop for good.
+pub struct StuckPublisher {
+    pub inner: Arc<dyn Publisher>,
+    pub open: AtomicBool,
+}
+
+#[async_trait]
+impl Publisher for StuckPublisher {
+    async fn publish(&self, topic: &str, key: u64, payload: Vec<u8>) -> Result<(), PortError> {
+        if self.open.load(Ordering::Relaxed) {
+            return Err(PortError::Unavailable("broker: circuit open".into()));
+        }
+        let result = self.inner.publish(topic, key, payload).await;
+        if result.is_err() {
+            self.open.store(true, Ordering::Relaxed);
+        }
+        result
     }
 }
 

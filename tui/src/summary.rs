@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use scalelab_sim::check::Status;
+use scalelab_sim::recovery::{Judge, Outcome};
 use scalelab_sim::Report;
 
 /// `1234567` -> `1,234,567`.
@@ -303,6 +304,39 @@ pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -
     s
 }
 
+/// How long each design took to come back once every fault had healed (see `recovers`).
+fn render_recovery(s: &mut String, reports: &[Report]) {
+    if reports.iter().all(|r| r.recovery.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nrecovery (once every fault had healed, until the shop was back at its level before the first fault)"
+    );
+    for r in reports {
+        for (i, rec) in r.recovery.iter().enumerate() {
+            let name = if i == 0 { r.design } else { "" };
+            let when = match rec.judge {
+                Judge::Traffic => format!("healed at {:.1} s", rec.healed_at_s),
+                Judge::Probe => format!("probe from {:.1} s", rec.healed_at_s),
+            };
+            let what = match (&rec.outcome, rec.judge) {
+                (Outcome::Recovered { after_s }, Judge::Traffic) => {
+                    format!("back after {after_s:.0} s")
+                }
+                (Outcome::Recovered { after_s }, Judge::Probe) => {
+                    format!("order taken after {after_s:.1} s")
+                }
+                (Outcome::Never { waited_s, seen }, _) => {
+                    format!("NOT BACK after {waited_s:.0} s: {seen}")
+                }
+                (Outcome::NotJudged { why }, _) => format!("not judged: {why}"),
+            };
+            let _ = writeln!(s, "  {name:<11} {when:<20} {what}");
+        }
+    }
+}
+
 /// The faults each design saw and how its checkers fared, with the first violations and
 /// their trails. Empty when there were no faults and every check held or did not apply.
 pub fn render_faults_and_checks(reports: &[Report]) -> String {
@@ -332,6 +366,7 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
             }
         }
     }
+    render_recovery(&mut s, reports);
     if let Some(ticks) = first.cut_after_ticks {
         let _ = writeln!(
             s,

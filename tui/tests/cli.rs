@@ -207,12 +207,15 @@ fn bad_flags_and_missing_files_are_bad_input() {
 
 /// A short shop whose mail provider dies for good: the queued designs acknowledge orders
 /// whose confirmation can never be sent, a real violation of one-confirmation-email.
+/// A scenario whose queued design breaks a promise: the mail provider dies 2 s in for good,
+/// and the checkers look 10 ms after the end-of-run liveness phase has brought it back, while
+/// confirmation emails are still queued.
 fn mail_dies(dir: &Path) -> PathBuf {
     let path = dir.join("mail-dies.toml");
     let text = std::fs::read_to_string(workspace().join("tui/tests/invalid/wrong-type.toml"))
         .expect("read")
         .replace("duration_s = \"ten\"", "duration_s = 20")
-        + "\n[checks]\ndrain_s = 10\nlag_recovery_s = 10\n\n[[faults]]\nat_s = 2\nkind = \"kill\"\ntarget = \"mail\"\n";
+        + "\n[checks]\ndrain_s = 0.01\nlag_recovery_s = 10\n\n[[faults]]\nat_s = 2\nkind = \"kill\"\ntarget = \"mail\"\n";
     std::fs::write(&path, text).expect("write");
     path
 }
