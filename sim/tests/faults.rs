@@ -7,9 +7,9 @@ mod common;
 
 use common::status;
 
-use scalelab_sim::check::Status;
+use scalelab_sim::harness::run::run;
+use scalelab_sim::judge::check::Status;
 use scalelab_sim::metrics::Point;
-use scalelab_sim::run::run;
 use scalelab_sim::{Design, Report};
 
 /// The small shop with `faults` (TOML `[[faults]]` tables) appended.
@@ -346,9 +346,9 @@ fn a_fault_after_the_end_or_on_a_missing_shard_is_bad_input() {
 
 #[test]
 fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
-    use scalelab_sim::fault::{Command, Fault, Role};
-    use scalelab_sim::live::{Lane, Lockstep};
-    use scalelab_sim::run::run_with;
+    use scalelab_sim::harness::live::{Lane, Lockstep};
+    use scalelab_sim::harness::run::run_with;
+    use scalelab_sim::scenario::fault::{Command, Fault, Role};
     use scalelab_sim::RunOptions;
 
     let scenario = with_faults("");

@@ -10,7 +10,7 @@
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use scalelab_sim::bench::{flat_scenario, flat_text, tcp_ping_pong};
+use scalelab_sim::harness::bench::{flat_scenario, flat_text, tcp_ping_pong};
 
 use crate::summary::thousands;
 

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use scalelab_sim::check::Status;
-use scalelab_sim::recovery::{Judge, Outcome};
+use scalelab_sim::judge::check::Status;
+use scalelab_sim::judge::recovery::{Judge, Outcome};
 use scalelab_sim::Report;
 
 /// `1234567` -> `1,234,567`.

@@ -10,8 +10,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline};
 use ratatui::Frame;
-use scalelab_sim::inject::Health;
-use scalelab_sim::live::NodeView;
+use scalelab_sim::faults::inject::Health;
+use scalelab_sim::harness::live::NodeView;
 
 use super::app::{clock, App, Mode, Pane};
 use super::keymap::{self, KEYMAP};

@@ -14,9 +14,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::host::Cpu;
-use crate::rpc::{self, CallError, Pool};
 use crate::scenario::{Host, Probability};
+use crate::world::host::Cpu;
+use crate::world::rpc::{self, CallError, Pool};
 use scalelab_system::ports::{PortError, SessionStore};
 use scalelab_system::session::{Session, SessionId};
 

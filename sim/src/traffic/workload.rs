@@ -6,38 +6,12 @@
 //! another. Must not: touch the simulator, the clock, or any other source of randomness.
 
 use rand::Rng;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Zipf};
 
 use crate::scenario::{Funnel, Workload};
+use crate::seed::{stream, Purpose};
 use scalelab_system::model::{CustomerId, ProductId};
-
-/// The independent purposes that draw randomness from the run's seed.
-#[derive(Debug, Clone, Copy)]
-pub enum Purpose {
-    Arrivals,
-    Customers,
-    Funnel,
-    /// The swarm schedule of random faults.
-    Faults,
-    /// Which shoppers a hot-shard or hot-product fault redirects.
-    Skew,
-}
-
-/// A generator for one purpose, derived from the run's seed.
-pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
-    let tag: &[u8] = match purpose {
-        Purpose::Arrivals => b"arrivals",
-        Purpose::Customers => b"customers",
-        Purpose::Funnel => b"funnel",
-        Purpose::Faults => b"faults",
-        Purpose::Skew => b"skew",
-    };
-    let mut key = seed.to_le_bytes().to_vec();
-    key.extend_from_slice(tag);
-    ChaCha8Rng::seed_from_u64(xxhash_rust::xxh3::xxh3_64(&key))
-}
 
 /// Arrival rate over time, linear between points and flat before the first and after the last.
 #[derive(Debug, Clone)]

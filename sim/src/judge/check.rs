@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::design::Design;
+use crate::deployment::design::Design;
+use crate::judge::recovery::{Judge, Outcome, Recovery};
 use crate::metrics::{AckedOrder, CartLoss};
-use crate::recovery::{Judge, Outcome, Recovery};
 use scalelab_system::model::{Order, ProductId};
 use scalelab_system::shard::ShardMap;
 

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::check::CheckResult;
-use crate::fault::Scheduled;
-use crate::inject::Applied;
+use crate::faults::inject::Applied;
+use crate::judge::check::CheckResult;
 use crate::metrics::{Latency, Point};
+use crate::scenario::fault::Scheduled;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -61,7 +61,7 @@ pub struct Report {
     /// The invariants and how they fared.
     pub checks: Vec<CheckResult>,
     /// What followed each heal: how long the shop took to come back, or that it did not.
-    pub recovery: Vec<crate::recovery::Recovery>,
+    pub recovery: Vec<crate::judge::recovery::Recovery>,
     /// The trace hash at the end of every tick, to find where two runs first diverge.
     #[serde(skip)]
     pub checkpoints: Vec<u64>,

@@ -12,21 +12,21 @@ use std::time::Duration;
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use tokio::time::Instant;
 
-use crate::check::{check_all, DbContents, Evidence, Outage};
-use crate::client::{run_session, Users};
-use crate::db::DbServer;
-use crate::deadline::Deadlines;
-use crate::design::{self, Design, MAIL};
-use crate::design::{Node, ReplicaState, Wiring};
-use crate::fault::{Command, Scheduled, TimedFault};
-use crate::host::Kind;
-use crate::inject::{Injector, Skew, Topology};
-use crate::live::{Frame, Lane, NodeView, Update};
-use crate::mail::MailServer;
+use crate::deployment::design::{self, Design, MAIL};
+use crate::deployment::design::{Node, ReplicaState, Wiring};
+use crate::faults::inject::{Injector, Skew, Topology};
+use crate::harness::live::{Frame, Lane, NodeView, Update};
+use crate::harness::report::{CpuReport, KindReport, Report, Sessions};
+use crate::judge::check::{check_all, DbContents, Evidence, Outage};
 use crate::metrics::{Recorder, Window, PROBE_CUSTOMER};
-use crate::report::{CpuReport, KindReport, Report, Sessions};
+use crate::scenario::fault::{Command, Scheduled, TimedFault};
 use crate::scenario::{Model, Scenario};
-use crate::workload::{skew_plan, Arrivals, Planner, RateCurve};
+use crate::traffic::browser::{run_session, Users};
+use crate::traffic::workload::{skew_plan, Arrivals, Planner, RateCurve};
+use crate::world::db::DbServer;
+use crate::world::deadline::Deadlines;
+use crate::world::host::Kind;
+use crate::world::mail::MailServer;
 use scalelab_system::bugs::Bugs;
 use scalelab_system::memory::demo_catalog;
 /// Simulated browsers are spread over this many client nodes. Many, because madsim finds a
@@ -308,7 +308,7 @@ pub async fn simulate(
             let arrivals = Arrivals::new(
                 RateCurve::from_workload(w),
                 scn.duration_s(),
-                crate::workload::stream(seed, crate::workload::Purpose::Arrivals),
+                crate::seed::stream(seed, crate::seed::Purpose::Arrivals),
             );
             let (users, planner, clients) = (users.clone(), planner.clone(), clients.clone());
             let (skew, map, customers) = (skew.clone(), map.clone(), w.customers.get());
@@ -547,14 +547,14 @@ pub async fn simulate(
         lag_series.push((now.as_secs_f64(), tier.queue_lag()));
     }
 
-    let tolerance = crate::recovery::Tolerance {
+    let tolerance = crate::judge::recovery::Tolerance {
         within_s: within.as_secs_f64(),
         orders: scn.checks.recovery_orders.0,
         availability_drop: scn.checks.recovery_availability_drop.0,
         p99: scn.checks.recovery_p99.0,
     };
     let recovery =
-        crate::recovery::judge(&windows, &injector.disturbed, probe.as_ref(), &tolerance);
+        crate::judge::recovery::judge(&windows, &injector.disturbed, probe.as_ref(), &tolerance);
     let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
     let evidence = Evidence {
         design,
@@ -670,7 +670,7 @@ async fn liveness(
     start: Instant,
     slo: Duration,
     within: Duration,
-) -> crate::recovery::Probe {
+) -> crate::judge::recovery::Probe {
     let healed_at = Instant::now().duration_since(start);
     if injector.is_disturbed() {
         let healed = injector.heal_all(healed_at);
@@ -684,7 +684,7 @@ async fn liveness(
         .name("probe")
         .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 8, 2)))
         .build();
-    let mut probe = crate::recovery::Probe {
+    let mut probe = crate::judge::recovery::Probe {
         healed_at_s: healed_at.as_secs_f64(),
         order_at_s: None,
         tries: 0,
@@ -695,9 +695,12 @@ async fn liveness(
     while Instant::now().duration_since(start) <= healed_at + within {
         probe.tries += 1;
         let attempt = node.spawn(async move {
-            tokio::time::timeout(budget, crate::client::probe_checkout(entry, PROBE_CUSTOMER))
-                .await
-                .unwrap_or_else(|_| Err("no answer in time".into()))
+            tokio::time::timeout(
+                budget,
+                crate::traffic::browser::probe_checkout(entry, PROBE_CUSTOMER),
+            )
+            .await
+            .unwrap_or_else(|_| Err("no answer in time".into()))
         });
         let result = attempt
             .await

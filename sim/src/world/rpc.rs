@@ -21,7 +21,7 @@ use std::time::Duration;
 use madsim::net::{Endpoint, Receiver, Sender};
 use tokio::sync::Semaphore;
 
-use crate::deadline::Deadlines;
+use crate::world::deadline::Deadlines;
 
 /// Sent instead of a reply by a server that has all the connections it will take.
 struct Refused;

@@ -13,8 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 
-use crate::rpc::{self, CallError, Pool};
 use crate::scenario::Mail;
+use crate::world::rpc::{self, CallError, Pool};
 use scalelab_system::model::{Email, OrderId};
 use scalelab_system::ports::{Mailer, PortError};
 

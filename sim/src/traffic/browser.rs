@@ -4,7 +4,7 @@
 //!
 //! Must not: know how the shop works inside. It sees only HTTP, like a browser.
 
-use crate::deadline::Deadlines;
+use crate::world::deadline::Deadlines;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,10 +18,10 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
-use crate::host::Kind;
 use crate::metrics::{Outcome, Recorder, SessionEnd};
-use crate::net::Flushed;
-use crate::workload::{SessionPlan, Step};
+use crate::traffic::workload::{SessionPlan, Step};
+use crate::world::host::Kind;
+use crate::world::net::Flushed;
 
 /// What every user of one design shares.
 pub struct Users {

@@ -17,9 +17,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use crate::host::Cpu;
-use crate::rpc::{self, CallError, Pool};
 use crate::scenario::Database;
+use crate::world::host::Cpu;
+use crate::world::rpc::{self, CallError, Pool};
 use scalelab_system::memory::MemoryStore;
 use scalelab_system::model::{
     CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage, SalesReport,

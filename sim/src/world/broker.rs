@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::rpc::{self, CallError, Pool};
+use crate::world::rpc::{self, CallError, Pool};
 use scalelab_system::ports::{Delivery, PortError, Publisher, Subscription};
 
 /// The cluster's shape and timings.

@@ -19,12 +19,12 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crate::design::Design;
-use crate::fault::{Command, Scheduled};
-use crate::inject::Health;
+use crate::deployment::design::Design;
+use crate::faults::inject::Health;
+use crate::harness::report::Report;
+use crate::harness::run::{run_with, RunError, RunOptions};
 use crate::metrics::Point;
-use crate::report::Report;
-use crate::run::{run_with, RunError, RunOptions};
+use crate::scenario::fault::{Command, Scheduled};
 use crate::scenario::Scenario;
 
 /// Where one design of a live session is.

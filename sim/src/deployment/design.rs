@@ -18,15 +18,15 @@ use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 use tokio::time::Instant;
 
-use crate::autoscale::{Autoscaler, Policy};
-use crate::broker::{self, Broker, Consumer};
-use crate::db::SimDb;
-use crate::host::{charge, Charge, Cpu};
-use crate::lb::{Balance as LbBalance, Event, HealthCheck, LoadBalancer};
-use crate::mail::SimMailer;
+use crate::deployment::autoscale::{Autoscaler, Policy};
 use crate::metrics::Recorder;
 use crate::scenario::{Balance, Scenario, ShardStrategy};
-use crate::sessions::{self, SessionServer, SimSessions};
+use crate::world::broker::{self, Broker, Consumer};
+use crate::world::db::SimDb;
+use crate::world::host::{charge, Charge, Cpu};
+use crate::world::lb::{Balance as LbBalance, Event, HealthCheck, LoadBalancer};
+use crate::world::mail::SimMailer;
+use crate::world::sessions::{self, SessionServer, SimSessions};
 use scalelab_system::bugs::{Bugs, StaleSessionCache, StuckPublisher};
 use scalelab_system::memory::FakePayments;
 use scalelab_system::ports::{SessionStore, SideWork, Store};
@@ -238,9 +238,9 @@ async fn serve_storefront(
         let shop = shop.clone();
         async move {
             if behind_lb {
-                crate::net::serve_forwarded(addr, shop).await
+                crate::world::net::serve_forwarded(addr, shop).await
             } else {
-                crate::net::serve_http(addr, shop).await
+                crate::world::net::serve_http(addr, shop).await
             }
         }
     })

@@ -7,7 +7,7 @@
 //! reports "n/a" where it has no such role).
 //!
 //! Must not: know how a design is built or apply anything; `inject` does that at tick
-//! boundaries. Randomness here comes only from the run's seed (`workload::stream`).
+//! boundaries. Randomness here comes only from the run's seed (`seed::stream`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,8 +17,8 @@ use rand::Rng;
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::scenario::{NonNegative, Positive, Probability};
-use crate::workload::{stream, Purpose};
+use crate::numbers::{NonNegative, Positive, Probability};
+use crate::seed::{stream, Purpose};
 
 /// Something every design understands as a part of the shop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::scenario::{parse, Scenario, ScenarioError};
 
 /// The first scenario's text, shipped in the binary so the benchmark measures the same costs.
-pub const FLASH_SALE: &str = include_str!("../../scenarios/flash-sale.toml");
+pub const FLASH_SALE: &str = include_str!("../../../scenarios/flash-sale.toml");
 
 /// The flash-sale scenario with a flat arrival rate and another length: the same shop and
 /// costs, a workload of a chosen size.

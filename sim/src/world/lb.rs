@@ -11,7 +11,7 @@
 //!
 //! Browsers speak HTTP/1.1 to the balancer. Between the balancer and a replica the request
 //! travels as a value — its already-parsed head and body — over a simulated connection
-//! ([`net::serve_forwarded`](crate::net::serve_forwarded)): the same one network hop each way,
+//! ([`net::serve_forwarded`](crate::world::net::serve_forwarded)): the same one network hop each way,
 //! the same storefront router on the replica, without encoding and parsing the HTTP a second
 //! time. That second round of HTTP cost a third of a black-friday run's CPU and taught nothing.
 //!
@@ -30,8 +30,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::OnceCell;
 
-use crate::net::{Flushed, Forwarded, Replied};
-use crate::rpc::{CallError, Pool};
+use crate::world::net::{Flushed, Forwarded, Replied};
+use crate::world::rpc::{CallError, Pool};
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -306,7 +306,7 @@ impl LoadBalancer {
         let listener = Arc::new(madsim::net::TcpListener::bind(addr).await?);
         // Several accept loops, for the reason given in `net::serve_http`.
         let mut acceptors = Vec::new();
-        for _ in 0..crate::net::ACCEPTORS {
+        for _ in 0..crate::world::net::ACCEPTORS {
             let (listener, lb) = (listener.clone(), self.clone());
             acceptors.push(tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {

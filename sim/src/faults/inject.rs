@@ -19,11 +19,11 @@ use madsim::runtime::Handle;
 use madsim::task::NodeId;
 use serde::Serialize;
 
-use crate::broker::Broker;
-use crate::db::DbServer;
-use crate::design::{broker_params, AppTier, Design, Node};
-use crate::fault::{Command, Fault, Role};
+use crate::deployment::design::{broker_params, AppTier, Design, Node};
+use crate::scenario::fault::{Command, Fault, Role};
 use crate::scenario::Scenario;
+use crate::world::broker::Broker;
+use crate::world::db::DbServer;
 
 /// The nodes of one design that faults can reach, by role.
 pub struct Topology<'a> {

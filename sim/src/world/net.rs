@@ -111,7 +111,7 @@ pub struct Replied(pub hyper::http::response::Parts, pub bytes::Bytes);
 pub async fn serve_forwarded(addr: std::net::SocketAddr, app: axum::Router) -> io::Result<()> {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    crate::rpc::serve(addr, u32::MAX, move |Forwarded(head, body): Forwarded| {
+    crate::world::rpc::serve(addr, u32::MAX, move |Forwarded(head, body): Forwarded| {
         let app = app.clone();
         async move {
             let req = hyper::Request::from_parts(head, axum::body::Body::from(body));
