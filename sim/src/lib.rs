@@ -41,8 +41,7 @@ pub mod traffic;
 pub mod world;
 
 pub use deployment::design::Design;
+pub use harness::launch::{run, run_designs, run_designs_with, run_with, RunError};
 pub use harness::report::Report;
-pub use harness::run::{
-    run, run_designs, run_designs_with, run_with, Progress, RunError, RunOptions,
-};
+pub use harness::run::{Progress, RunOptions};
 pub use scenario::{parse, Scenario, ScenarioError};

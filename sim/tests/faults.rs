@@ -7,9 +7,9 @@ mod common;
 
 use common::status;
 
-use scalelab_sim::harness::run::run;
 use scalelab_sim::judge::check::Status;
 use scalelab_sim::metrics::Point;
+use scalelab_sim::run;
 use scalelab_sim::{Design, Report};
 
 /// The small shop with `faults` (TOML `[[faults]]` tables) appended.
@@ -148,7 +148,7 @@ fn broker_outage_hits_only_the_queued_designs_and_lag_recovers() {
         assert_eq!(effect(r), "killed broker-0, broker-1, broker-2");
         assert_eq!(status(r, "lag-recovers"), Status::Held, "{name}");
         assert_eq!(
-            r.faults[1].what,
+            r.faults[1].what(),
             "end of broker outage (whole cluster) for 10 s"
         );
     }
@@ -347,7 +347,7 @@ fn a_fault_after_the_end_or_on_a_missing_shard_is_bad_input() {
 #[test]
 fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
     use scalelab_sim::harness::live::{Lane, Lockstep};
-    use scalelab_sim::harness::run::run_with;
+    use scalelab_sim::run_with;
     use scalelab_sim::scenario::fault::{Command, Fault, Role};
     use scalelab_sim::RunOptions;
 
@@ -370,11 +370,12 @@ fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
         3,
         None,
         RunOptions {
-            lane: Some(Lane {
+            observer: Some(Box::new(Lane {
                 index: 0,
                 lockstep: gate.clone(),
                 updates,
-            }),
+                notes_seen: 0,
+            })),
             ..Default::default()
         },
     )

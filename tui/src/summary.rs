@@ -348,11 +348,12 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
         let _ = writeln!(s, "\nfaults");
         // The same faults reach every design at the same tick, but heal only where they
         // applied: list each (time, fault) once, with what it did in each design.
-        let mut keys: Vec<(f64, &str)> = Vec::new();
+        let mut keys: Vec<(f64, String)> = Vec::new();
         for r in reports {
             for f in &r.faults {
-                if !keys.iter().any(|&(t, w)| t == f.at_s && w == f.what) {
-                    keys.push((f.at_s, &f.what));
+                let what = f.what();
+                if !keys.iter().any(|(t, w)| *t == f.at_s && *w == what) {
+                    keys.push((f.at_s, what));
                 }
             }
         }
@@ -360,7 +361,7 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
         for (at_s, what) in keys {
             let _ = writeln!(s, "  {at_s:>8.1} s  {what}");
             for r in reports {
-                if let Some(g) = r.faults.iter().find(|f| f.at_s == at_s && f.what == what) {
+                if let Some(g) = r.faults.iter().find(|f| f.at_s == at_s && f.what() == what) {
                     let _ = writeln!(s, "  {:>10}  {:<11} {}", "", r.design, g.effect);
                 }
             }

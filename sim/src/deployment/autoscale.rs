@@ -13,11 +13,28 @@
 //! replica takes traffic only after its start-up delay; that part is the design's, not this
 //! module's.
 //!
-//! Must not: touch the simulation. Pure functions of their inputs, so they can be tested
-//! exactly.
+//! The decisions ([`recommend`], [`Autoscaler`]) are pure functions of their inputs, so they
+//! can be tested exactly; [`control_loop`] is the controller that runs them in a deployment:
+//! it measures the replicas, records each decision, starts replicas (which take traffic after
+//! the start-up delay) and retires them (out of rotation at once, stopped once in-flight work
+//! is done).
+//!
+//! Must not: measure anything for the run's report (that is `Deployment::sample`'s), or
+//! decide anything the HPA does not.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle};
+use tokio::time::Instant;
+
+use crate::deployment::design::Wiring;
+use crate::deployment::replicas::{start_replica, AppHosts};
+use crate::metrics::Recorder;
+use crate::scenario::Scenario;
+use crate::world::lb::LoadBalancer;
 
 /// The autoscaler's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,5 +121,114 @@ impl Autoscaler {
         } else {
             current
         }
+    }
+}
+
+/// The autoscaler's control loop: every sync period, measure, decide, act.
+pub async fn control_loop(
+    handle: Handle,
+    scn: Arc<Scenario>,
+    hosts: Arc<AppHosts>,
+    lb: Arc<LoadBalancer>,
+    recorder: Arc<Mutex<Recorder>>,
+    start: Instant,
+    wiring: Wiring,
+) {
+    let h = &scn.horizontal;
+    let period = Duration::from_secs_f64(h.sync_period_s.0);
+    let startup = Duration::from_secs_f64(h.startup_delay_s.0);
+    let mut hpa = Autoscaler::new(Policy {
+        min_replicas: h.min_replicas.get(),
+        max_replicas: h.max_replicas.get_ref().get(),
+        target_utilization: h.target_cpu.0,
+        tolerance: h.tolerance.0,
+        scale_up_window: Duration::from_secs_f64(h.scale_up_window_s.0),
+        scale_down_window: Duration::from_secs_f64(h.scale_down_window_s.0),
+    });
+    // The controller's own view of each replica's CPU, like metrics-server's.
+    let mut seen: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut next_index = h.min_replicas.get();
+    loop {
+        tokio::time::sleep(period).await;
+        let now = Instant::now().duration_since(start);
+        let (current, utilization) = measure(&hosts, &mut seen, period);
+        let desired = hpa.decide(now, current, utilization);
+        if desired == current {
+            continue;
+        }
+        recorder.lock().unwrap_or_else(|p| p.into_inner()).scaled(
+            now,
+            current,
+            desired,
+            (utilization * 1000.0) as u64,
+        );
+        if desired > current {
+            for _ in current..desired {
+                let r = start_replica(&handle, &scn, next_index, wiring);
+                next_index += 1;
+                let (addr, index) = (r.addr, r.index);
+                hosts.lock().push(r);
+                let (lb, hosts) = (lb.clone(), hosts.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(startup).await;
+                    let mut list = hosts.lock();
+                    if let Some(r) = list.iter_mut().find(|r| r.index == index && !r.leaving) {
+                        r.ready = true;
+                        lb.add(addr);
+                    }
+                });
+            }
+        } else {
+            retire(&handle, &hosts, &lb, current - desired);
+        }
+    }
+}
+
+/// How many replicas there are (those starting up count, as pods do: the HPA must not add
+/// them twice), and the mean CPU utilization of those taking traffic over the last `period`.
+fn measure(hosts: &AppHosts, seen: &mut BTreeMap<u32, u64>, period: Duration) -> (u32, f64) {
+    let list = hosts.lock();
+    let mut sum = 0.0;
+    let mut ready = 0u32;
+    for r in list.iter().filter(|r| r.ready) {
+        // A replica seen for the first time counts from now.
+        let before = seen.entry(r.index).or_insert_with(|| r.cpu.busy_ns());
+        sum += r.cpu.utilization(before, period);
+        ready += 1;
+    }
+    let current = list.iter().filter(|r| !r.leaving).count() as u32;
+    let utilization = if ready > 0 {
+        sum / f64::from(ready)
+    } else {
+        0.0
+    };
+    (current, utilization)
+}
+
+/// Retires the `n` newest replicas: out of rotation now, stopped once in-flight work is done.
+fn retire(handle: &Handle, hosts: &Arc<AppHosts>, lb: &LoadBalancer, n: u32) {
+    let leaving: Vec<(SocketAddr, NodeHandle)> = {
+        let mut list = hosts.lock();
+        let mut chosen = Vec::new();
+        for r in list
+            .iter_mut()
+            .rev()
+            .filter(|r| !r.leaving)
+            .take(n as usize)
+        {
+            r.leaving = true;
+            r.ready = false;
+            chosen.push((r.addr, r.handle().clone()));
+        }
+        chosen
+    };
+    for (addr, node) in leaving {
+        lb.remove(addr);
+        let (handle, hosts) = (handle.clone(), hosts.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            handle.kill(node.id());
+            hosts.lock().retain(|r| r.addr != addr);
+        });
     }
 }

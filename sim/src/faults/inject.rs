@@ -1,61 +1,84 @@
-//! The fault injector: applies faults to one design's nodes, and heals them when their time
-//! is up.
+//! The fault injector: applies faults to one deployment's nodes, and heals them when their
+//! time is up.
 //!
-//! Owns the mapping from a fault's role to this design's nodes (or "n/a" when the design has
-//! no such role: never a silent no-op), what was done to undo each fault, and the workload
-//! skew that hot-shard and hot-product faults turn on. The supervisor in `run` calls it only
-//! at tick boundaries, so a fault lands at the same virtual instant in every design and in
-//! every replay.
+//! It keeps one record of what is broken now ([`Broken`]: the fault, until when, and how to
+//! undo it) and a typed log of everything it did ([`Applied`]). Whether a node is down, what
+//! a watcher sees of it, which broker outages there were and when the shop was disturbed are
+//! all read off those two, never kept beside them. A node killed by two overlapping faults
+//! comes back when the last of them ends. The harness calls it only at tick boundaries, so a
+//! fault lands at the same virtual instant in every design and in every replay.
 //!
 //! Must not: decide when faults happen (the timeline, the swarm and live commands do) or
 //! draw randomness.
 
-use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::net::NetSim;
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use crate::deployment::design::{broker_params, AppTier, Design, Node};
+use crate::deployment::design::broker_params;
+use crate::deployment::Deployment;
 use crate::scenario::fault::{Command, Fault, Role};
 use crate::scenario::Scenario;
+use crate::traffic::workload::Skew;
 use crate::world::broker::Broker;
-use crate::world::db::DbServer;
+use crate::world::host::Cpu;
+use crate::world::node::Node;
 
-/// The nodes of one design that faults can reach, by role.
-pub struct Topology<'a> {
-    pub design: Design,
-    pub tier: &'a AppTier,
-    /// Database servers by shard (one when unsharded), with their nodes.
-    pub dbs: Vec<(Node, Arc<DbServer>)>,
-    pub mail: Node,
+/// What the injector did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A fault began (`id` names it until it ends).
+    Began { id: u64, fault: Fault },
+    /// The fault `id` ended on time.
+    Ended { id: u64, fault: Fault },
+    /// Every fault in force ended at once (a live command, or the run's liveness phase).
+    HealAll,
 }
 
-/// Which shoppers a hot-shard or hot-product fault redirects; read by the load generator for
-/// each new session.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Skew {
-    /// (shard, share of new shoppers who are that shard's customers)
-    pub hot_shard: Option<(u32, f64)>,
-    /// (product, share of product views and cart adds that go to it)
-    pub hot_product: Option<(u32, f64)>,
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Began { fault, .. } => write!(f, "{fault}"),
+            Event::Ended { fault, .. } => write!(f, "end of {fault}"),
+            Event::HealAll => f.write_str("heal-all"),
+        }
+    }
 }
 
-/// What a fault did in this design, for the report and the event log.
+/// What a fault did in this design, for the report, the event log and the trace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Applied {
     pub at_s: f64,
     /// The fault or command, as a scenario would write it.
-    pub what: String,
+    #[serde(rename = "what", serialize_with = "as_text")]
+    pub event: Event,
     /// The nodes it hit, or why it does not apply here ("n/a: ...").
     pub effect: String,
     pub applicable: bool,
 }
 
-type SetSpeed = Box<dyn Fn(f64) + Send + Sync>;
+impl Applied {
+    /// The event as one line ("kill app", "end of kill app", "heal-all").
+    pub fn what(&self) -> String {
+        self.event.to_string()
+    }
+}
+
+fn as_text<S: Serializer>(event: &Event, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(event)
+}
+
+/// A broker outage: when it began and when it was healed (if it was).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outage {
+    pub from_s: f64,
+    pub to_s: Option<f64>,
+}
 
 /// How a node looks to someone watching the run (the live view's strip of nodes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,43 +92,37 @@ pub enum Health {
     Down,
 }
 
+/// How to undo what a fault did.
 enum Undo {
+    /// Restart these nodes (unless another fault still holds them down).
     Restart(Vec<Node>),
-    /// Sets a host's CPU slowdown factor (1.0 restores it); with the host's node.
-    Speed(Vec<(NodeId, SetSpeed)>),
+    /// Give these hosts their full speed back.
+    Speed(Vec<(NodeId, Arc<Cpu>)>),
     Unclog(Vec<(NodeId, NodeId)>),
-
     Network,
     HotShard,
     HotProduct,
 }
 
-struct Active {
+/// A fault in force.
+struct Broken {
+    id: u64,
+    fault: Fault,
+    /// When it heals itself; `None` for a kill without restart, which only heal-all ends.
     until: Option<Duration>,
     undo: Undo,
-    what: String,
-    /// Index into `outages` when this fault took the broker down.
-    outage: Option<usize>,
 }
 
 pub struct Injector {
     handle: Handle,
     base_net: madsim::net::Config,
     skew: Arc<Mutex<Skew>>,
-    active: Vec<Active>,
     leader_of_partition_0: u32,
+    /// What is broken now, in the order it broke.
+    broken: Vec<Broken>,
+    next_id: u64,
     /// Everything applied and healed so far, in order.
     pub log: Vec<Applied>,
-    /// An app host was killed (the naive design's carts die with it).
-    pub app_killed: bool,
-    /// Broker outages: (from, to) in virtual seconds; `to` is `None` while it lasts.
-    pub outages: Vec<(f64, Option<f64>)>,
-    /// How many active faults hold each dead node down: overlapping outages of one node
-    /// end when the last one does, not when the first one does.
-    down: BTreeMap<NodeId, u32>,
-    /// When some fault was in force: (from, to) in virtual seconds, `to` is `None` while it
-    /// lasts. What the recovery judgement reads.
-    pub disturbed: Vec<(f64, Option<f64>)>,
 }
 
 impl Injector {
@@ -114,48 +131,36 @@ impl Injector {
             handle,
             base_net,
             skew: Arc::new(Mutex::new(Skew::default())),
-            active: Vec::new(),
             leader_of_partition_0: Broker::leader_of(&broker_params(scn), 0),
+            broken: Vec::new(),
+            next_id: 0,
             log: Vec::new(),
-            app_killed: false,
-            outages: Vec::new(),
-            down: BTreeMap::new(),
-            disturbed: Vec::new(),
         }
     }
 
-    /// Some fault is in force: one with an undo pending, or a node killed for good.
+    /// Some fault is in force.
     pub fn is_disturbed(&self) -> bool {
-        !self.active.is_empty() || !self.down.is_empty()
+        !self.broken.is_empty()
     }
 
-    /// Opens or closes the current span of disturbance after a change at `now`.
-    fn mark(&mut self, now: Duration) {
-        let open = self.disturbed.last().is_some_and(|(_, to)| to.is_none());
-        match (self.is_disturbed(), open) {
-            (true, false) => self.disturbed.push((now.as_secs_f64(), None)),
-            (false, true) => {
-                if let Some(last) = self.disturbed.last_mut() {
-                    last.1 = Some(now.as_secs_f64());
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Some fault is still in force and will heal on its own.
-    pub fn has_active(&self) -> bool {
-        self.active.iter().any(|a| a.until.is_some())
+    /// How many faults in force hold `node` down.
+    fn holds(&self, node: NodeId) -> usize {
+        self.broken
+            .iter()
+            .filter(
+                |b| matches!(&b.undo, Undo::Restart(nodes) if nodes.iter().any(|n| n.id == node)),
+            )
+            .count()
     }
 
     /// How `node` looks now: killed beats cut off beats slowed.
     pub fn health(&self, node: NodeId) -> Health {
-        if self.down.contains_key(&node) {
+        if self.holds(node) > 0 {
             return Health::Down;
         }
         let mut worst = Health::Up;
-        for a in &self.active {
-            let h = match &a.undo {
+        for b in &self.broken {
+            let h = match &b.undo {
                 Undo::Speed(cpus) if cpus.iter().any(|(n, _)| *n == node) => Health::Slow,
                 Undo::Unclog(links) if links.iter().any(|(x, y)| *x == node || *y == node) => {
                     Health::Cut
@@ -177,49 +182,59 @@ impl Injector {
     pub fn heal_due(&mut self, now: Duration) -> Vec<Applied> {
         let mut healed = Vec::new();
         let mut i = 0;
-        while i < self.active.len() {
-            if self.active[i].until.is_some_and(|u| u <= now) {
-                let a = self.active.remove(i);
-                healed.push(self.undo(now, a));
+        while i < self.broken.len() {
+            if self.broken[i].until.is_some_and(|u| u <= now) {
+                let b = self.broken.remove(i);
+                healed.push(self.end(now, b));
             } else {
                 i += 1;
             }
         }
-        self.mark(now);
         healed
     }
 
     /// Applies a live or scheduled command at `now`.
-    pub fn command(&mut self, now: Duration, cmd: &Command, topo: &Topology) -> Vec<Applied> {
+    pub fn command(
+        &mut self,
+        now: Duration,
+        cmd: &Command,
+        deployment: &Deployment,
+    ) -> Vec<Applied> {
         match cmd {
-            Command::Inject { fault } => vec![self.apply(now, fault, topo)],
+            Command::Inject { fault } => vec![self.apply(now, fault, deployment)],
             Command::HealAll => self.heal_all(now),
         }
     }
 
-    /// Ends every fault in force at `now`, including kills without a restart.
+    /// Ends every fault in force at `now`: those that would heal themselves one by one, in
+    /// the order they broke; then the kills without a restart, whose nodes come back in node
+    /// order.
     pub fn heal_all(&mut self, now: Duration) -> Vec<Applied> {
-        let all: Vec<Active> = self.active.drain(..).collect();
-        let mut healed: Vec<Applied> = all.into_iter().map(|a| self.undo(now, a)).collect();
-        // Kills without a restart hold nodes down with nothing on the active list.
-        let still: Vec<NodeId> = self.down.keys().copied().collect();
+        let (timed, untimed): (Vec<Broken>, Vec<Broken>) =
+            self.broken.drain(..).partition(|b| b.until.is_some());
+        self.broken = untimed;
+        let mut healed: Vec<Applied> = timed.into_iter().map(|b| self.end(now, b)).collect();
+        let mut still: Vec<NodeId> = self
+            .broken
+            .drain(..)
+            .flat_map(|b| match b.undo {
+                Undo::Restart(nodes) => nodes.into_iter().map(|n| n.id).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        still.sort();
+        still.dedup();
         for n in still {
-            self.down.remove(&n);
             self.handle.restart(n);
         }
-        // A broker killed without a restart opened an outage that no undo closes.
-        for o in self.outages.iter_mut().filter(|o| o.1.is_none()) {
-            o.1 = Some(now.as_secs_f64());
-        }
-        healed.push(self.record(now, "heal-all".into(), "every fault ended".into(), true));
-        self.mark(now);
+        healed.push(self.record(now, Event::HealAll, "every fault ended".into(), true));
         healed
     }
 
-    fn record(&mut self, now: Duration, what: String, effect: String, applicable: bool) -> Applied {
+    fn record(&mut self, now: Duration, event: Event, effect: String, applicable: bool) -> Applied {
         let a = Applied {
             at_s: now.as_secs_f64(),
-            what,
+            event,
             effect,
             applicable,
         };
@@ -227,16 +242,15 @@ impl Injector {
         a
     }
 
-    fn undo(&mut self, now: Duration, a: Active) -> Applied {
-        if let Some(o) = a.outage.and_then(|i| self.outages.get_mut(i)) {
-            o.1 = Some(now.as_secs_f64());
-        }
-        let effect = match a.undo {
+    /// Undoes `b`, which is no longer in force.
+    fn end(&mut self, now: Duration, b: Broken) -> Applied {
+        let effect = match b.undo {
             Undo::Restart(nodes) => {
                 let mut up = Vec::new();
-                for node in &nodes {
-                    if self.revive(node.0) {
-                        up.push(node.clone());
+                for node in nodes {
+                    if self.holds(node.id) == 0 {
+                        self.handle.restart(node.id);
+                        up.push(node);
                     }
                 }
                 if up.is_empty() {
@@ -246,8 +260,8 @@ impl Injector {
                 }
             }
             Undo::Speed(cpus) => {
-                for (_, set) in &cpus {
-                    set(1.0);
+                for (_, cpu) in &cpus {
+                    cpu.set_slowdown(1.0);
                 }
                 "CPU back to full speed".to_owned()
             }
@@ -272,31 +286,19 @@ impl Injector {
                 "traffic back to normal".to_owned()
             }
         };
-        self.record(now, format!("end of {}", a.what), effect, true)
+        let event = Event::Ended {
+            id: b.id,
+            fault: b.fault,
+        };
+        self.record(now, event, effect, true)
     }
 
-    /// Kills `node` unless it is already down; counts the hold either way.
-    fn take_down(&mut self, node: NodeId) {
-        let holds = self.down.entry(node).or_insert(0);
-        *holds += 1;
-        if *holds == 1 {
-            self.handle.kill(node);
-        }
-    }
-
-    /// Releases one hold on `node`; restarts it when none is left. Returns whether it did.
-    fn revive(&mut self, node: NodeId) -> bool {
-        match self.down.get_mut(&node) {
-            Some(holds) if *holds > 1 => {
-                *holds -= 1;
-                false
+    /// Kills each of `nodes` that no fault in force holds down already.
+    fn take_down(&mut self, nodes: &[Node]) {
+        for n in nodes {
+            if self.holds(n.id) == 0 {
+                self.handle.kill(n.id);
             }
-            Some(_) => {
-                self.down.remove(&node);
-                self.handle.restart(node);
-                true
-            }
-            None => false,
         }
     }
 
@@ -304,90 +306,59 @@ impl Injector {
         self.skew.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies `fault` to this design at `now`.
-    pub fn apply(&mut self, now: Duration, fault: &Fault, topo: &Topology) -> Applied {
-        let what = describe(fault);
-        let until = fault.duration_s().map(|d| now + Duration::from_secs_f64(d));
-        let outcome = self.act(fault, topo);
-        match outcome {
+    /// Applies `fault` to this deployment at `now`.
+    pub fn apply(&mut self, now: Duration, fault: &Fault, deployment: &Deployment) -> Applied {
+        let id = self.next_id;
+        self.next_id += 1;
+        let event = Event::Began {
+            id,
+            fault: fault.clone(),
+        };
+        match self.act(fault, deployment) {
             Ok((effect, undo)) => {
-                let broker_down = matches!(
-                    fault,
-                    Fault::BrokerOutage { .. }
-                        | Fault::Kill {
-                            target: Role::Broker,
-                            ..
-                        }
-                );
-                let outage = broker_down.then(|| {
-                    self.outages.push((now.as_secs_f64(), None));
-                    self.outages.len() - 1
+                let until = fault.duration_s().map(|d| now + Duration::from_secs_f64(d));
+                self.broken.push(Broken {
+                    id,
+                    fault: fault.clone(),
+                    until,
+                    undo,
                 });
-                if matches!(
-                    fault,
-                    Fault::Kill {
-                        target: Role::App,
-                        ..
-                    }
-                ) {
-                    self.app_killed = true;
-                }
-                if let Some(undo) = undo {
-                    self.active.push(Active {
-                        until,
-                        undo,
-                        what: what.clone(),
-                        outage,
-                    });
-                }
-                let applied = self.record(now, what, effect, true);
-                self.mark(now);
-                applied
+                self.record(now, event, effect, true)
             }
-            Err(reason) => self.record(now, what, format!("n/a: {reason}"), false),
+            Err(reason) => self.record(now, event, format!("n/a: {reason}"), false),
         }
     }
 
     /// Does what `fault` says; returns what it hit and how to undo it, or why it does not
     /// apply to this design.
-    fn act(&mut self, fault: &Fault, topo: &Topology) -> Result<(String, Option<Undo>), String> {
+    fn act(&mut self, fault: &Fault, deployment: &Deployment) -> Result<(String, Undo), String> {
         match fault {
             Fault::Kill {
                 target,
                 restart_after_s,
             } => {
-                let nodes = kill_targets(*target, topo)?;
-                for (n, _) in &nodes {
-                    self.take_down(*n);
-                }
+                let nodes = deployment.kill_targets(*target)?;
+                self.take_down(&nodes);
                 let effect = format!("killed {}", names(&nodes));
                 Ok(match restart_after_s {
-                    Some(_) => (effect, Some(Undo::Restart(nodes))),
-                    None => (format!("{effect} (no restart)"), None),
+                    Some(_) => (effect, Undo::Restart(nodes)),
+                    None => (format!("{effect} (no restart)"), Undo::Restart(nodes)),
                 })
             }
             Fault::DbDown { target, .. } => {
-                let nodes = kill_targets(*target, topo)?;
-                for (n, _) in &nodes {
-                    self.take_down(*n);
-                }
-                Ok((
-                    format!("killed {}", names(&nodes)),
-                    Some(Undo::Restart(nodes)),
-                ))
+                let nodes = deployment.kill_targets(*target)?;
+                self.take_down(&nodes);
+                Ok((format!("killed {}", names(&nodes)), Undo::Restart(nodes)))
             }
             Fault::MailOutage { .. } => {
-                self.take_down(topo.mail.0);
-                Ok((
-                    "killed mail".into(),
-                    Some(Undo::Restart(vec![topo.mail.clone()])),
-                ))
+                let nodes = deployment.role_nodes(Role::Mail)?;
+                self.take_down(&nodes);
+                Ok(("killed mail".into(), Undo::Restart(nodes)))
             }
             Fault::BrokerOutage { leader_only, .. } => {
-                let brokers = &topo.tier.broker_nodes;
-                if brokers.is_empty() {
-                    return Err("this design has no broker".into());
-                }
+                let brokers = deployment
+                    .role_nodes(Role::Broker)
+                    .map_err(|_| "this design has no broker".to_owned())?;
                 let nodes: Vec<Node> = if *leader_only {
                     brokers
                         .get(self.leader_of_partition_0 as usize)
@@ -395,70 +366,37 @@ impl Injector {
                         .into_iter()
                         .collect()
                 } else {
-                    brokers.clone()
+                    brokers
                 };
-                for (n, _) in &nodes {
-                    self.take_down(*n);
-                }
-                Ok((
-                    format!("killed {}", names(&nodes)),
-                    Some(Undo::Restart(nodes)),
-                ))
+                self.take_down(&nodes);
+                Ok((format!("killed {}", names(&nodes)), Undo::Restart(nodes)))
             }
             Fault::Slow { target, factor, .. } => {
-                let cpus: Vec<(NodeId, SetSpeed)> = match target {
-                    Role::App => topo
-                        .tier
-                        .app_target()
-                        .map(|((id, _), cpu)| -> (NodeId, SetSpeed) {
-                            (id, Box::new(move |f| cpu.set_slowdown(f)))
-                        })
-                        .into_iter()
-                        .collect(),
-                    Role::SessionStore => match &topo.tier.sessions {
-                        Some(((id, _), server)) => {
-                            let server = server.clone();
-                            vec![(*id, Box::new(move |f| server.cpu().set_slowdown(f)))]
-                        }
-                        None => return Err(no_role(*target)),
-                    },
-                    Role::Db | Role::Shard(_) => db_nodes(*target, topo)?
-                        .into_iter()
-                        .filter_map(|(_, i)| topo.dbs.get(i).map(|((id, _), db)| (*id, db.clone())))
-                        .map(|(id, db)| -> (NodeId, SetSpeed) {
-                            (id, Box::new(move |f| db.cpu.set_slowdown(f)))
-                        })
-                        .collect(),
-                    other => return Err(format!("{other} has no modelled CPU")),
-                };
-                if cpus.is_empty() {
-                    return Err(no_role(*target));
-                }
-                for (_, set) in &cpus {
-                    set(factor.0);
+                let cpus = deployment.cpus(*target)?;
+                for (_, cpu) in &cpus {
+                    cpu.set_slowdown(factor.0);
                 }
                 Ok((
                     format!("{} host(s) {}x slower", cpus.len(), factor.0),
-                    Some(Undo::Speed(cpus)),
+                    Undo::Speed(cpus),
                 ))
             }
             Fault::Partition { between, .. } => {
-                let a = role_nodes(between[0], topo)?;
-                let b = role_nodes(between[1], topo)?;
+                let a = deployment.role_nodes(between[0])?;
+                let b = deployment.role_nodes(between[1])?;
                 let net = madsim::plugin::simulator::<NetSim>();
                 let mut links = Vec::new();
-                for (x, _) in &a {
-                    for (y, _) in &b {
-                        let (x, y) = (*x, *y);
-                        net.clog_link(x, y);
-                        net.clog_link(y, x);
-                        links.push((x, y));
-                        links.push((y, x));
+                for x in &a {
+                    for y in &b {
+                        net.clog_link(x.id, y.id);
+                        net.clog_link(y.id, x.id);
+                        links.push((x.id, y.id));
+                        links.push((y.id, x.id));
                     }
                 }
                 Ok((
                     format!("{} cut off from {}", names(&a), names(&b)),
-                    Some(Undo::Unclog(links)),
+                    Undo::Unclog(links),
                 ))
             }
             Fault::Network {
@@ -479,12 +417,12 @@ impl Injector {
                         extra_latency_ms.0,
                         loss.0 * 100.0
                     ),
-                    Some(Undo::Network),
+                    Undo::Network,
                 ))
             }
             Fault::HotShard { shard, share, .. } => {
                 self.lock_skew().hot_shard = Some((*shard, share.0));
-                let note = if topo.dbs.len() > 1 {
+                let note = if deployment.shards() > 1 {
                     format!(
                         "{:.0}% of new shoppers live on shard {shard}",
                         share.0 * 100.0
@@ -495,7 +433,7 @@ impl Injector {
                         share.0 * 100.0
                     )
                 };
-                Ok((note, Some(Undo::HotShard)))
+                Ok((note, Undo::HotShard))
             }
             Fault::HotProduct { product, share, .. } => {
                 self.lock_skew().hot_product = Some((*product, share.0));
@@ -504,143 +442,97 @@ impl Injector {
                         "{:.0}% of views and cart adds go to product {product}",
                         share.0 * 100.0
                     ),
-                    Some(Undo::HotProduct),
+                    Undo::HotProduct,
                 ))
             }
         }
     }
-}
 
-fn no_role(role: Role) -> String {
-    format!("this design has no {role}")
-}
-
-/// Nodes of the database role: all servers for `db`, one for `shard:N` (sharded design only).
-fn db_nodes(role: Role, topo: &Topology) -> Result<Vec<(Node, usize)>, String> {
-    match role {
-        Role::Db => Ok(topo
-            .dbs
-            .iter()
-            .enumerate()
-            .map(|(i, (n, _))| (n.clone(), i))
-            .collect()),
-        Role::Shard(s) if topo.dbs.len() > 1 => topo
-            .dbs
-            .get(s as usize)
-            .map(|(n, _)| vec![(n.clone(), s as usize)])
-            .ok_or_else(|| format!("there is no shard {s}")),
-        Role::Shard(_) => Err("this design has one database, no shards".into()),
-        _ => Ok(Vec::new()),
-    }
-}
-
-/// What a kill of `role` stops: one app host, one worker, or the whole role.
-fn kill_targets(role: Role, topo: &Topology) -> Result<Vec<Node>, String> {
-    let nodes = match role {
-        Role::App => topo.tier.app_target().map(|(n, _)| n).into_iter().collect(),
-        Role::Worker => topo
-            .tier
-            .worker_nodes
-            .first()
-            .cloned()
+    /// Broker outages, read off the log.
+    pub fn outages(&self) -> Vec<Outage> {
+        let mut outages: Vec<(u64, f64, Option<f64>)> = Vec::new();
+        for a in &self.log {
+            match &a.event {
+                Event::Began { id, fault } if a.applicable && fault.takes_broker_down() => {
+                    outages.push((*id, a.at_s, None));
+                }
+                Event::Ended { id, .. } => {
+                    for o in outages.iter_mut().filter(|o| o.0 == *id) {
+                        o.2 = Some(a.at_s);
+                    }
+                }
+                Event::HealAll => {
+                    for o in outages.iter_mut().filter(|o| o.2.is_none()) {
+                        o.2 = Some(a.at_s);
+                    }
+                }
+                Event::Began { .. } => {}
+            }
+        }
+        outages
             .into_iter()
-            .collect(),
-        other => role_nodes(other, topo)?,
-    };
-    if nodes.is_empty() {
-        return Err(no_role(role));
+            .map(|(_, from_s, to_s)| Outage { from_s, to_s })
+            .collect()
     }
-    Ok(nodes)
-}
 
-/// Every node of `role` in this design.
-fn role_nodes(role: Role, topo: &Topology) -> Result<Vec<Node>, String> {
-    let nodes: Vec<Node> = match role {
-        Role::App => topo.tier.app_nodes(),
-        Role::SessionStore => topo.tier.sessions.iter().map(|(n, _)| n.clone()).collect(),
-        Role::Db | Role::Shard(_) => db_nodes(role, topo)?.into_iter().map(|(n, _)| n).collect(),
-        Role::Broker => topo.tier.broker_nodes.clone(),
-        Role::Worker => topo.tier.worker_nodes.clone(),
-        Role::Mail => vec![topo.mail.clone()],
-    };
-    if nodes.is_empty() {
-        return Err(no_role(role));
+    /// When some fault was in force, read off the log: (from, to) in virtual seconds, `to`
+    /// is `None` while it lasts. What the recovery judgement reads.
+    pub fn disturbed(&self) -> Vec<(f64, Option<f64>)> {
+        let mut spans: Vec<(f64, Option<f64>)> = Vec::new();
+        let mut in_force = 0usize;
+        for a in &self.log {
+            let before = in_force;
+            match &a.event {
+                Event::Began { .. } if a.applicable => in_force += 1,
+                Event::Began { .. } => {}
+                Event::Ended { .. } => in_force = in_force.saturating_sub(1),
+                Event::HealAll => in_force = 0,
+            }
+            match (before, in_force) {
+                (0, n) if n > 0 => spans.push((a.at_s, None)),
+                (b, 0) if b > 0 => {
+                    if let Some(last) = spans.last_mut() {
+                        last.1 = Some(a.at_s);
+                    }
+                }
+                _ => {}
+            }
+        }
+        spans
     }
-    Ok(nodes)
+
+    /// An app host was killed during the run (the naive design's carts die with it).
+    pub fn app_killed(&self) -> bool {
+        self.log.iter().any(|a| {
+            a.applicable
+                && matches!(
+                    &a.event,
+                    Event::Began {
+                        fault: Fault::Kill {
+                            target: Role::App,
+                            ..
+                        },
+                        ..
+                    }
+                )
+        })
+    }
+
+    /// When the last fault ended (0 if none did).
+    pub fn last_heal_s(&self) -> f64 {
+        self.log
+            .iter()
+            .filter(|a| matches!(a.event, Event::Ended { .. } | Event::HealAll))
+            .map(|a| a.at_s)
+            .fold(0.0, f64::max)
+    }
 }
 
 fn names(nodes: &[Node]) -> String {
-    let named: Vec<&str> = nodes.iter().map(|(_, name)| name.as_str()).collect();
+    let named: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
     if named.len() > 4 {
         format!("{}, ... ({} nodes)", named[..3].join(", "), named.len())
     } else {
         named.join(", ")
-    }
-}
-
-/// A fault as one line, the way a scenario file would say it.
-pub fn describe(fault: &Fault) -> String {
-    match fault {
-        Fault::Kill {
-            target,
-            restart_after_s,
-        } => match restart_after_s {
-            Some(d) => format!("kill {target}, restart after {} s", d.0),
-            None => format!("kill {target}"),
-        },
-        Fault::Slow {
-            target,
-            factor,
-            duration_s,
-        } => format!("slow {target} {}x for {} s", factor.0, duration_s.0),
-        Fault::Partition {
-            between,
-            duration_s,
-        } => format!(
-            "partition {} | {} for {} s",
-            between[0], between[1], duration_s.0
-        ),
-        Fault::Network {
-            extra_latency_ms,
-            loss,
-            duration_s,
-        } => format!(
-            "network +{} ms, {}% loss for {} s",
-            extra_latency_ms.0,
-            loss.0 * 100.0,
-            duration_s.0
-        ),
-        Fault::BrokerOutage {
-            leader_only,
-            duration_s,
-        } => format!(
-            "broker outage ({}) for {} s",
-            if *leader_only {
-                "leader of partition 0"
-            } else {
-                "whole cluster"
-            },
-            duration_s.0
-        ),
-        Fault::DbDown { target, duration_s } => format!("{target} down for {} s", duration_s.0),
-        Fault::HotShard {
-            shard,
-            share,
-            duration_s,
-        } => format!(
-            "hot shard {shard} ({:.0}% of shoppers) for {} s",
-            share.0 * 100.0,
-            duration_s.0
-        ),
-        Fault::HotProduct {
-            product,
-            share,
-            duration_s,
-        } => format!(
-            "hot product {product} ({:.0}%) for {} s",
-            share.0 * 100.0,
-            duration_s.0
-        ),
-        Fault::MailOutage { duration_s } => format!("mail provider down for {} s", duration_s.0),
     }
 }

@@ -5,3 +5,4 @@
 //! do; the harness applies them at tick boundaries) or draw randomness.
 
 pub mod inject;
+pub mod schedule;

@@ -5,7 +5,7 @@
 //! Owns the lock-step ([`Lockstep`]): a design may start tick `t` only when the controller has
 //! allowed `t` and every design has finished tick `t - 1 - slack`; a live command is stamped
 //! with the first tick no design has started, so all of them apply it there, and it is
-//! recorded with that tick (DESIGN.md §5.6). With a slack of 0 the designs move tick by tick
+//! recorded with that tick, so the session replays as a repro. With a slack of 0 the designs move tick by tick
 //! together; a small slack lets a fast design run a few ticks ahead instead of idling at every
 //! boundary (on two cores a strict barrier left a core idle whenever only the slowest design
 //! was still busy), and changes nothing about where a command lands. Each design still runs on its own OS thread and its own
@@ -21,8 +21,9 @@ use std::thread::JoinHandle;
 
 use crate::deployment::design::Design;
 use crate::faults::inject::Health;
+use crate::harness::launch::{run_with, RunError};
 use crate::harness::report::Report;
-use crate::harness::run::{run_with, RunError, RunOptions};
+use crate::harness::run::{Observer, RunOptions, TickView};
 use crate::metrics::Point;
 use crate::scenario::fault::{Command, Scheduled};
 use crate::scenario::Scenario;
@@ -180,12 +181,68 @@ impl Lockstep {
     }
 }
 
-/// One design's place in a live session: its index, the gate, and where its frames go.
-#[derive(Clone)]
+/// One design's place in a live session: its index, the gate, and where its frames go. As
+/// the run's [`Observer`] it waits at the gate before every tick and sends a [`Frame`] after
+/// it; when the run lets go of it (its ticks are over, or it panicked), it tells the gate
+/// this design will start no more ticks.
 pub struct Lane {
     pub index: usize,
     pub lockstep: Arc<Lockstep>,
     pub updates: Sender<Update>,
+    /// Event-log lines already sent.
+    pub notes_seen: u64,
+}
+
+impl Observer for Lane {
+    fn before_tick(&mut self, tick: u64) -> Option<Vec<Command>> {
+        self.lockstep.enter(self.index, tick)
+    }
+
+    fn after_tick(&mut self, v: &TickView<'_>) {
+        let r = v.recorder;
+        let new = (r.notes - self.notes_seen).min(r.log.len() as u64) as usize;
+        self.notes_seen = r.notes;
+        let events = r
+            .log
+            .iter()
+            .skip(r.log.len() - new)
+            .map(|(at, text)| (at.as_secs_f64(), text.clone()))
+            .collect();
+        let nodes = v
+            .deployment
+            .parts()
+            .into_iter()
+            .map(|n| NodeView {
+                health: v.injector.health(n.id),
+                name: n.name,
+                group: n.group,
+                starting: n.starting,
+            })
+            .collect();
+        let frame = Frame {
+            lane: self.index,
+            tick: v.tick,
+            t_s: v.t.as_secs_f64(),
+            window: v.window.clone(),
+            requests: r.requests,
+            answered_in_slo: r.answered_in_slo,
+            errors: r.errors.values().sum(),
+            orders: r.orders,
+            revenue_lost_cents: r.revenue_lost_cents,
+            shard_cpu: v.sample.shard_cpu.clone(),
+            nodes,
+            events,
+            trace_hash: r.trace_hash().0,
+        };
+        let _ = self.updates.send(Update::Tick(Box::new(frame)));
+        self.lockstep.completed_tick(self.index, v.tick);
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        self.lockstep.finish(self.index);
+    }
 }
 
 /// One node of a design as a watcher sees it.
@@ -257,6 +314,7 @@ impl LiveSession {
                     index,
                     lockstep: lockstep.clone(),
                     updates: tx.clone(),
+                    notes_seen: 0,
                 };
                 let scenario = scenario.clone();
                 std::thread::spawn(move || {
@@ -268,7 +326,7 @@ impl LiveSession {
                         seed,
                         None,
                         RunOptions {
-                            lane: Some(lane),
+                            observer: Some(Box::new(lane)),
                             ..RunOptions::default()
                         },
                     );

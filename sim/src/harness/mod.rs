@@ -6,6 +6,8 @@
 //! world's logic.
 
 pub mod bench;
+pub mod launch;
 pub mod live;
+pub mod liveness;
 pub mod report;
 pub mod run;

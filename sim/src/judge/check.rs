@@ -1,8 +1,8 @@
 //! The checkers: the promises every design must keep, judged after a run from evidence the
 //! simulator gathered, never from the system's own opinion of itself.
 //!
-//! Owns the invariants of DESIGN.md §8 and the form of a violation (virtual time, ids, the
-//! trail of events that led there). Kept apart from the system, as TigerBeetle keeps its
+//! Owns the invariants and the form of a violation (virtual time, ids, the trail of events
+//! that led there). Kept apart from the system, as TigerBeetle keeps its
 //! checkers in `src/testing/`: a bug in the shop cannot also blind the check.
 //!
 //! Must not: reach into the system's internals (it reads what browsers were told, what the
@@ -14,40 +14,24 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::deployment::design::Design;
+use crate::deployment::nodes::Evidence as WorldEvidence;
+use crate::faults::inject::Outage;
 use crate::judge::recovery::{Judge, Outcome, Recovery};
 use crate::metrics::{AckedOrder, CartLoss};
 use scalelab_system::model::{Order, ProductId};
-use scalelab_system::shard::ShardMap;
 
 /// Violations listed in full per checker; the rest are counted.
 const EXAMPLES: usize = 5;
 /// Lines of the event log quoted as a violation's trail.
 const TRAIL: usize = 8;
 
-/// What one database (or shard) holds at the end of the run.
-pub struct DbContents {
-    pub orders: Vec<Order>,
-    pub stock: Vec<(ProductId, u32)>,
-    pub initial_stock: u32,
-}
-
-/// A broker outage, from the fault log: when it began and when it was healed (if it was).
-pub struct Outage {
-    pub from_s: f64,
-    pub to_s: Option<f64>,
-}
-
 /// Everything the checkers look at.
 pub struct Evidence<'a> {
     pub design: Design,
     pub acked: &'a [AckedOrder],
     pub carts_lost: &'a [CartLoss],
-    /// One entry per shard (one for an unsharded database).
-    pub dbs: Vec<DbContents>,
-    /// The map orders must follow (sharded design only).
-    pub shard_map: Option<ShardMap>,
-    /// Distinct confirmation emails received per order id.
-    pub inbox: BTreeMap<u64, usize>,
+    /// What the databases hold and the mail provider received.
+    pub world: WorldEvidence,
     /// Consumer lag sampled at every tick, through the drain: (virtual s, lag).
     pub lag: &'a [(f64, u64)],
     pub broker_outages: Vec<Outage>,
@@ -189,6 +173,7 @@ fn not_applicable(name: &'static str, why: &str) -> CheckResult {
 /// Every order a browser was told is placed is in a database, as it was told.
 fn no_lost_order(ev: &Evidence) -> CheckResult {
     let stored: BTreeMap<u64, &Order> = ev
+        .world
         .dbs
         .iter()
         .flat_map(|db| db.orders.iter().map(|o| (o.id, o)))
@@ -224,7 +209,7 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
 fn one_confirmation_email(ev: &Evidence) -> CheckResult {
     let mut found = Found::new(ev.log);
     for a in ev.acked {
-        let n = ev.inbox.get(&a.order_id).copied().unwrap_or(0);
+        let n = ev.world.inbox.get(&a.order_id).copied().unwrap_or(0);
         if n != 1 {
             found.add(
                 a.at.as_secs_f64(),
@@ -238,11 +223,12 @@ fn one_confirmation_email(ev: &Evidence) -> CheckResult {
         }
     }
     let known: std::collections::BTreeSet<u64> = ev
+        .world
         .dbs
         .iter()
         .flat_map(|db| db.orders.iter().map(|o| o.id))
         .collect();
-    for &order in ev.inbox.keys() {
+    for &order in ev.world.inbox.keys() {
         if !known.contains(&order) {
             found.add(
                 f64::MAX,
@@ -256,7 +242,7 @@ fn one_confirmation_email(ev: &Evidence) -> CheckResult {
         format!(
             "{} acknowledged order(s), {} inbox(es)",
             ev.acked.len(),
-            ev.inbox.len()
+            ev.world.inbox.len()
         ),
     )
 }
@@ -264,7 +250,7 @@ fn one_confirmation_email(ev: &Evidence) -> CheckResult {
 /// No product sold more units than it had, and stock adds up with the orders.
 fn no_oversell(ev: &Evidence) -> CheckResult {
     let mut found = Found::new(ev.log);
-    for (shard, db) in ev.dbs.iter().enumerate() {
+    for (shard, db) in ev.world.dbs.iter().enumerate() {
         let mut sold: BTreeMap<ProductId, u64> = BTreeMap::new();
         for o in &db.orders {
             for l in &o.lines {
@@ -316,11 +302,11 @@ fn cart_survives(ev: &Evidence) -> CheckResult {
 
 /// Every order is stored on the shard its customer maps to.
 fn orders_on_their_shard(ev: &Evidence) -> CheckResult {
-    let Some(map) = &ev.shard_map else {
+    let Some(map) = &ev.world.shard_map else {
         return not_applicable("orders-on-their-shard", "one database, no shards");
     };
     let mut found = Found::new(ev.log);
-    for (shard, db) in ev.dbs.iter().enumerate() {
+    for (shard, db) in ev.world.dbs.iter().enumerate() {
         for o in &db.orders {
             let home = map.shard_for(o.customer_id);
             if home as usize != shard {

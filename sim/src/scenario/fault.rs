@@ -1,24 +1,20 @@
-//! Faults: what can go wrong, which role it hits, and when.
+//! The fault vocabulary: what can go wrong, which role it hits, and when.
 //!
-//! Owns the fault kinds of DESIGN.md §7 and the roles they target, the scenario's fault
-//! timeline entries, the swarm schedule drawn from the seed, and live commands. A fault names
-//! a *role* (`app`, `session-store`, `db`, `shard:2`, `broker`, `worker`, `mail`), never a
-//! node: the same fault goes to all four designs, and each maps it onto its own nodes (or
-//! reports "n/a" where it has no such role).
+//! Owns the fault kinds and the roles they target, the scenario's timeline entries, and live
+//! commands. A fault names a *role* (`app`, `session-store`, `db`, `shard:2`, `broker`,
+//! `worker`, `mail`), never a node: the same fault goes to all four designs, and each maps it
+//! onto its own nodes (or reports "n/a" where it has no such role).
 //!
-//! Must not: know how a design is built or apply anything; `inject` does that at tick
-//! boundaries. Randomness here comes only from the run's seed (`seed::stream`).
+//! Must not: know how a design is built or apply anything (`faults::inject` does, at tick
+//! boundaries), or draw randomness (`swarm` does, from the seed).
 
 use std::fmt;
 use std::str::FromStr;
 
-use rand::seq::SliceRandom;
-use rand::Rng;
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::numbers::{NonNegative, Positive, Probability};
-use crate::seed::{stream, Purpose};
 
 /// Something every design understands as a part of the shop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -161,32 +157,114 @@ fn no_loss() -> Probability {
     Probability(0.0)
 }
 
-impl Fault {
-    /// The kinds, as scenario files spell them.
-    pub const KINDS: [&'static str; 9] = [
-        "kill",
-        "slow",
-        "partition",
-        "network",
-        "broker-outage",
-        "db-down",
-        "hot-shard",
-        "hot-product",
-        "mail-outage",
+/// The kinds of fault, without their parameters: what a swarm switches on and off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    Kill,
+    Slow,
+    Partition,
+    Network,
+    BrokerOutage,
+    DbDown,
+    HotShard,
+    HotProduct,
+    MailOutage,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::Kill,
+        FaultKind::Slow,
+        FaultKind::Partition,
+        FaultKind::Network,
+        FaultKind::BrokerOutage,
+        FaultKind::DbDown,
+        FaultKind::HotShard,
+        FaultKind::HotProduct,
+        FaultKind::MailOutage,
     ];
 
-    pub fn kind(&self) -> &'static str {
+    /// As scenario files spell it.
+    pub fn name(self) -> &'static str {
         match self {
-            Fault::Kill { .. } => "kill",
-            Fault::Slow { .. } => "slow",
-            Fault::Partition { .. } => "partition",
-            Fault::Network { .. } => "network",
-            Fault::BrokerOutage { .. } => "broker-outage",
-            Fault::DbDown { .. } => "db-down",
-            Fault::HotShard { .. } => "hot-shard",
-            Fault::HotProduct { .. } => "hot-product",
-            Fault::MailOutage { .. } => "mail-outage",
+            FaultKind::Kill => "kill",
+            FaultKind::Slow => "slow",
+            FaultKind::Partition => "partition",
+            FaultKind::Network => "network",
+            FaultKind::BrokerOutage => "broker-outage",
+            FaultKind::DbDown => "db-down",
+            FaultKind::HotShard => "hot-shard",
+            FaultKind::HotProduct => "hot-product",
+            FaultKind::MailOutage => "mail-outage",
         }
+    }
+
+    /// Every kind's name, for error messages.
+    pub fn names() -> String {
+        FaultKind::ALL.map(FaultKind::name).join(", ")
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<FaultKind, String> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown fault kind `{s}`, expected one of {}",
+                    FaultKind::names()
+                )
+            })
+    }
+}
+
+impl Serialize for FaultKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for FaultKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<FaultKind, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(D::Error::custom)
+    }
+}
+
+impl Fault {
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Kill { .. } => FaultKind::Kill,
+            Fault::Slow { .. } => FaultKind::Slow,
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::Network { .. } => FaultKind::Network,
+            Fault::BrokerOutage { .. } => FaultKind::BrokerOutage,
+            Fault::DbDown { .. } => FaultKind::DbDown,
+            Fault::HotShard { .. } => FaultKind::HotShard,
+            Fault::HotProduct { .. } => FaultKind::HotProduct,
+            Fault::MailOutage { .. } => FaultKind::MailOutage,
+        }
+    }
+
+    /// It takes the broker (or part of it) down.
+    pub fn takes_broker_down(&self) -> bool {
+        matches!(
+            self,
+            Fault::BrokerOutage { .. }
+                | Fault::Kill {
+                    target: Role::Broker,
+                    ..
+                }
+        )
     }
 
     /// How long until it heals itself, in seconds; `None` for a kill without restart.
@@ -246,6 +324,85 @@ impl Fault {
     }
 }
 
+/// A fault as one line, the way a scenario file would say it. The trace hashes this text for
+/// every fault applied or healed, so changing it changes every hash of a run with faults.
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Kill {
+                target,
+                restart_after_s,
+            } => match restart_after_s {
+                Some(d) => write!(f, "kill {target}, restart after {} s", d.0),
+                None => write!(f, "kill {target}"),
+            },
+            Fault::Slow {
+                target,
+                factor,
+                duration_s,
+            } => write!(f, "slow {target} {}x for {} s", factor.0, duration_s.0),
+            Fault::Partition {
+                between,
+                duration_s,
+            } => write!(
+                f,
+                "partition {} | {} for {} s",
+                between[0], between[1], duration_s.0
+            ),
+            Fault::Network {
+                extra_latency_ms,
+                loss,
+                duration_s,
+            } => write!(
+                f,
+                "network +{} ms, {}% loss for {} s",
+                extra_latency_ms.0,
+                loss.0 * 100.0,
+                duration_s.0
+            ),
+            Fault::BrokerOutage {
+                leader_only,
+                duration_s,
+            } => write!(
+                f,
+                "broker outage ({}) for {} s",
+                if *leader_only {
+                    "leader of partition 0"
+                } else {
+                    "whole cluster"
+                },
+                duration_s.0
+            ),
+            Fault::DbDown { target, duration_s } => {
+                write!(f, "{target} down for {} s", duration_s.0)
+            }
+            Fault::HotShard {
+                shard,
+                share,
+                duration_s,
+            } => write!(
+                f,
+                "hot shard {shard} ({:.0}% of shoppers) for {} s",
+                share.0 * 100.0,
+                duration_s.0
+            ),
+            Fault::HotProduct {
+                product,
+                share,
+                duration_s,
+            } => write!(
+                f,
+                "hot product {product} ({:.0}%) for {} s",
+                share.0 * 100.0,
+                duration_s.0
+            ),
+            Fault::MailOutage { duration_s } => {
+                write!(f, "mail provider down for {} s", duration_s.0)
+            }
+        }
+    }
+}
+
 /// A fault of the scenario's timeline: `at_s` plus the fault's own keys, in one table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimedFault {
@@ -267,7 +424,7 @@ impl<'de> Deserialize<'de> for TimedFault {
         if !table.contains_key("kind") {
             return Err(D::Error::custom(format!(
                 "a fault needs `kind`, one of {}",
-                Fault::KINDS.join(", ")
+                FaultKind::names()
             )));
         }
         let fault = Fault::deserialize(toml::Value::Table(table))
@@ -297,174 +454,9 @@ pub struct Scheduled {
     pub command: Command,
 }
 
-/// A swarm schedule: random faults drawn from the seed. Swarm testing switches some kinds off
-/// entirely for each seed, so that one seed explores a few kinds hard rather than every kind
-/// a little (Groce et al., "Swarm Testing").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Swarm {
-    /// How many faults each seed gets.
-    pub faults: u32,
-    /// The kinds to draw from (all of them if absent).
-    #[serde(default)]
-    pub kinds: Option<Vec<String>>,
-    /// No fault starts before this, in seconds.
-    #[serde(default = "zero")]
-    pub from_s: NonNegative,
-    /// Shortest and longest duration of a drawn fault, in seconds.
-    pub min_duration_s: Positive,
-    pub max_duration_s: Positive,
-}
-
-impl Swarm {
-    /// The kinds named in `kinds` must exist.
-    pub fn check(&self) -> Result<(), String> {
-        for k in self.kinds.iter().flatten() {
-            if !Fault::KINDS.contains(&k.as_str()) {
-                return Err(format!(
-                    "unknown fault kind `{k}` in swarm.kinds, expected one of {}",
-                    Fault::KINDS.join(", ")
-                ));
-            }
-        }
-        if self.max_duration_s.0 < self.min_duration_s.0 {
-            return Err(format!(
-                "max_duration_s ({}) is below min_duration_s ({})",
-                self.max_duration_s.0, self.min_duration_s.0
-            ));
-        }
-        Ok(())
-    }
-
-    /// This seed's faults, in time order: a pure function of the seed and the parameters.
-    pub fn schedule(
-        &self,
-        seed: u64,
-        duration_s: f64,
-        shards: u32,
-        products: u32,
-    ) -> Vec<TimedFault> {
-        let mut rng = stream(seed, Purpose::Faults);
-        let allowed: Vec<&str> = match &self.kinds {
-            Some(kinds) => Fault::KINDS
-                .into_iter()
-                .filter(|k| kinds.iter().any(|x| x == k))
-                .collect(),
-            None => Fault::KINDS.to_vec(),
-        };
-        // Swarm: each kind is on with probability 1/2 (at least one stays on), and the kinds
-        // that are on get random weights.
-        let mut on: Vec<(&str, f64)> = allowed
-            .iter()
-            .filter(|_| rng.gen_bool(0.5))
-            .map(|&k| (k, 0.0))
-            .collect();
-        if on.is_empty() {
-            if let Some(&k) = allowed.choose(&mut rng) {
-                on.push((k, 0.0));
-            }
-        }
-        for w in &mut on {
-            w.1 = rng.gen_range(0.1..1.0);
-        }
-        let Ok(dist) = rand::distributions::WeightedIndex::new(on.iter().map(|w| w.1)) else {
-            return Vec::new();
-        };
-        let (min, max) = (self.min_duration_s.0, self.max_duration_s.0);
-        let latest = (duration_s - min).max(self.from_s.0);
-        let mut faults: Vec<TimedFault> = (0..self.faults)
-            .map(|_| {
-                let kind = on[rng.sample(&dist)].0;
-                let at_s = rng.gen_range(self.from_s.0..=latest).floor();
-                let d = Positive(rng.gen_range(min..=max).round().max(1.0));
-                let fault = draw(kind, d, shards, products, &mut rng);
-                TimedFault { at_s, fault }
-            })
-            .collect();
-        faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-        faults
-    }
-}
-
-/// One fault of `kind` lasting `d`, with drawn targets.
-fn draw(kind: &str, d: Positive, shards: u32, products: u32, rng: &mut impl Rng) -> Fault {
-    let any_role = |rng: &mut dyn rand::RngCore| -> Role {
-        let roles = [
-            Role::App,
-            Role::SessionStore,
-            Role::Db,
-            Role::Shard(rng.gen_range(0..shards.max(1))),
-            Role::Broker,
-            Role::Worker,
-            Role::Mail,
-        ];
-        roles[rng.gen_range(0..roles.len())]
-    };
-    match kind {
-        "slow" => Fault::Slow {
-            target: [Role::App, Role::SessionStore, Role::Db][rng.gen_range(0..3)],
-            factor: Positive(rng.gen_range(2.0..8.0_f64).round()),
-            duration_s: d,
-        },
-        "partition" => {
-            let a = any_role(rng);
-            let mut b = any_role(rng);
-            while b == a {
-                b = any_role(rng);
-            }
-            Fault::Partition {
-                between: [a, b],
-                duration_s: d,
-            }
-        }
-        "network" => Fault::Network {
-            extra_latency_ms: NonNegative(rng.gen_range(0..200) as f64),
-            loss: Probability(f64::from(rng.gen_range(0..5u32)) / 100.0),
-            duration_s: d,
-        },
-        "broker-outage" => Fault::BrokerOutage {
-            leader_only: rng.gen_bool(0.5),
-            duration_s: d,
-        },
-        "db-down" => Fault::DbDown {
-            target: if shards > 1 && rng.gen_bool(0.5) {
-                Role::Shard(rng.gen_range(0..shards))
-            } else {
-                Role::Db
-            },
-            duration_s: d,
-        },
-        "hot-shard" => Fault::HotShard {
-            shard: rng.gen_range(0..shards.max(1)),
-            share: Probability(rng.gen_range(0.3..0.9)),
-            duration_s: d,
-        },
-        "hot-product" => Fault::HotProduct {
-            product: rng.gen_range(1..=products.max(1)),
-            share: Probability(rng.gen_range(0.3..0.9)),
-            duration_s: d,
-        },
-        "mail-outage" => Fault::MailOutage { duration_s: d },
-        _ => Fault::Kill {
-            target: any_role(rng),
-            restart_after_s: Some(d),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn swarm() -> Swarm {
-        Swarm {
-            faults: 8,
-            kinds: None,
-            from_s: NonNegative(10.0),
-            min_duration_s: Positive(5.0),
-            max_duration_s: Positive(30.0),
-        }
-    }
 
     #[test]
     fn roles_round_trip_through_their_names() {
@@ -485,48 +477,14 @@ mod tests {
     }
 
     #[test]
-    fn a_swarm_schedule_is_a_function_of_the_seed() {
-        let s = swarm();
-        assert_eq!(s.schedule(7, 300.0, 4, 500), s.schedule(7, 300.0, 4, 500));
-        assert_ne!(s.schedule(7, 300.0, 4, 500), s.schedule(8, 300.0, 4, 500));
-    }
-
-    #[test]
-    fn swarm_faults_are_valid_and_in_time_order() {
-        let s = swarm();
-        for seed in 0..200 {
-            let faults = s.schedule(seed, 300.0, 4, 500);
-            assert_eq!(faults.len(), 8);
-            for pair in faults.windows(2) {
-                assert!(pair[0].at_s <= pair[1].at_s);
-            }
-            for f in &faults {
-                assert!(f.at_s >= 10.0 && f.at_s <= 295.0, "{f:?}");
-                f.fault.check(4, 500).expect("a drawn fault is valid");
-            }
+    fn kinds_round_trip_through_their_names() {
+        for kind in FaultKind::ALL {
+            assert_eq!(kind.name().parse::<FaultKind>(), Ok(kind));
         }
-    }
-
-    #[test]
-    fn swarm_switches_kinds_off_per_seed() {
-        let s = Swarm {
-            faults: 40,
-            ..swarm()
-        };
-        let kinds = |seed| {
-            let mut k: Vec<&str> = s
-                .schedule(seed, 300.0, 4, 500)
-                .iter()
-                .map(|f| f.fault.kind())
-                .collect();
-            k.sort();
-            k.dedup();
-            k
-        };
-        // With 40 faults every kind that is on shows up; some seeds must leave kinds out,
-        // and not all seeds the same ones.
-        let sets: Vec<Vec<&str>> = (0..20).map(kinds).collect();
-        assert!(sets.iter().any(|k| k.len() < Fault::KINDS.len()));
-        assert!(sets.windows(2).any(|w| w[0] != w[1]));
+        let err = "flood".parse::<FaultKind>().expect_err("not a kind");
+        assert!(
+            err.starts_with("unknown fault kind `flood`, expected one of kill, slow"),
+            "{err}"
+        );
     }
 }

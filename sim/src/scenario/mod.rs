@@ -13,9 +13,11 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 pub mod fault;
+pub mod swarm;
 
 pub use crate::numbers::{NonNegative, Positive, Probability};
-use fault::{Swarm, TimedFault};
+use fault::TimedFault;
+use swarm::Swarm;
 
 /// A problem in a scenario's text: where (byte range in the file) and what.
 #[derive(Debug, Clone, PartialEq)]

@@ -133,6 +133,120 @@ fn cart_products(body: &serde_json::Value) -> BTreeSet<u64> {
         .unwrap_or_default()
 }
 
+/// What a browser remembers of its visit: who it logged in as and what it put in its cart. A
+/// shop that forgets either between two successful requests has lost the cart (the checker
+/// of "a cart survives the death of the node that served it" reads these observations).
+#[derive(Default)]
+struct Memory {
+    customer: Option<u64>,
+    expected: BTreeSet<u64>,
+    cart_cents: u64,
+}
+
+impl Memory {
+    /// Takes in the shop's answer `status`/`body` to `step`; reports what contradicts what
+    /// the browser knows, and acknowledged orders.
+    fn saw(&mut self, step: Step, status: u16, body: &[u8], session: u64, users: &Users) {
+        let body = || serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
+        let lost = |what: String| {
+            users.record(|r, at| r.cart_lost(at, session, what));
+        };
+        match (step, status) {
+            (Step::Login(c), 200) => self.customer = Some(c),
+            (Step::Add { product, .. }, 200) => {
+                let body = body();
+                self.cart_cents = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                self.expected.insert(u64::from(product));
+                let seen = cart_products(&body);
+                if !self.expected.is_subset(&seen) {
+                    let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
+                    lost(format!(
+                        "after adding product {product} the cart lacks {missing:?}"
+                    ));
+                    self.expected = seen;
+                }
+            }
+            (Step::Remove(p), 200) => {
+                let body = body();
+                self.cart_cents = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                self.expected.remove(&u64::from(p));
+                let seen = cart_products(&body);
+                if !self.expected.is_subset(&seen) {
+                    let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
+                    lost(format!(
+                        "after removing product {p} the cart lacks {missing:?}"
+                    ));
+                    self.expected = seen;
+                }
+            }
+            (Step::Remove(p), 404) if self.expected.contains(&u64::from(p)) => {
+                lost(format!(
+                    "product {p} was in the cart, the shop says it is not"
+                ));
+                self.expected.clear();
+            }
+            (Step::Checkout, 201) => {
+                let body = body();
+                let order = json_u64(&body, "order_id").unwrap_or(0);
+                let total = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                let who = self.customer.unwrap_or(0);
+                users.record(|r, at| r.order(at, session, order, who, total));
+                self.cart_cents = 0;
+                self.expected.clear();
+            }
+            (Step::Checkout, 401) if self.customer.is_some() => {
+                lost("logged in, but checkout says to log in: the session is gone".into());
+                self.expected.clear();
+            }
+            (Step::Checkout, 400) if !self.expected.is_empty() => {
+                lost(format!(
+                    "checkout says the cart is empty; it held {:?}",
+                    self.expected
+                ));
+                self.expected.clear();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sends one request of a session on its kept-alive connection, opening one first if it has
+/// none (a browser opens its connection on the first page and keeps it alive), and gives up
+/// at the SLO's timeout.
+async fn attempt(
+    sender: &mut Option<SendRequest<Full<Bytes>>>,
+    req: Request<Full<Bytes>>,
+    users: &Users,
+) -> Result<Reply, Outcome> {
+    // A kept-alive connection the server closed (its node died, say) is replaced before the
+    // next page, as a browser does; only a failure on a live connection is an error.
+    if sender.as_ref().is_some_and(|s| s.is_closed()) {
+        *sender = None;
+    }
+    let attempt = async {
+        if sender.is_none() {
+            let stream = Flushed::connect(users.app)
+                .await
+                .map_err(|_| Outcome::Connect)?;
+            let (s, conn) = http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|_| Outcome::Connect)?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            *sender = Some(s);
+        }
+        match sender.as_mut() {
+            Some(s) => send(s, req).await.map_err(|_| Outcome::Broken),
+            None => Err(Outcome::Connect),
+        }
+    };
+    match users.slo.timeout(attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(Outcome::Timeout),
+    }
+}
+
 /// Runs one session to its end. Latency of each request counts from its intended start: the
 /// session's scheduled arrival for the first request, the end of the think time for the rest.
 pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>) {
@@ -140,14 +254,8 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
     users.record(|r, at| r.session_started(at, session));
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
     let mut cookie: Option<String> = None;
-    let mut cart_cents = 0u64;
+    let mut memory = Memory::default();
     let mut end = SessionEnd::Done;
-    // What this browser knows it put in its cart and who it logged in as: a shop that
-    // forgets either between two successful requests has lost the cart (the checker of
-    // "a cart survives the death of the node that served it" reads these observations).
-    let mut customer: Option<u64> = None;
-    let mut expected: BTreeSet<u64> = BTreeSet::new();
-
     for (i, &step) in plan.steps.iter().enumerate() {
         let intended = if i == 0 {
             arrived
@@ -160,41 +268,13 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
             break;
         }
         let (kind, req) = request(step, cookie.as_deref());
-        // A kept-alive connection the server closed (its node died, say) is replaced before
-        // the next page, as a browser does; only a failure on a live connection is an error.
-        if sender.as_ref().is_some_and(|s| s.is_closed()) {
-            sender = None;
-        }
-        let attempt = async {
-            if sender.is_none() {
-                // A browser opens its connection on the first page and keeps it alive.
-                let stream = Flushed::connect(users.app)
-                    .await
-                    .map_err(|_| Outcome::Connect)?;
-                let (s, conn) = http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|_| Outcome::Connect)?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                sender = Some(s);
-            }
-            match sender.as_mut() {
-                Some(s) => send(s, req).await.map_err(|_| Outcome::Broken),
-                None => Err(Outcome::Connect),
-            }
-        };
-        let result = match users.slo.timeout(attempt).await {
-            Ok(r) => r,
-            Err(_) => Err(Outcome::Timeout),
-        };
+        let result = attempt(&mut sender, req, &users).await;
         let latency = Instant::now().duration_since(intended);
         let outcome = match &result {
             Ok(reply) => Outcome::Status(reply.status),
             Err(o) => *o,
         };
         users.record(|r, at| r.request(at, session, i, kind, outcome, latency));
-
         let reply = match result {
             Ok(reply) if reply.status < 500 => reply,
             _ => {
@@ -205,70 +285,13 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         if let Some(c) = reply.cookie {
             cookie = Some(c);
         }
-        let body = || serde_json::from_slice::<serde_json::Value>(&reply.body).unwrap_or_default();
-        let lost = |what: String| {
-            users.record(|r, at| r.cart_lost(at, session, what));
-        };
-        match (step, reply.status) {
-            (Step::Login(c), 200) => customer = Some(c),
-            (Step::Add { product, .. }, 200) => {
-                let body = body();
-                cart_cents = json_u64(&body, "total_cents").unwrap_or(cart_cents);
-                expected.insert(u64::from(product));
-                let seen = cart_products(&body);
-                if !expected.is_subset(&seen) {
-                    let missing: Vec<u64> = expected.difference(&seen).copied().collect();
-                    lost(format!(
-                        "after adding product {product} the cart lacks {missing:?}"
-                    ));
-                    expected = seen;
-                }
-            }
-            (Step::Remove(p), 200) => {
-                let body = body();
-                cart_cents = json_u64(&body, "total_cents").unwrap_or(cart_cents);
-                expected.remove(&u64::from(p));
-                let seen = cart_products(&body);
-                if !expected.is_subset(&seen) {
-                    let missing: Vec<u64> = expected.difference(&seen).copied().collect();
-                    lost(format!(
-                        "after removing product {p} the cart lacks {missing:?}"
-                    ));
-                    expected = seen;
-                }
-            }
-            (Step::Remove(p), 404) if expected.contains(&u64::from(p)) => {
-                lost(format!(
-                    "product {p} was in the cart, the shop says it is not"
-                ));
-                expected.clear();
-            }
-            (Step::Checkout, 201) => {
-                let body = body();
-                let order = json_u64(&body, "order_id").unwrap_or(0);
-                let total = json_u64(&body, "total_cents").unwrap_or(cart_cents);
-                let who = customer.unwrap_or(0);
-                users.record(|r, at| r.order(at, session, order, who, total));
-                cart_cents = 0;
-                expected.clear();
-            }
-            (Step::Checkout, 401) if customer.is_some() => {
-                lost("logged in, but checkout says to log in: the session is gone".into());
-                expected.clear();
-            }
-            (Step::Checkout, 400) if !expected.is_empty() => {
-                lost(format!(
-                    "checkout says the cart is empty; it held {expected:?}"
-                ));
-                expected.clear();
-            }
-            _ => {}
-        }
+        memory.saw(step, reply.status, &reply.body, session, &users);
         if latency.as_secs_f64() * 1000.0 > plan.patience_ms {
             end = SessionEnd::Slow;
             break;
         }
     }
+    let cart_cents = memory.cart_cents;
     users.record(|r, at| r.session_ended(at, session, end, cart_cents));
 }
 

@@ -6,4 +6,5 @@
 //! they were told is recorded as evidence for the checkers.
 
 pub mod browser;
+pub mod loadgen;
 pub mod workload;

@@ -234,7 +234,17 @@ impl Planner {
     }
 }
 
-/// Redirects a session's plan as a hot-shard or hot-product fault says (see `inject::Skew`).
+/// Which shoppers a hot-shard or hot-product fault redirects; the fault injector sets it, the
+/// load generator reads it for each new session.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Skew {
+    /// (shard, share of new shoppers who are that shard's customers)
+    pub hot_shard: Option<(u32, f64)>,
+    /// (product, share of product views and cart adds that go to it)
+    pub hot_product: Option<(u32, f64)>,
+}
+
+/// Redirects a session's plan as a hot-shard or hot-product fault says (see [`Skew`]).
 /// Whether this session is redirected is drawn from its own sub-stream of the seed, so the
 /// same sessions are redirected in every design and every replay.
 pub fn skew_plan(

@@ -59,7 +59,7 @@ type Reply = Result<Rows, DbError>;
 /// database's disk survives a crash).
 pub struct DbServer {
     params: Database,
-    pub cpu: Cpu,
+    pub cpu: Arc<Cpu>,
     rows: MemoryStore,
     row_locks: BTreeMap<ProductId, Mutex<()>>,
     /// Write transactions committed so far (orders, stock movements, labels).
@@ -84,7 +84,7 @@ impl DbServer {
         let row_locks = catalog.iter().map(|p| (p.id, Mutex::new(()))).collect();
         DbServer {
             // The database queues work without a limit of its own: the clients' pools bound it.
-            cpu: Cpu::new(&params.host, u32::MAX),
+            cpu: Arc::new(Cpu::new(&params.host, u32::MAX)),
             rows: MemoryStore::with_order_ids(catalog, stock, first_order_id, step),
             row_locks,
             writes: std::sync::atomic::AtomicU64::new(0),

@@ -158,6 +158,15 @@ impl Cpu {
         st.settle(Instant::now());
         st.busy_ns
     }
+
+    /// The share of all cores busy over the last `span`, given the `busy_ns` seen at its
+    /// start (`seen`, which this moves to now): 0 to 1.
+    pub fn utilization(&self, seen: &mut u64, span: Duration) -> f64 {
+        let busy = self.busy_ns();
+        let used = (busy - *seen) as f64 / (span.as_nanos() as f64 * f64::from(self.cores));
+        *seen = busy;
+        used.min(1.0)
+    }
 }
 
 /// The kinds of storefront request, as the cost model and the metrics see them.

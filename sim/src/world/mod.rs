@@ -16,5 +16,6 @@ pub mod host;
 pub mod lb;
 pub mod mail;
 pub mod net;
+pub mod node;
 pub mod rpc;
 pub mod sessions;

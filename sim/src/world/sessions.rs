@@ -42,7 +42,7 @@ pub struct Params {
 
 pub struct SessionServer {
     params: Params,
-    cpu: Cpu,
+    cpu: Arc<Cpu>,
     data: Mutex<Data>,
 }
 
@@ -60,7 +60,7 @@ impl SessionServer {
         };
         SessionServer {
             params,
-            cpu: Cpu::new(&one_core, u32::MAX),
+            cpu: Arc::new(Cpu::new(&one_core, u32::MAX)),
             data: Mutex::new(Data {
                 map: BTreeMap::new(),
                 last_sweep: Instant::now(),
@@ -69,8 +69,8 @@ impl SessionServer {
     }
 
     /// The store's one core (a `slow` fault degrades it).
-    pub fn cpu(&self) -> &Cpu {
-        &self.cpu
+    pub fn cpu(&self) -> Arc<Cpu> {
+        self.cpu.clone()
     }
 
     /// Keys held right now (expired ones may linger until the next sweep).

@@ -356,7 +356,7 @@ impl App {
     }
 
     fn inject(&mut self, fault: Fault) {
-        let what = scalelab_sim::faults::inject::describe(&fault);
+        let what = fault.to_string();
         self.command(Command::Inject { fault }, &what);
     }
 
