@@ -404,3 +404,46 @@ fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
         "the commands changed the run"
     );
 }
+
+#[test]
+fn a_broker_killed_for_good_and_healed_by_heal_all_is_judged_by_lag_recovers() {
+    use scalelab_sim::scenario::fault::{Command, Scheduled};
+    use scalelab_sim::RunOptions;
+    use scalelab_system::bugs::Bugs;
+
+    // The brokers die 5 s in with no restart; a heal-all command at tick 15 brings them back.
+    // The outage it ends must be judged like one that ended on time: with workers that give
+    // up on a broker error, lag never recovers, and lag-recovers must say so.
+    let scenario = with_faults("[[faults]]\nat_s = 5\nkind = \"kill\"\ntarget = \"broker\"\n");
+    let options = |bugs| RunOptions {
+        commands: vec![Scheduled {
+            tick: 15,
+            command: Command::HealAll,
+        }],
+        bugs,
+        ..Default::default()
+    };
+    let clean =
+        scalelab_sim::run_with(&scenario, Design::Queued, 5, None, options(Bugs::default()))
+            .expect("runs");
+    assert_eq!(status(&clean, "lag-recovers"), Status::Held);
+    let lag = clean
+        .checks
+        .iter()
+        .find(|c| c.name == "lag-recovers")
+        .expect("the check ran");
+    assert!(lag.note.starts_with("1 outage(s)"), "{}", lag.note);
+
+    let buggy = scalelab_sim::run_with(
+        &scenario,
+        Design::Queued,
+        5,
+        None,
+        options(Bugs {
+            worker_gives_up: true,
+            ..Bugs::default()
+        }),
+    )
+    .expect("runs");
+    assert_eq!(status(&buggy, "lag-recovers"), Status::Violated);
+}

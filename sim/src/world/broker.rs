@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::world::rpc::{self, CallError, Pool};
+use crate::world::rpc::{self, Pool};
 use scalelab_system::ports::{Delivery, PortError, Publisher, Subscription};
 
 /// The cluster's shape and timings.
@@ -372,20 +372,6 @@ impl Broker {
     }
 }
 
-fn port_error(what: &str, e: CallError) -> PortError {
-    match e {
-        CallError::PoolTimeout | CallError::Timeout => {
-            PortError::Timeout(format!("broker: {what}"))
-        }
-        CallError::Refused => {
-            PortError::Unavailable(format!("broker: {what}: too many connections"))
-        }
-        CallError::Unavailable(e) | CallError::Connect(e) => {
-            PortError::Unavailable(format!("broker: {what}: {e}"))
-        }
-    }
-}
-
 /// Connections to every broker of the cluster.
 pub struct Client {
     params: Params,
@@ -407,7 +393,9 @@ impl Client {
             .pools
             .get(broker as usize)
             .ok_or_else(|| PortError::Unavailable(format!("broker {broker} unknown")))?;
-        pool.call(req).await.map_err(|e| port_error(what, e))
+        pool.call(req)
+            .await
+            .map_err(|e| e.into_port(&format!("broker: {what}")))
     }
 }
 

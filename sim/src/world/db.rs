@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 
 use crate::scenario::Database;
 use crate::world::host::Cpu;
-use crate::world::rpc::{self, CallError, Pool};
+use crate::world::rpc::{self, Pool};
 use scalelab_system::memory::MemoryStore;
 use scalelab_system::model::{
     CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage, SalesReport,
@@ -243,16 +243,7 @@ impl SimDb {
             Ok(Err(DbError::LockTimeout(id))) => {
                 Err(PortError::Timeout(format!("db: lock on product {id}")))
             }
-            Err(CallError::PoolTimeout) => {
-                Err(PortError::Timeout("waiting for a db connection".into()))
-            }
-            Err(CallError::Timeout) => Err(PortError::Timeout("db statement".into())),
-            Err(CallError::Refused) => {
-                Err(PortError::Unavailable("db: too many connections".into()))
-            }
-            Err(CallError::Unavailable(e) | CallError::Connect(e)) => {
-                Err(PortError::Unavailable(format!("db: {e}")))
-            }
+            Err(e) => Err(e.into_port("db")),
         }
     }
 }

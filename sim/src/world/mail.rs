@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use rand::Rng;
 
 use crate::scenario::Mail;
-use crate::world::rpc::{self, CallError, Pool};
+use crate::world::rpc::{self, Pool};
 use scalelab_system::model::{Email, OrderId};
 use scalelab_system::ports::{Mailer, PortError};
 
@@ -91,12 +91,9 @@ impl SimMailer {
 #[async_trait]
 impl Mailer for SimMailer {
     async fn send(&self, email: &Email) -> Result<(), PortError> {
-        match self.pool.call(email.clone()).await {
-            Ok(()) => Ok(()),
-            Err(CallError::PoolTimeout | CallError::Timeout) => {
-                Err(PortError::Timeout("mail provider".into()))
-            }
-            Err(e) => Err(PortError::Unavailable(format!("mail provider: {e:?}"))),
-        }
+        self.pool
+            .call(email.clone())
+            .await
+            .map_err(|e| e.into_port("mail provider"))
     }
 }

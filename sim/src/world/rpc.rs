@@ -22,6 +22,7 @@ use madsim::net::{Endpoint, Receiver, Sender};
 use tokio::sync::Semaphore;
 
 use crate::world::deadline::Deadlines;
+use scalelab_system::ports::PortError;
 
 /// Sent instead of a reply by a server that has all the connections it will take.
 struct Refused;
@@ -39,6 +40,26 @@ pub enum CallError {
     Connect(String),
     /// The connection could not be made or broke.
     Unavailable(String),
+}
+
+impl CallError {
+    /// The port error a failed call to `service` is, for every simulated service alike: a
+    /// wait that ran out is a timeout (the request may have been done), anything else the
+    /// service being unavailable.
+    pub fn into_port(self, service: &str) -> PortError {
+        match self {
+            CallError::PoolTimeout => {
+                PortError::Timeout(format!("{service}: no connection free in time"))
+            }
+            CallError::Timeout => PortError::Timeout(format!("{service}: no answer in time")),
+            CallError::Refused => {
+                PortError::Unavailable(format!("{service}: too many connections"))
+            }
+            CallError::Unavailable(e) | CallError::Connect(e) => {
+                PortError::Unavailable(format!("{service}: {e}"))
+            }
+        }
+    }
 }
 
 /// Serves requests of type `Req` on `addr`: every accepted connection gets a task that answers

@@ -2,23 +2,25 @@
 //!
 //! One node, one core (Redis runs commands on one thread), a small CPU cost per command, and
 //! keys that expire after a time-to-live, as `SET key value PX ttl` does. It is what lets the
-//! stateless designs lose an app replica without losing carts. Must not: know what a session
-//! holds; it stores values by key.
+//! stateless designs lose an app replica without losing carts. What it holds, and when a
+//! session expires, is system's `InMemorySessions` (the reference semantics of the port), as
+//! the simulated database keeps its rows in system's `MemoryStore`: the simulated store adds
+//! only what a network service costs.
+//!
+//! Must not: know what a session holds.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::time::Instant;
 
 use crate::scenario::{Host, Probability};
 use crate::world::host::Cpu;
 use crate::world::rpc::{self, CallError, Pool};
 use scalelab_system::ports::{PortError, SessionStore};
-use scalelab_system::session::{Session, SessionId};
+use scalelab_system::session::{InMemorySessions, Session, SessionId};
 
 /// A command to the store.
 #[derive(Debug, Clone)]
@@ -43,12 +45,7 @@ pub struct Params {
 pub struct SessionServer {
     params: Params,
     cpu: Arc<Cpu>,
-    data: Mutex<Data>,
-}
-
-struct Data {
-    map: BTreeMap<SessionId, (Session, Instant)>,
-    last_sweep: Instant,
+    data: InMemorySessions,
 }
 
 impl SessionServer {
@@ -61,10 +58,7 @@ impl SessionServer {
         SessionServer {
             params,
             cpu: Arc::new(Cpu::new(&one_core, u32::MAX)),
-            data: Mutex::new(Data {
-                map: BTreeMap::new(),
-                last_sweep: Instant::now(),
-            }),
+            data: InMemorySessions::new(params.ttl),
         }
     }
 
@@ -75,15 +69,11 @@ impl SessionServer {
 
     /// Keys held right now (expired ones may linger until the next sweep).
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        self.data.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Data> {
-        self.data.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
@@ -97,22 +87,11 @@ impl SessionServer {
 
     async fn execute(&self, cmd: Command) -> Option<Session> {
         let _ = self.cpu.run(self.params.command_cpu).await;
-        let now = Instant::now();
-        let mut data = self.lock();
-        // Like Redis' active expiry: now and then, drop what has expired, so memory follows
-        // the live sessions rather than every session ever made.
-        if now.duration_since(data.last_sweep) >= self.params.ttl / 4 {
-            data.map.retain(|_, (_, expires)| *expires > now);
-            data.last_sweep = now;
-        }
+        // The in-memory store cannot fail: its `Result`s are always `Ok`.
         match cmd {
-            Command::Get(id) => data
-                .map
-                .get(&id)
-                .filter(|(_, expires)| *expires > now)
-                .map(|(s, _)| s.clone()),
+            Command::Get(id) => self.data.load(&id).await.ok().flatten(),
             Command::Set(id, session) => {
-                data.map.insert(id, (session, now + self.params.ttl));
+                let _ = self.data.save(&id, &session).await;
                 None
             }
         }
@@ -133,17 +112,7 @@ impl SimSessions {
     }
 
     fn error(e: CallError) -> PortError {
-        match e {
-            CallError::PoolTimeout | CallError::Timeout => {
-                PortError::Timeout("session store".into())
-            }
-            CallError::Refused => {
-                PortError::Unavailable("session store: too many connections".into())
-            }
-            CallError::Unavailable(e) | CallError::Connect(e) => {
-                PortError::Unavailable(format!("session store: {e}"))
-            }
-        }
+        e.into_port("session store")
     }
 }
 
