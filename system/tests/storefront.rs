@@ -7,8 +7,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use scalelab_system::memory::{demo_catalog, FakePayments, MemoryMailer, MemoryStore};
-use scalelab_system::session::{InMemorySessions, SessionIds};
+use scalelab_system::memory::{
+    demo_catalog, FakePayments, InMemorySessions, MemoryMailer, MemoryStore,
+};
+use scalelab_system::session::SessionIds;
 use scalelab_system::storefront::{router, App};
 use scalelab_system::worker::Inline;
 use serde_json::{json, Value};

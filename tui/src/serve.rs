@@ -25,7 +25,8 @@ use scalelab_system::real::cookies::{sign_session_cookies, CookieSigner, MIN_SEC
 use scalelab_system::real::local::FileMailer;
 use scalelab_system::real::redact;
 use scalelab_system::real::sql::{postgres_database_url, ShardSetup, SqlStore};
-use scalelab_system::session::{InMemorySessions, SessionIds};
+use scalelab_system::memory::InMemorySessions;
+use scalelab_system::session::SessionIds;
 use scalelab_system::shard::{ShardMap, ShardedStore, Strategy};
 use scalelab_system::storefront::{router, App};
 use scalelab_system::worker::{run_worker, Inline, Job, Queued, ORDERS_TOPIC};
