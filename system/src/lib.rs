@@ -14,6 +14,8 @@
 //! - [`ports`]: the traits for storage, sessions, mail, payments and side work. Every design
 //!   (vertical, horizontal, queued, sharded) is a different choice of implementations for these.
 //! - [`session`]: session ids and the session record.
+//! - [`api`]: the storefront's routes and the JSON bodies of its requests and replies, shared
+//!   by the handlers and every client.
 //! - [`storefront`]: the axum router and its handlers (browse, cart, checkout, order history).
 //! - [`worker`]: the side work of a checkout (confirmation email, inventory update, shipping
 //!   label), and the inline dispatcher that runs it inside the checkout request.
@@ -27,6 +29,7 @@
 //! - `conformance` (feature `conformance`): what every implementation of a port must do.
 //! - `real` (real world only): the ports on SQLite/PostgreSQL, Redis and NATS JetStream.
 
+pub mod api;
 pub mod bugs;
 #[cfg(feature = "conformance")]
 pub mod conformance;
