@@ -27,7 +27,8 @@
 //! - [`server`]: the accept loop that serves a router over any tokio-compatible listener.
 //! - [`bugs`]: planted bugs that tests switch on to prove the simulator's checkers catch them.
 //! - `conformance` (feature `conformance`): what every implementation of a port must do.
-//! - `real` (real world only): the ports on SQLite/PostgreSQL, Redis and NATS JetStream.
+//! - `real` (real world only): the ports on SQLite/PostgreSQL, Redis and NATS JetStream, and
+//!   the whole real deployment of each design (`real::deploy`), graceful shutdown included.
 
 pub mod api;
 pub mod bugs;
