@@ -331,13 +331,11 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
     };
 
     let mail_log = config.mail_log();
-    let mailer: Arc<dyn Mailer> =
-        Arc::new(
-            FileMailer::open(&mail_log).map_err(|error| StartError::MailLog {
-                path: mail_log.clone(),
-                error,
-            })?,
-        );
+    let file_mailer = FileMailer::open(&mail_log).map_err(|error| StartError::MailLog {
+        path: mail_log.clone(),
+        error,
+    })?;
+    let mailer: Arc<dyn Mailer> = Arc::new(file_mailer);
 
     // Sessions: the monolith keeps them in its memory; the stateless designs share a store.
     let shared_sessions: Option<Arc<dyn SessionStore>> = match (config.design, &config.redis_url) {
