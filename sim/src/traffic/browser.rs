@@ -14,8 +14,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
-use hyper::{Method, Request};
+use hyper::Request;
 use hyper_util::rt::TokioIo;
+use scalelab_system::api::{AddItem, Call, CartView, Login, ProductPage, Receipt};
 use tokio::time::Instant;
 
 use crate::metrics::{Outcome, Recorder, SessionEnd};
@@ -72,35 +73,26 @@ async fn send(
 }
 
 fn request(step: Step, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
-    let (kind, method, path, body) = match step {
-        Step::Browse => (Kind::Browse, Method::GET, "/products".to_owned(), None),
-        Step::View(p) => (Kind::Product, Method::GET, format!("/products/{p}"), None),
-        Step::Login(c) => (
-            Kind::Login,
-            Method::POST,
-            "/login".to_owned(),
-            Some(format!(r#"{{"customer_id":{c}}}"#)),
-        ),
-        Step::Add { product, quantity } => (
-            Kind::Cart,
-            Method::POST,
-            "/cart/items".to_owned(),
-            Some(format!(
-                r#"{{"product_id":{product},"quantity":{quantity}}}"#
-            )),
-        ),
-        Step::Remove(p) => (Kind::Cart, Method::DELETE, format!("/cart/items/{p}"), None),
-        Step::Checkout => (Kind::Checkout, Method::POST, "/checkout".to_owned(), None),
-        Step::Orders => (Kind::Orders, Method::GET, "/orders".to_owned(), None),
+    let call = match step {
+        Step::Browse => Call::ListProducts,
+        Step::View(p) => Call::ProductPage(p),
+        Step::Login(c) => Call::Login(Login { customer_id: c }),
+        Step::Add { product, quantity } => Call::AddToCart(AddItem {
+            product_id: product,
+            quantity,
+        }),
+        Step::Remove(p) => Call::RemoveFromCart(p),
+        Step::Checkout => Call::Checkout,
+        Step::Orders => Call::OrderHistory,
     };
     let mut b = Request::builder()
-        .method(method)
-        .uri(path)
+        .method(call.method())
+        .uri(call.path())
         .header(HOST, "shop");
     if let Some(c) = cookie {
         b = b.header(COOKIE, c);
     }
-    let body = match body {
+    let body = match call.body() {
         Some(json) => {
             b = b.header(CONTENT_TYPE, "application/json");
             Full::new(Bytes::from(json))
@@ -112,24 +104,17 @@ fn request(step: Step, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
     let req = b
         .body(body)
         .unwrap_or_else(|_| Request::new(Full::new(Bytes::new())));
-    (kind, req)
+    (Kind::of(Some(call.endpoint())), req)
 }
 
-/// A number field of a small JSON reply (`total_cents`, `order_id`), if present.
-fn json_u64(body: &serde_json::Value, field: &str) -> Option<u64> {
-    body.get(field)?.as_u64()
+/// A reply's body as the API type it should be, if it is one.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
+    serde_json::from_slice(body).ok()
 }
 
-/// The products in a cart reply (`{"lines": [{"product_id": ..}, ..]}`).
-fn cart_products(body: &serde_json::Value) -> BTreeSet<u64> {
-    body.get("lines")
-        .and_then(|l| l.as_array())
-        .map(|lines| {
-            lines
-                .iter()
-                .filter_map(|l| l.get("product_id")?.as_u64())
-                .collect()
-        })
+/// The products in a cart reply.
+fn cart_products(view: Option<&CartView>) -> BTreeSet<u64> {
+    view.map(|v| v.lines.iter().map(|l| u64::from(l.product_id)).collect())
         .unwrap_or_default()
 }
 
@@ -147,17 +132,16 @@ impl Memory {
     /// Takes in the shop's answer `status`/`body` to `step`; reports what contradicts what
     /// the browser knows, and acknowledged orders.
     fn saw(&mut self, step: Step, status: u16, body: &[u8], session: u64, users: &Users) {
-        let body = || serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
         let lost = |what: String| {
             users.record(|r, at| r.cart_lost(at, session, what));
         };
         match (step, status) {
             (Step::Login(c), 200) => self.customer = Some(c),
             (Step::Add { product, .. }, 200) => {
-                let body = body();
-                self.cart_cents = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                let view = parse::<CartView>(body);
+                self.cart_cents = view.as_ref().map_or(self.cart_cents, |v| v.total_cents);
                 self.expected.insert(u64::from(product));
-                let seen = cart_products(&body);
+                let seen = cart_products(view.as_ref());
                 if !self.expected.is_subset(&seen) {
                     let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
                     lost(format!(
@@ -167,10 +151,10 @@ impl Memory {
                 }
             }
             (Step::Remove(p), 200) => {
-                let body = body();
-                self.cart_cents = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                let view = parse::<CartView>(body);
+                self.cart_cents = view.as_ref().map_or(self.cart_cents, |v| v.total_cents);
                 self.expected.remove(&u64::from(p));
-                let seen = cart_products(&body);
+                let seen = cart_products(view.as_ref());
                 if !self.expected.is_subset(&seen) {
                     let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
                     lost(format!(
@@ -186,9 +170,9 @@ impl Memory {
                 self.expected.clear();
             }
             (Step::Checkout, 201) => {
-                let body = body();
-                let order = json_u64(&body, "order_id").unwrap_or(0);
-                let total = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                let receipt = parse::<Receipt>(body);
+                let order = receipt.map_or(0, |r| r.order_id);
+                let total = receipt.map_or(self.cart_cents, |r| r.total_cents);
                 let who = self.customer.unwrap_or(0);
                 users.record(|r, at| r.order(at, session, order, who, total));
                 self.cart_cents = 0;
@@ -333,8 +317,7 @@ pub async fn probe_checkout(app: SocketAddr, customer: u64) -> Result<(u64, u64)
     for id in 1..=PROBE_PRODUCTS {
         let page = call(Step::View(id), &mut cookie).await?;
         expect(&page, 200, "product page")?;
-        let body = serde_json::from_slice::<serde_json::Value>(&page.body).unwrap_or_default();
-        if json_u64(&body, "in_stock").is_some_and(|n| n > 0) {
+        if parse::<ProductPage>(&page.body).is_some_and(|p| p.in_stock > 0) {
             product = Some(id);
             break;
         }
@@ -353,11 +336,8 @@ pub async fn probe_checkout(app: SocketAddr, customer: u64) -> Result<(u64, u64)
     expect(&add, 200, "add to cart")?;
     let checkout = call(Step::Checkout, &mut cookie).await?;
     expect(&checkout, 201, "checkout")?;
-    let body = serde_json::from_slice::<serde_json::Value>(&checkout.body).unwrap_or_default();
-    Ok((
-        json_u64(&body, "order_id").unwrap_or(0),
-        json_u64(&body, "total_cents").unwrap_or(0),
-    ))
+    let receipt = parse::<Receipt>(&checkout.body);
+    Ok(receipt.map_or((0, 0), |r| (r.order_id, r.total_cents)))
 }
 
 /// How many products the probe looks at for one in stock.

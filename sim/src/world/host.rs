@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use scalelab_system::api::Endpoint;
 use tokio::time::Instant;
 
 use crate::scenario::{AppCosts, Host};
@@ -204,16 +205,16 @@ impl Kind {
         }
     }
 
-    /// Which kind a storefront request is, from its method and path.
-    pub fn of(method: &Method, path: &str) -> Kind {
-        match (method, path) {
-            (&Method::GET, "/products") => Kind::Browse,
-            (&Method::GET, p) if p.starts_with("/products/") => Kind::Product,
-            (&Method::POST, "/login") => Kind::Login,
-            (_, p) if p.starts_with("/cart") => Kind::Cart,
-            (&Method::POST, "/checkout") => Kind::Checkout,
-            (&Method::GET, "/orders") => Kind::Orders,
-            _ => Kind::Other,
+    /// The kind of a request to `endpoint`; a request no route takes (`None`) is `Other`.
+    pub fn of(endpoint: Option<Endpoint>) -> Kind {
+        match endpoint {
+            Some(Endpoint::ListProducts) => Kind::Browse,
+            Some(Endpoint::ProductPage) => Kind::Product,
+            Some(Endpoint::Login) => Kind::Login,
+            Some(Endpoint::ShowCart | Endpoint::AddToCart | Endpoint::RemoveFromCart) => Kind::Cart,
+            Some(Endpoint::Checkout) => Kind::Checkout,
+            Some(Endpoint::OrderHistory) => Kind::Orders,
+            Some(Endpoint::Health | Endpoint::SalesReport) | None => Kind::Other,
         }
     }
 
@@ -239,7 +240,8 @@ pub struct Charge {
 
 /// Axum middleware: charge a request's CPU time to the host before the handler runs.
 pub async fn charge(State(charge): State<Arc<Charge>>, req: Request<Body>, next: Next) -> Response {
-    let work = Kind::of(req.method(), req.uri().path()).cpu(&charge.costs);
+    let endpoint = Endpoint::of(req.method(), req.uri().path());
+    let work = Kind::of(endpoint).cpu(&charge.costs);
     match charge.cpu.run(work).await {
         Ok(()) => next.run(req).await,
         Err(Overloaded) => (StatusCode::SERVICE_UNAVAILABLE, "server busy").into_response(),
