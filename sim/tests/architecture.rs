@@ -314,3 +314,44 @@ fn every_source_file_says_what_it_owns_and_cites_nothing_outside_the_repository(
         }
     }
 }
+
+/// The module names of a crate's `src` that ARCHITECTURE.md's code map must mention: every
+/// file's stem (a folder's `mod.rs` by the folder's name), except the crate roots.
+fn module_names(src: &Path) -> BTreeSet<String> {
+    rust_files(src)
+        .iter()
+        .filter_map(|f| {
+            let rel = f.strip_prefix(src).ok()?;
+            let stem = f.file_stem()?.to_str()?;
+            match stem {
+                // Crate roots, and unit-test modules (named where their module is).
+                "lib" | "main" | "tests" => None,
+                "mod" => Some(rel.parent()?.file_name()?.to_str()?.to_owned()),
+                _ => Some(stem.to_owned()),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_code_map_in_architecture_md_names_every_module_of_the_simulator_and_the_shop() {
+    let root = workspace();
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap_or_default();
+    let mut missing = Vec::new();
+    for krate in ["sim", "system", "tui"] {
+        for name in module_names(&root.join(krate).join("src")) {
+            // A module is named in backticks, alone or as the last part of a path.
+            let named = map.contains(&format!("`{name}`"))
+                || map.contains(&format!("`{name}/`"))
+                || map.contains(&format!("::{name}`"))
+                || map.contains(&format!("`{name} "));
+            if !named {
+                missing.push(format!("{krate}: {name}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md's code map does not name these modules: {missing:?}"
+    );
+}

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use crate::scenario::{Host, Probability};
 use crate::world::host::Cpu;
 use crate::world::rpc::{self, CallError, Pool};
-use scalelab_system::ports::{PortError, SessionStore};
 use scalelab_system::memory::InMemorySessions;
+use scalelab_system::ports::{PortError, SessionStore};
 use scalelab_system::session::{Session, SessionId};
 
 /// A command to the store.
