@@ -257,6 +257,24 @@ pub struct CartLoss {
     pub what: String,
 }
 
+/// A browser's observation that its cart, or what it paid, is not what it put in the cart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartWrong {
+    pub at: Duration,
+    pub session: u64,
+    pub what: String,
+}
+
+/// What a browser read back in the customer's order history: when it asked (the request's
+/// intended start), as whom, and each order listed as (order id, customer, total in cents).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRead {
+    pub sent: Duration,
+    pub session: u64,
+    pub customer: u64,
+    pub seen: Vec<(u64, u64, u64)>,
+}
+
 /// Per-kind counts and latency.
 pub struct KindStats {
     pub requests: u64,
@@ -288,6 +306,11 @@ pub struct Recorder {
     pub acked: Vec<AckedOrder>,
     /// Carts that browsers saw forgotten.
     pub carts_lost: Vec<CartLoss>,
+    /// Carts that showed, or charged for, something the shopper did not put there.
+    pub carts_wrong: Vec<CartWrong>,
+    /// Order histories browsers read back (not in the trace: they are what requests, already
+    /// traced, answered).
+    pub history_reads: Vec<HistoryRead>,
     /// The latest notable events (faults, scaling, health), for violations' trails.
     pub log: std::collections::VecDeque<(Duration, String)>,
     /// Lines ever added to `log` (it drops its oldest), so a watcher can take just the new.
@@ -324,6 +347,8 @@ impl Recorder {
             scale_events: 0,
             acked: Vec::new(),
             carts_lost: Vec::new(),
+            carts_wrong: Vec::new(),
+            history_reads: Vec::new(),
             log: std::collections::VecDeque::new(),
             notes: 0,
             window: histogram(),
@@ -465,6 +490,17 @@ impl Recorder {
     pub fn cart_lost(&mut self, at: Duration, session: u64, what: String) {
         self.trace(at, b'c', &[session]);
         self.carts_lost.push(CartLoss { at, session, what });
+    }
+
+    /// A browser saw its cart, or its bill, differ from what it put in the cart.
+    pub fn cart_wrong(&mut self, at: Duration, session: u64, what: String) {
+        self.trace(at, b'w', &[session]);
+        self.carts_wrong.push(CartWrong { at, session, what });
+    }
+
+    /// A browser read its customer's order history.
+    pub fn history_read(&mut self, read: HistoryRead) {
+        self.history_reads.push(read);
     }
 
     /// A fault was applied or healed (or found not to apply) in this design.

@@ -91,7 +91,9 @@ fn the_simulated_mail_provider_keeps_the_mailer_promises() {
     let mail_node = rt.create_node().ip([10, 0, 3, 1].into()).build();
     let app = rt.create_node().ip([10, 0, 1, 1].into()).build();
     let addr = "10.0.3.1:25".parse().expect("addr");
-    let server = Arc::new(MailServer::new(&Mail::default()));
+    let server = Arc::new(
+        rt.block_on(async { MailServer::new(&Mail::default(), tokio::time::Instant::now()) }),
+    );
     mail_node.spawn(server.clone().serve(addr));
     rt.block_on(app.spawn(async move {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -101,6 +103,10 @@ fn the_simulated_mail_provider_keeps_the_mailer_promises() {
         scalelab_system::conformance::mailer(&mailer).await;
     }))
     .expect("conformance suite");
-    // The provider delivers at least once: both sends reached it.
+    // Both sends reached the provider; their one key made them one email in the inbox.
     assert_eq!(server.sent(), 2);
+    let mail = server.deliveries();
+    assert_eq!(mail.delivered.get(&42).map(Vec::len), Some(1));
+    assert_eq!(mail.repeats, 1);
+    assert!(mail.keyless.is_empty());
 }

@@ -164,3 +164,157 @@ fn a_publisher_that_never_reconnects_leaves_a_shop_that_never_recovers() {
         assert!(found.contains("still not back"), "{found}");
     }
 }
+
+#[test]
+fn a_mail_client_without_idempotency_keys_sends_a_retried_confirmation_twice() {
+    // A provider slower than the shop's patience: many sends time out after the provider
+    // took them, and the worker sends again. With the key, the provider recognises the
+    // repeat and the customer gets one email; without it, the retry is a second email.
+    let scn = scenario("[mail]\nlatency_ms_mean = 400\ntimeout_ms = 300\n");
+    let clean = run_with(&scn, Design::Queued, 1, None, RunOptions::default()).expect("runs");
+    let check = clean
+        .checks
+        .iter()
+        .find(|c| c.name == "one-confirmation-email")
+        .expect("the check ran");
+    assert_eq!(check.status, Status::Held, "{check:?}");
+    assert!(
+        !check.note.contains(" 0 repeat send(s)"),
+        "the slow provider made the shop retry, and the key made the retries harmless: {}",
+        check.note
+    );
+    let bugs = Bugs {
+        email_without_key: true,
+        ..Bugs::default()
+    };
+    let buggy = run_with(
+        &scn,
+        Design::Queued,
+        1,
+        None,
+        RunOptions {
+            bugs,
+            ..Default::default()
+        },
+    )
+    .expect("runs");
+    let check = buggy
+        .checks
+        .iter()
+        .find(|c| c.name == "one-confirmation-email")
+        .expect("the check ran");
+    assert_eq!(check.status, Status::Violated);
+    let texts: Vec<&str> = check.examples.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|m| m.contains("confirmation emails delivered for one order")),
+        "a retried send became a second email: {texts:?}"
+    );
+    // Without a key, every send is a finding, even where no retry came (the naive design
+    // does its side work inline and does not retry).
+    let found = caught(
+        &scenario(""),
+        Design::Vertical,
+        bugs,
+        "one-confirmation-email",
+    );
+    assert!(found.contains("idempotency key"), "{found}");
+}
+
+#[test]
+fn a_worker_that_skips_a_failed_job_leaves_side_work_undone() {
+    // The database goes away for a few seconds while orders flow: stock movements and
+    // labels fail. The correct worker retries until they are done; the buggy one commits
+    // the message and moves on, and nothing else would ever notice.
+    let faults = "[[faults]]\nat_s = 8\nkind = \"db-down\"\ntarget = \"db\"\nduration_s = 4\n";
+    let bugs = Bugs {
+        skip_failed_jobs: true,
+        ..Bugs::default()
+    };
+    let found = caught(&scenario(faults), Design::Queued, bugs, "queue-drained");
+    assert!(
+        found.contains("at the end of the drain it has no"),
+        "{found}"
+    );
+}
+
+#[test]
+fn a_session_store_that_saves_only_growing_carts_charges_for_a_removed_item() {
+    let bugs = Bugs {
+        save_only_growing_carts: true,
+        ..Bugs::default()
+    };
+    for design in [Design::Vertical, Design::Horizontal] {
+        let found = caught(&scenario(""), design, bugs, "cart-exact");
+        assert!(
+            found.contains("did not put there") || found.contains("the cart last showed"),
+            "{found}"
+        );
+    }
+}
+
+#[test]
+fn a_router_that_reads_history_by_modulo_hides_acknowledged_orders() {
+    // The default shard map is consistent hashing: modulo picks another shard for most.
+    let bugs = Bugs {
+        history_by_modulo: true,
+        ..Bugs::default()
+    };
+    let found = caught(&scenario(""), Design::Sharded, bugs, "read-your-writes");
+    assert!(found.contains("missing from the history"), "{found}");
+}
+
+#[test]
+fn a_violations_trail_centres_on_its_moment_and_names_the_faults_in_force() {
+    // The buggy session cache loses carts while a slow database is in force (5 s to 25 s):
+    // the trail of a loss at, say, 12 s starts with that fault, then shows the events just
+    // before the moment and the ones just after, not the last events of the run.
+    let faults =
+        "[[faults]]\nat_s = 5\nkind = \"slow\"\ntarget = \"db\"\nfactor = 2\nduration_s = 20\n\
+                  [[faults]]\nat_s = 15\nkind = \"kill\"\ntarget = \"app\"\nrestart_after_s = 2\n";
+    let bugs = Bugs {
+        cart_in_memory: true,
+        ..Bugs::default()
+    };
+    let report = run_with(
+        &scenario(faults),
+        Design::Horizontal,
+        1,
+        None,
+        RunOptions {
+            bugs,
+            ..Default::default()
+        },
+    )
+    .expect("runs");
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.name == "cart-survives")
+        .expect("the check ran");
+    let v = check
+        .examples
+        .iter()
+        .find(|v| (5.0..25.0).contains(&v.at_s))
+        .expect("a cart lost while the database was slow");
+    assert!(
+        v.trail
+            .first()
+            .is_some_and(|l| l.contains("in force then: slow db")),
+        "{:#?}",
+        v.trail
+    );
+    let times: Vec<f64> = v
+        .trail
+        .iter()
+        .filter(|l| !l.contains("in force then"))
+        .filter_map(|l| l.trim().split(' ').next()?.parse().ok())
+        .collect();
+    assert!(
+        times.iter().all(|&t| t <= v.at_s + 30.0) && times.iter().any(|&t| t <= v.at_s),
+        "the events around {} s: {:#?}",
+        v.at_s,
+        v.trail
+    );
+}

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::ports::{PortError, Publisher, SessionStore};
+use crate::model::Email;
+use crate::ports::{Mailer, PortError, Publisher, SessionStore};
 use crate::session::{Session, SessionId};
 
 /// Which planted bugs are switched on. `Bugs::default()` is the correct shop.
@@ -49,6 +50,23 @@ pub struct Bugs {
     /// it again: after a broker outage the shop takes no order. (Caught by recovers.)
     #[cfg(feature = "planted-bugs")]
     pub publisher_never_reconnects: bool,
+    /// The mail client drops the emails' idempotency keys: every retried send is one more
+    /// email. (Caught by one-confirmation-email.)
+    #[cfg(feature = "planted-bugs")]
+    pub email_without_key: bool,
+    /// A worker tries a job once and moves on when it fails, committing the message: side
+    /// work that met a passing outage is never done. (Caught by queue-drained.)
+    #[cfg(feature = "planted-bugs")]
+    pub skip_failed_jobs: bool,
+    /// The session store skips writes that do not make the cart bigger, to save round
+    /// trips: a removed item comes back, and is paid for. (Caught by cart-exact.)
+    #[cfg(feature = "planted-bugs")]
+    pub save_only_growing_carts: bool,
+    /// The shard router reads a customer's order history from the shard their id picks by
+    /// modulo, copied from the catalog's routing, not from the shard map. (Caught by
+    /// read-your-writes.)
+    #[cfg(feature = "planted-bugs")]
+    pub history_by_modulo: bool,
 }
 
 impl Bugs {
@@ -99,6 +117,53 @@ impl Bugs {
         return self.publisher_never_reconnects;
         #[cfg(not(feature = "planted-bugs"))]
         false
+    }
+
+    pub fn email_without_key(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.email_without_key;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+
+    pub fn skip_failed_jobs(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.skip_failed_jobs;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+
+    pub fn save_only_growing_carts(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.save_only_growing_carts;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+
+    pub fn history_by_modulo(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.history_by_modulo;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+}
+
+/// PLANTED BUG (`email_without_key`): a mail client that sends the email without its
+/// idempotency key ("the provider's API works without it"). It does, until a send times out
+/// after the provider delivered it: the retry is a second email, and the customer wonders
+/// whether they paid twice.
+pub struct KeylessMailer {
+    pub inner: Arc<dyn Mailer>,
+}
+
+#[async_trait]
+impl Mailer for KeylessMailer {
+    async fn send(&self, email: &Email) -> Result<(), PortError> {
+        let email = Email {
+            idempotency_key: None,
+            ..email.clone()
+        };
+        self.inner.send(&email).await
     }
 }
 
@@ -156,5 +221,32 @@ impl SessionStore for StaleSessionCache {
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.clone(), session.clone());
         self.inner.save(id, session).await
+    }
+}
+
+/// PLANTED BUG (`save_only_growing_carts`): a write-saving "optimisation" in front of the
+/// session store that skips a save unless the cart has more lines than the stored one. Page
+/// views change nothing, so it seems safe, until a shopper removes an item: the reply shows
+/// the cart without it, the store still has it, and checkout charges for it.
+pub struct GrowOnlySessions {
+    pub inner: Arc<dyn SessionStore>,
+}
+
+#[async_trait]
+impl SessionStore for GrowOnlySessions {
+    async fn load(&self, id: &SessionId) -> Result<Option<Session>, PortError> {
+        self.inner.load(id).await
+    }
+
+    async fn save(&self, id: &SessionId, session: &Session) -> Result<(), PortError> {
+        let stored = self.inner.load(id).await?;
+        let grows = stored.is_none_or(|s| {
+            session.cart.len() > s.cart.len() || session.customer_id != s.customer_id
+        });
+        if grows {
+            self.inner.save(id, session).await
+        } else {
+            Ok(())
+        }
     }
 }

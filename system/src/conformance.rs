@@ -417,6 +417,7 @@ pub async fn mailer(mailer: &dyn Mailer) {
         customer_id: 7,
         subject: "Your order #42 is confirmed".into(),
         body: "Thank you!".into(),
+        idempotency_key: Some("order-42-confirmation".into()),
     };
     mailer.send(&email).await.expect("send");
     mailer

@@ -131,6 +131,12 @@ impl MemoryStore {
         let t = self.lock();
         (t.stock_movements.len(), t.shipping_labels.len())
     }
+
+    /// The orders that have a stock movement, and those that have a shipping label.
+    pub fn side_work_done(&self) -> (BTreeSet<OrderId>, BTreeSet<OrderId>) {
+        let t = self.lock();
+        (t.stock_movements.clone(), t.shipping_labels.clone())
+    }
 }
 
 #[async_trait]

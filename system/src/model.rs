@@ -66,13 +66,21 @@ pub enum Placement {
     OutOfStock(ProductId),
 }
 
-/// A confirmation email. The order id makes sending it idempotent.
+/// A confirmation email.
+///
+/// Sending is at least once (a worker retries a send that timed out, though the provider may
+/// have delivered it; a message is redelivered after a crash), so the email carries an
+/// idempotency key, as mail APIs accept one: the provider delivers one email per key and
+/// treats a repeat as done. Without a key, every retry is one more email in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Email {
     pub order_id: OrderId,
     pub customer_id: CustomerId,
     pub subject: String,
     pub body: String,
+    /// The same for every send of this email, different for every other email.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// What the admin sales report shows: totals over every order in the shop.

@@ -73,7 +73,7 @@ pub trait SessionStore: Send + Sync {
 }
 
 /// The mail provider. Sending the same order's confirmation twice must be harmless to callers;
-/// a provider may deliver it twice (at least once), which is why emails carry the order id.
+/// the email's idempotency key lets the provider deliver it once however often it is sent.
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, email: &Email) -> Result<(), PortError>;

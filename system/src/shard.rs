@@ -208,6 +208,12 @@ impl Store for ShardedStore {
     }
 
     async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
+        // PLANTED BUG (`history_by_modulo`): routing a customer's read like a catalog read
+        // finds their orders only where modulo and the shard map happen to agree.
+        if self.bugs.history_by_modulo() {
+            let shard = (customer % self.shards.len().max(1) as u64) as ShardId;
+            return self.shard(shard)?.orders_for(customer).await;
+        }
         self.for_customer(customer)?.orders_for(customer).await
     }
 

@@ -53,6 +53,9 @@ pub fn confirmation_email(order: &Order) -> Email {
         order_id: order.id,
         customer_id: order.customer_id,
         subject: format!("Your order #{} is confirmed", order.id),
+        // One confirmation per order: the order id makes the key (never the attempt, the
+        // time or the worker, which would make each retry a new email).
+        idempotency_key: Some(format!("order-{}-confirmation", order.id)),
         body: format!(
             "Thank you! {items} item(s), total ${}.{:02}. We will email you again when it ships.",
             order.total_cents / 100,
@@ -153,7 +156,13 @@ pub async fn run_worker_with(
                 }
             }
             if let Ok(order) = serde_json::from_slice::<Order>(&delivery.payload) {
-                do_with_retries(job, &order, store, mailer).await;
+                if bugs.skip_failed_jobs() {
+                    // PLANTED BUG (`skip_failed_jobs`): "log it and move on" turns a
+                    // database blip into a parcel that never ships.
+                    let _ = handle(job, &order, store, mailer).await;
+                } else {
+                    do_with_retries(job, &order, store, mailer).await;
+                }
             }
             if let Err(e) = subscription.commit(&delivery).await {
                 return e;

@@ -365,6 +365,13 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
             });
             let _ = write!(s, "{cell:>width$}");
         }
+        // One design: room for what each check looked at (how many orders, emails, reads),
+        // so a figure such as "emails sent" above can be explained from here.
+        if let [only] = reports {
+            if let Some(c) = only.checks.get(i).filter(|c| !c.note.is_empty()) {
+                let _ = write!(s, "  {}", c.note);
+            }
+        }
         s.push('\n');
     }
     for r in reports {

@@ -47,7 +47,7 @@ pub fn build(
 ) -> Deployment {
     let mut parts = Vec::new();
     let dbs = databases(handle, scn, wiring, &mut parts);
-    let mail = Arc::new(MailServer::new(&scn.mail));
+    let mail = Arc::new(MailServer::new(&scn.mail, start));
     let m = mail.clone();
     let node = handle
         .create_node()

@@ -8,7 +8,6 @@
 //!
 //! Must not: decide when anything happens, or judge. It answers questions about the nodes.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +21,12 @@ use crate::world::broker::Broker;
 use crate::world::db::DbServer;
 use crate::world::host::Cpu;
 use crate::world::lb::{Event, LoadBalancer};
-use crate::world::mail::MailServer;
+use crate::world::mail::{Deliveries, MailServer};
 use crate::world::node::Node;
-use scalelab_system::model::{Order, ProductId};
+use scalelab_system::model::{Order, OrderId, ProductId};
 use scalelab_system::shard::ShardMap;
 use scalelab_system::worker::{Job, ORDERS_TOPIC};
+use std::collections::BTreeSet;
 
 /// A node of the deployment other than the app hosts.
 pub struct Part {
@@ -73,6 +73,9 @@ pub struct DbContents {
     pub orders: Vec<Order>,
     pub stock: Vec<(ProductId, u32)>,
     pub initial_stock: u32,
+    /// The orders whose stock movement, and whose shipping label, this database records.
+    pub moved: BTreeSet<OrderId>,
+    pub labelled: BTreeSet<OrderId>,
 }
 
 /// What the checkers read from the deployment after the run.
@@ -81,8 +84,8 @@ pub struct Evidence {
     pub dbs: Vec<DbContents>,
     /// The map orders must follow (sharded design only).
     pub shard_map: Option<ShardMap>,
-    /// Distinct confirmation emails received per order id.
-    pub inbox: BTreeMap<u64, usize>,
+    /// What the mail provider delivered, per order, and the sends it was offered.
+    pub mail: Deliveries,
 }
 
 /// Where each server's numbers stood at the last sample.
@@ -312,15 +315,18 @@ impl Deployment {
                 .iter()
                 .map(|db| {
                     let (orders, stock) = db.contents();
+                    let (moved, labelled) = db.side_work_done();
                     DbContents {
                         orders,
                         stock,
                         initial_stock: db.initial_stock(),
+                        moved,
+                        labelled,
                     }
                 })
                 .collect(),
             shard_map: (self.dbs.len() > 1).then(|| self.shard_map.clone()),
-            inbox: self.mail.inbox(),
+            mail: self.mail.deliveries(),
         }
     }
 }

@@ -18,10 +18,10 @@ use crate::world::db::SimDb;
 use crate::world::host::{charge, Charge, Cpu};
 use crate::world::mail::SimMailer;
 use crate::world::sessions::SimSessions;
-use scalelab_system::bugs::{StaleSessionCache, StuckPublisher};
+use scalelab_system::bugs::{GrowOnlySessions, KeylessMailer, StaleSessionCache, StuckPublisher};
 use scalelab_system::memory::FakePayments;
 use scalelab_system::memory::InMemorySessions;
-use scalelab_system::ports::{SessionStore, SideWork, Store};
+use scalelab_system::ports::{Mailer, SessionStore, SideWork, Store};
 use scalelab_system::session::SessionIds;
 use scalelab_system::shard::ShardedStore;
 use scalelab_system::storefront::{router, App};
@@ -45,6 +45,16 @@ async fn store_for(scn: &Scenario, wiring: Wiring) -> std::io::Result<Arc<dyn St
     ))
 }
 
+/// A process's client of the mail provider (without idempotency keys under the planted bug).
+async fn mailer_for(scn: &Scenario, wiring: Wiring) -> std::io::Result<Arc<dyn Mailer>> {
+    let mailer = Arc::new(SimMailer::connect(MAIL, &scn.mail).await?);
+    Ok(if wiring.bugs.email_without_key() {
+        Arc::new(KeylessMailer { inner: mailer })
+    } else {
+        mailer
+    })
+}
+
 /// The storefront on one app host, wired to its ports; serves until the node dies. With
 /// `queued`, checkout publishes its side work to the broker instead of doing it inline.
 pub async fn storefront(
@@ -57,7 +67,7 @@ pub async fn storefront(
 ) {
     let (Ok(store), Ok(mailer)) = (
         store_for(&scn, wiring).await,
-        SimMailer::connect(MAIL, &scn.mail).await,
+        mailer_for(&scn, wiring).await,
     ) else {
         return;
     };
@@ -75,6 +85,11 @@ pub async fn storefront(
             scn.app.session_ttl_s.0,
         )))
     };
+    let sessions: Arc<dyn SessionStore> = if wiring.bugs.save_only_growing_carts() {
+        Arc::new(GrowOnlySessions { inner: sessions })
+    } else {
+        sessions
+    };
     let side_work: Arc<dyn SideWork> = if wiring.queued {
         match broker::Client::connect(broker_params(&scn), 8).await {
             Ok(publisher) if wiring.bugs.publisher_never_reconnects() => Arc::new(Queued {
@@ -91,7 +106,7 @@ pub async fn storefront(
     } else {
         Arc::new(Inline {
             store: store.clone(),
-            mailer: Arc::new(mailer),
+            mailer,
         })
     };
     let app = App {
@@ -145,7 +160,7 @@ pub async fn worker(scn: Arc<Scenario>, job: Job, member: u64, wiring: Wiring) {
     };
     let (Ok(store), Ok(mailer), Ok(client)) = (
         store_for(&scn, wiring).await,
-        SimMailer::connect(MAIL, &scn.mail).await,
+        mailer_for(&scn, wiring).await,
         broker::Client::connect(broker_params(&scn), 4).await,
     ) else {
         return;
@@ -153,7 +168,7 @@ pub async fn worker(scn: Arc<Scenario>, job: Job, member: u64, wiring: Wiring) {
     let consumer = Consumer::new(client, ORDERS_TOPIC, job.group(), member);
     // On a failure of the broker, wait and join again: a worker service restarts its loop.
     loop {
-        let _ = run_worker_with(job, &consumer, store.as_ref(), &mailer, wiring.bugs).await;
+        let _ = run_worker_with(job, &consumer, store.as_ref(), mailer.as_ref(), wiring.bugs).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

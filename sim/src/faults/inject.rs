@@ -73,6 +73,21 @@ fn as_text<S: Serializer>(event: &Event, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(event)
 }
 
+/// A fault in force over a span of the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultSpan {
+    pub fault: Fault,
+    pub from_s: f64,
+    pub to_s: Option<f64>,
+}
+
+impl FaultSpan {
+    /// In force at `at_s`.
+    pub fn covers(&self, at_s: f64) -> bool {
+        self.from_s <= at_s && self.to_s.is_none_or(|to| at_s < to)
+    }
+}
+
 /// A broker outage: when it began and when it was healed (if it was).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Outage {
@@ -450,29 +465,44 @@ impl Injector {
 
     /// Broker outages, read off the log.
     pub fn outages(&self) -> Vec<Outage> {
-        let mut outages: Vec<(u64, f64, Option<f64>)> = Vec::new();
+        self.spans()
+            .into_iter()
+            .filter(|s| s.fault.takes_broker_down())
+            .map(|s| Outage {
+                from_s: s.from_s,
+                to_s: s.to_s,
+            })
+            .collect()
+    }
+
+    /// Every fault that did something in this design, with when it began and ended (`to_s`
+    /// is `None` if it never did), read off the log: what a violation's trail shows in force.
+    pub fn spans(&self) -> Vec<FaultSpan> {
+        let mut spans: Vec<(u64, FaultSpan)> = Vec::new();
         for a in &self.log {
             match &a.event {
-                Event::Began { id, fault } if a.applicable && fault.takes_broker_down() => {
-                    outages.push((*id, a.at_s, None));
-                }
+                Event::Began { id, fault } if a.applicable => spans.push((
+                    *id,
+                    FaultSpan {
+                        fault: fault.clone(),
+                        from_s: a.at_s,
+                        to_s: None,
+                    },
+                )),
                 Event::Ended { id, .. } => {
-                    for o in outages.iter_mut().filter(|o| o.0 == *id) {
-                        o.2 = Some(a.at_s);
+                    for (_, s) in spans.iter_mut().filter(|s| s.0 == *id) {
+                        s.to_s = Some(a.at_s);
                     }
                 }
                 Event::HealAll => {
-                    for o in outages.iter_mut().filter(|o| o.2.is_none()) {
-                        o.2 = Some(a.at_s);
+                    for (_, s) in spans.iter_mut().filter(|s| s.1.to_s.is_none()) {
+                        s.to_s = Some(a.at_s);
                     }
                 }
                 Event::Began { .. } => {}
             }
         }
-        outages
-            .into_iter()
-            .map(|(_, from_s, to_s)| Outage { from_s, to_s })
-            .collect()
+        spans.into_iter().map(|(_, s)| s).collect()
     }
 
     /// When some fault was in force, read off the log: (from, to) in virtual seconds, `to`

@@ -15,26 +15,31 @@ use serde::Serialize;
 
 use crate::deployment::design::Design;
 use crate::deployment::nodes::Evidence as WorldEvidence;
-use crate::faults::inject::Outage;
+use crate::faults::inject::{FaultSpan, Outage};
 use crate::judge::recovery::{Judge, Outcome, Recovery};
-use crate::metrics::{AckedOrder, CartLoss};
+use crate::metrics::{AckedOrder, CartLoss, CartWrong, HistoryRead};
 use scalelab_system::model::{Order, ProductId};
 
 /// Violations listed in full per checker; the rest are counted.
 const EXAMPLES: usize = 5;
-/// Lines of the event log quoted as a violation's trail.
-const TRAIL: usize = 8;
+/// Lines of the event log quoted as a violation's trail: before the moment, and after it.
+const TRAIL_BEFORE: usize = 6;
+const TRAIL_AFTER: usize = 2;
 
 /// Everything the checkers look at.
 pub struct Evidence<'a> {
     pub design: Design,
     pub acked: &'a [AckedOrder],
     pub carts_lost: &'a [CartLoss],
+    pub carts_wrong: &'a [CartWrong],
+    pub history_reads: &'a [HistoryRead],
     /// What the databases hold and the mail provider received.
     pub world: WorldEvidence,
     /// Consumer lag sampled at every tick, through the drain: (virtual s, lag).
     pub lag: &'a [(f64, u64)],
     pub broker_outages: Vec<Outage>,
+    /// Every fault of the run, with its span (for the trails).
+    pub faults: Vec<FaultSpan>,
     pub lag_recovery_s: f64,
     /// When the last fault of the run healed (0 if none did): other faults (a mail outage,
     /// a partition) may hold consumption back after a broker outage ends.
@@ -64,7 +69,8 @@ pub struct Violation {
     /// The order, session or product ids involved.
     pub ids: String,
     pub message: String,
-    /// The latest notable events before `at_s`, oldest first.
+    /// The faults in force at `at_s`, then the notable events around it (a few before, a
+    /// couple after), oldest first.
     pub trail: Vec<String>,
 }
 
@@ -87,13 +93,16 @@ impl CheckResult {
 }
 
 /// The invariants, by name, as reports and `hunt` group them.
-pub const CHECKS: [&str; 7] = [
+pub const CHECKS: [&str; 10] = [
     "no-lost-order",
     "one-confirmation-email",
     "no-oversell",
     "cart-survives",
+    "cart-exact",
+    "read-your-writes",
     "orders-on-their-shard",
     "lag-recovers",
+    "queue-drained",
     "recovers",
 ];
 
@@ -104,8 +113,11 @@ pub fn check_all(ev: &Evidence) -> Vec<CheckResult> {
         one_confirmation_email(ev),
         no_oversell(ev),
         cart_survives(ev),
+        cart_exact(ev),
+        read_your_writes(ev),
         orders_on_their_shard(ev),
         lag_recovers(ev),
+        queue_drained(ev),
         recovers(ev),
     ]
 }
@@ -113,36 +125,53 @@ pub fn check_all(ev: &Evidence) -> Vec<CheckResult> {
 /// Collects violations, keeping the first few in full.
 struct Found<'a> {
     log: &'a VecDeque<(Duration, String)>,
+    faults: &'a [FaultSpan],
     count: u64,
     examples: Vec<Violation>,
 }
 
 impl<'a> Found<'a> {
-    fn new(log: &'a VecDeque<(Duration, String)>) -> Found<'a> {
+    fn new(ev: &'a Evidence) -> Found<'a> {
         Found {
-            log,
+            log: ev.log,
+            faults: &ev.faults,
             count: 0,
             examples: Vec::new(),
         }
     }
 
+    /// A violation that became true at `at_s` (the request, commit or delivery that made it
+    /// so; `f64::MAX` when only the end of the run shows it).
     fn add(&mut self, at_s: f64, ids: String, message: String) {
         self.count += 1;
         if self.examples.len() < EXAMPLES {
-            let before: Vec<String> = self
-                .log
-                .iter()
-                .filter(|(at, _)| at.as_secs_f64() <= at_s)
-                .map(|(at, text)| format!("{:>9.3} s  {text}", at.as_secs_f64()))
-                .collect();
-            let trail = before[before.len().saturating_sub(TRAIL)..].to_vec();
             self.examples.push(Violation {
                 at_s,
                 ids,
                 message,
-                trail,
+                trail: self.trail(at_s),
             });
         }
+    }
+
+    /// What was going on at `at_s`: every fault in force then, and the events around it.
+    fn trail(&self, at_s: f64) -> Vec<String> {
+        let line = |at: f64, text: &str| format!("{at:>9.3} s  {text}");
+        let mut trail: Vec<String> = self
+            .faults
+            .iter()
+            .filter(|f| f.covers(at_s))
+            .map(|f| line(f.from_s, &format!("in force then: {}", f.fault)))
+            .collect();
+        let split = self.log.partition_point(|(at, _)| at.as_secs_f64() <= at_s);
+        let from = split.saturating_sub(TRAIL_BEFORE);
+        let to = (split + TRAIL_AFTER).min(self.log.len());
+        trail.extend(
+            self.log
+                .range(from..to)
+                .map(|(at, text)| line(at.as_secs_f64(), text)),
+        );
+        trail
     }
 
     fn result(self, name: &'static str, note: String) -> CheckResult {
@@ -178,7 +207,7 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
         .iter()
         .flat_map(|db| db.orders.iter().map(|o| (o.id, o)))
         .collect();
-    let mut found = Found::new(ev.log);
+    let mut found = Found::new(ev);
     for a in ev.acked {
         let at_s = a.at.as_secs_f64();
         match stored.get(&a.order_id) {
@@ -204,23 +233,46 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
     )
 }
 
-/// Every acknowledged order has exactly one confirmation email in the customer's inbox;
-/// no email confirms an order that does not exist.
+/// Every acknowledged order has exactly one confirmation email in the customer's inbox —
+/// counting every delivery, as a customer would — and every email was sent with an
+/// idempotency key (without one, a retry the provider cannot recognise is a second email:
+/// a finding even where no retry happened to come); no email confirms an order that does not
+/// exist.
 fn one_confirmation_email(ev: &Evidence) -> CheckResult {
-    let mut found = Found::new(ev.log);
+    let mail = &ev.world.mail;
+    let mut found = Found::new(ev);
     for a in ev.acked {
-        let n = ev.world.inbox.get(&a.order_id).copied().unwrap_or(0);
-        if n != 1 {
-            found.add(
+        let delivered = mail
+            .delivered
+            .get(&a.order_id)
+            .map_or(&[][..], Vec::as_slice);
+        let ids = format!("order {} (session {})", a.order_id, a.session);
+        match delivered {
+            [] => found.add(
                 a.at.as_secs_f64(),
-                format!("order {} (session {})", a.order_id, a.session),
-                if n == 0 {
-                    "acknowledged, but no confirmation email arrived by the end of the drain".into()
-                } else {
-                    format!("{n} different confirmation emails for one order")
-                },
-            );
+                ids,
+                "acknowledged, but no confirmation email arrived by the end of the drain".into(),
+            ),
+            [_] => {}
+            [_, second, ..] => found.add(
+                second.as_secs_f64(),
+                ids,
+                format!(
+                    "{} confirmation emails delivered for one order (the second at {:.3} s)",
+                    delivered.len(),
+                    second.as_secs_f64()
+                ),
+            ),
         }
+    }
+    for &(at, order) in &mail.keyless {
+        found.add(
+            at.as_secs_f64(),
+            format!("order {order}"),
+            "a confirmation email sent without an idempotency key: a retry of it would be a \
+             second email"
+                .into(),
+        );
     }
     let known: std::collections::BTreeSet<u64> = ev
         .world
@@ -228,28 +280,44 @@ fn one_confirmation_email(ev: &Evidence) -> CheckResult {
         .iter()
         .flat_map(|db| db.orders.iter().map(|o| o.id))
         .collect();
-    for &order in ev.world.inbox.keys() {
+    let acked: std::collections::BTreeSet<u64> = ev.acked.iter().map(|a| a.order_id).collect();
+    for (&order, times) in &mail.delivered {
+        let first = times.first().map_or(f64::MAX, Duration::as_secs_f64);
         if !known.contains(&order) {
             found.add(
-                f64::MAX,
+                first,
                 format!("order {order}"),
                 "a confirmation email for an order no database holds".into(),
             );
+        } else if !acked.contains(&order) && times.len() > 1 {
+            // An order committed after its shopper gave up is still an order: one email.
+            found.add(
+                times.get(1).map_or(first, Duration::as_secs_f64),
+                format!("order {order}"),
+                format!(
+                    "{} confirmation emails delivered for one order",
+                    times.len()
+                ),
+            );
         }
     }
+    let emails: usize = mail.delivered.values().map(Vec::len).sum();
+    let unacked = known.len().saturating_sub(acked.len());
     found.result(
         "one-confirmation-email",
         format!(
-            "{} acknowledged order(s), {} inbox(es)",
+            "{} acknowledged order(s) and {unacked} committed after the shopper stopped \
+             waiting; {emails} email(s) delivered; {} repeat send(s) the provider recognised \
+             by key",
             ev.acked.len(),
-            ev.world.inbox.len()
+            mail.repeats
         ),
     )
 }
 
 /// No product sold more units than it had, and stock adds up with the orders.
 fn no_oversell(ev: &Evidence) -> CheckResult {
-    let mut found = Found::new(ev.log);
+    let mut found = Found::new(ev);
     for (shard, db) in ev.world.dbs.iter().enumerate() {
         let mut sold: BTreeMap<ProductId, u64> = BTreeMap::new();
         for o in &db.orders {
@@ -281,7 +349,7 @@ fn no_oversell(ev: &Evidence) -> CheckResult {
 
 /// A browser never sees its cart forgotten between two successful requests.
 fn cart_survives(ev: &Evidence) -> CheckResult {
-    let mut found = Found::new(ev.log);
+    let mut found = Found::new(ev);
     for c in ev.carts_lost {
         found.add(
             c.at.as_secs_f64(),
@@ -300,18 +368,101 @@ fn cart_survives(ev: &Evidence) -> CheckResult {
     r
 }
 
+/// What a shopper sees in the cart is exactly what they put there, and the order they pay
+/// for totals what the cart last showed (cart-survives asks only whether something went
+/// missing; this asks whether something came back, or was charged, that should not have).
+fn cart_exact(ev: &Evidence) -> CheckResult {
+    let mut found = Found::new(ev);
+    for c in ev.carts_wrong {
+        found.add(
+            c.at.as_secs_f64(),
+            format!("session {}", c.session),
+            c.what.clone(),
+        );
+    }
+    found.result(
+        "cart-exact",
+        "browsers compare every cart and bill with what they put in the cart".into(),
+    )
+}
+
+/// Every order acknowledged to a customer appears in that customer's order history when it
+/// is read after the acknowledgement, as it was acknowledged, and a history shows no one
+/// else's orders.
+fn read_your_writes(ev: &Evidence) -> CheckResult {
+    let mut by_customer: BTreeMap<u64, Vec<&AckedOrder>> = BTreeMap::new();
+    for a in ev.acked {
+        by_customer.entry(a.customer).or_default().push(a);
+    }
+    let mut found = Found::new(ev);
+    for read in ev.history_reads {
+        let at_s = read.sent.as_secs_f64();
+        let ids = |order: u64| {
+            format!(
+                "order {order}, customer {} (session {})",
+                read.customer, read.session
+            )
+        };
+        for &(order, customer, _) in read.seen.iter().filter(|o| o.1 != read.customer) {
+            found.add(
+                at_s,
+                ids(order),
+                format!(
+                    "the history of customer {} lists an order of customer {customer}",
+                    read.customer
+                ),
+            );
+        }
+        let acked_before = by_customer.get(&read.customer).into_iter().flatten();
+        for a in acked_before.filter(|a| a.at < read.sent) {
+            match read.seen.iter().find(|o| o.0 == a.order_id) {
+                None => found.add(
+                    at_s,
+                    ids(a.order_id),
+                    format!(
+                        "acknowledged at {:.3} s, missing from the history read at {at_s:.3} s",
+                        a.at.as_secs_f64()
+                    ),
+                ),
+                Some(&(_, _, total)) if total != a.total_cents => found.add(
+                    at_s,
+                    ids(a.order_id),
+                    format!(
+                        "acknowledged as {} cents, the history says {total}",
+                        a.total_cents
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    found.result(
+        "read-your-writes",
+        format!(
+            "{} history read(s) against the orders acknowledged before them",
+            ev.history_reads.len()
+        ),
+    )
+}
+
 /// Every order is stored on the shard its customer maps to.
 fn orders_on_their_shard(ev: &Evidence) -> CheckResult {
     let Some(map) = &ev.world.shard_map else {
         return not_applicable("orders-on-their-shard", "one database, no shards");
     };
-    let mut found = Found::new(ev.log);
+    let mut found = Found::new(ev);
+    // When each order was acknowledged: the moment a misplaced order was told to its customer.
+    let acked: BTreeMap<u64, f64> = ev
+        .acked
+        .iter()
+        .map(|a| (a.order_id, a.at.as_secs_f64()))
+        .collect();
     for (shard, db) in ev.world.dbs.iter().enumerate() {
         for o in &db.orders {
             let home = map.shard_for(o.customer_id);
             if home as usize != shard {
                 found.add(
-                    f64::MAX,
+                    acked.get(&o.id).copied().unwrap_or(f64::MAX),
                     format!("order {} of customer {}", o.id, o.customer_id),
                     format!("stored on shard {shard}, but the shard map says shard {home}"),
                 );
@@ -329,7 +480,7 @@ fn lag_recovers(ev: &Evidence) -> CheckResult {
     if !matches!(ev.design, Design::Queued | Design::Sharded) {
         return not_applicable("lag-recovers", "no broker: side work is done inline");
     }
-    let mut found = Found::new(ev.log);
+    let mut found = Found::new(ev);
     for o in &ev.broker_outages {
         let before = ev
             .lag
@@ -376,6 +527,55 @@ fn lag_recovers(ev: &Evidence) -> CheckResult {
     found.result("lag-recovers", note)
 }
 
+/// At the end of the drain, every order the queued designs published has had all its side
+/// work done: its confirmation email delivered, its stock movement and shipping label recorded
+/// — whatever the faults were (lag-recovers judges how fast; this judges that nothing was
+/// left behind, such as messages skipped by a consumer that committed past them).
+fn queue_drained(ev: &Evidence) -> CheckResult {
+    if !matches!(ev.design, Design::Queued | Design::Sharded) {
+        return not_applicable("queue-drained", "no broker: side work is done inline");
+    }
+    let end_s = ev.lag.last().map_or(0.0, |&(t, _)| t);
+    let mut found = Found::new(ev);
+    let mut orders = 0;
+    for db in &ev.world.dbs {
+        for o in &db.orders {
+            orders += 1;
+            let mut missing = Vec::new();
+            if !ev.world.mail.delivered.contains_key(&o.id) {
+                missing.push("confirmation email");
+            }
+            if !db.moved.contains(&o.id) {
+                missing.push("stock movement");
+            }
+            if !db.labelled.contains(&o.id) {
+                missing.push("shipping label");
+            }
+            if !missing.is_empty() {
+                found.add(
+                    end_s,
+                    format!("order {} (customer {})", o.id, o.customer_id),
+                    format!(
+                        "published, but at the end of the drain it has no {}",
+                        missing.join(", no ")
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(&(t, lag)) = ev.lag.last().filter(|&&(_, lag)| lag > 0) {
+        found.add(
+            t,
+            "orders topic".into(),
+            format!("{lag} message(s) still unprocessed at the end of the drain"),
+        );
+    }
+    found.result(
+        "queue-drained",
+        format!("{orders} order(s): email, stock movement and label each"),
+    )
+}
+
 /// Once every fault has healed, the shop comes back: to its level before the first fault
 /// while traffic flows, and to taking the liveness probe's order after the drain healed
 /// whatever was left (see `recovery`).
@@ -383,7 +583,7 @@ fn recovers(ev: &Evidence) -> CheckResult {
     if ev.recovery.is_empty() {
         return not_applicable("recovers", "no fault hit this design");
     }
-    let mut found = Found::new(ev.log);
+    let mut found = Found::new(ev);
     let mut seen = Vec::new();
     for r in ev.recovery {
         let when = match r.judge {

@@ -16,10 +16,10 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use scalelab_system::api::{AddItem, Call, CartView, Login, ProductPage, Receipt};
+use scalelab_system::api::{AddItem, Call, CartView, Login, OrderList, ProductPage, Receipt};
 use tokio::time::Instant;
 
-use crate::metrics::{Outcome, Recorder, SessionEnd};
+use crate::metrics::{HistoryRead, Outcome, Recorder, SessionEnd};
 use crate::traffic::workload::{SessionPlan, Step};
 use crate::world::host::Kind;
 use crate::world::net::Flushed;
@@ -129,11 +129,23 @@ struct Memory {
 }
 
 impl Memory {
-    /// Takes in the shop's answer `status`/`body` to `step`; reports what contradicts what
-    /// the browser knows, and acknowledged orders.
-    fn saw(&mut self, step: Step, status: u16, body: &[u8], session: u64, users: &Users) {
+    /// Takes in the shop's answer `status`/`body` to `step` (a request meant to start at
+    /// `sent`); reports what contradicts what the browser knows, acknowledged orders and the
+    /// order histories it read.
+    fn saw(
+        &mut self,
+        step: Step,
+        status: u16,
+        body: &[u8],
+        sent: Duration,
+        session: u64,
+        users: &Users,
+    ) {
         let lost = |what: String| {
             users.record(|r, at| r.cart_lost(at, session, what));
+        };
+        let wrong = |what: String| {
+            users.record(|r, at| r.cart_wrong(at, session, what));
         };
         match (step, status) {
             (Step::Login(c), 200) => self.customer = Some(c),
@@ -142,6 +154,7 @@ impl Memory {
                 self.cart_cents = view.as_ref().map_or(self.cart_cents, |v| v.total_cents);
                 self.expected.insert(u64::from(product));
                 let seen = cart_products(view.as_ref());
+                self.extras(&seen, &wrong);
                 if !self.expected.is_subset(&seen) {
                     let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
                     lost(format!(
@@ -155,6 +168,7 @@ impl Memory {
                 self.cart_cents = view.as_ref().map_or(self.cart_cents, |v| v.total_cents);
                 self.expected.remove(&u64::from(p));
                 let seen = cart_products(view.as_ref());
+                self.extras(&seen, &wrong);
                 if !self.expected.is_subset(&seen) {
                     let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
                     lost(format!(
@@ -174,6 +188,12 @@ impl Memory {
                 let order = receipt.map_or(0, |r| r.order_id);
                 let total = receipt.map_or(self.cart_cents, |r| r.total_cents);
                 let who = self.customer.unwrap_or(0);
+                if total != self.cart_cents {
+                    wrong(format!(
+                        "paid {total} cents for order {order}; the cart last showed {} cents",
+                        self.cart_cents
+                    ));
+                }
                 users.record(|r, at| r.order(at, session, order, who, total));
                 self.cart_cents = 0;
                 self.expected.clear();
@@ -189,7 +209,34 @@ impl Memory {
                 ));
                 self.expected.clear();
             }
+            (Step::Orders, 200) => {
+                if let (Some(customer), Some(list)) = (self.customer, parse::<OrderList>(body)) {
+                    let seen = list
+                        .iter()
+                        .map(|o| (o.id, o.customer_id, o.total_cents))
+                        .collect();
+                    users.record(|r, _| {
+                        r.history_read(HistoryRead {
+                            sent,
+                            session,
+                            customer,
+                            seen,
+                        })
+                    });
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// Reports products the cart shows that the shopper never put there, or took out.
+    fn extras(&mut self, seen: &BTreeSet<u64>, wrong: &impl Fn(String)) {
+        let extra: Vec<u64> = seen.difference(&self.expected).copied().collect();
+        if !extra.is_empty() {
+            wrong(format!(
+                "the cart shows product(s) {extra:?} the shopper did not put there or removed"
+            ));
+            self.expected.extend(extra);
         }
     }
 }
@@ -269,7 +316,8 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         if let Some(c) = reply.cookie {
             cookie = Some(c);
         }
-        memory.saw(step, reply.status, &reply.body, session, &users);
+        let sent = intended.duration_since(users.start);
+        memory.saw(step, reply.status, &reply.body, sent, session, &users);
         if latency.as_secs_f64() * 1000.0 > plan.patience_ms {
             end = SessionEnd::Slow;
             break;

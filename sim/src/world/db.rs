@@ -22,7 +22,7 @@ use crate::world::host::Cpu;
 use crate::world::rpc::{self, Pool};
 use scalelab_system::memory::MemoryStore;
 use scalelab_system::model::{
-    CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage, SalesReport,
+    CustomerId, NewOrder, Order, OrderId, Placement, Product, ProductId, ProductPage, SalesReport,
 };
 use scalelab_system::ports::{PortError, Store};
 
@@ -113,6 +113,11 @@ impl DbServer {
     /// What the database holds: every order, and the stock of every product (for checkers).
     pub fn contents(&self) -> (Vec<Order>, Vec<(ProductId, u32)>) {
         (self.rows.all_orders(), self.rows.stock_levels())
+    }
+
+    /// The orders with a stock movement, and those with a shipping label.
+    pub fn side_work_done(&self) -> (BTreeSet<OrderId>, BTreeSet<OrderId>) {
+        self.rows.side_work_done()
     }
 
     /// Units of each product this server started with.

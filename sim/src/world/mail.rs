@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng;
+use tokio::time::Instant;
 
 use crate::scenario::Mail;
 use crate::world::rpc::{self, Pool};
@@ -23,19 +24,34 @@ const MAIL_CONNECTIONS: u32 = 256;
 
 pub struct MailServer {
     latency_ms_mean: f64,
+    /// When the run started: deliveries are stamped with the virtual time since.
+    start: Instant,
     sent: AtomicU64,
-    /// What customers' inboxes show, per order: the distinct emails received. A provider
-    /// may deliver the same email twice (at least once), and an inbox shows it once; two
-    /// *different* confirmations of one order are two effects (the checker's concern).
-    inbox: Mutex<BTreeMap<OrderId, BTreeSet<u64>>>,
+    /// Every email the provider took, in the order it took them: the evidence.
+    log: Mutex<Deliveries>,
+}
+
+/// What the provider did with the emails it was sent, per order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Deliveries {
+    /// Per order: when each email reached the customer's inbox (virtual time since the start).
+    pub delivered: BTreeMap<OrderId, Vec<Duration>>,
+    /// Sends the provider recognised by their idempotency key as repeats of an email it had
+    /// delivered, and did not deliver again (a provider's dedup, as mail APIs offer it).
+    pub repeats: u64,
+    /// Sends without an idempotency key: (virtual time, order).
+    pub keyless: Vec<(Duration, OrderId)>,
+    /// Idempotency keys seen (a real provider remembers them for a day; a run is shorter).
+    keys: BTreeSet<String>,
 }
 
 impl MailServer {
-    pub fn new(params: &Mail) -> MailServer {
+    pub fn new(params: &Mail, start: Instant) -> MailServer {
         MailServer {
             latency_ms_mean: params.latency_ms_mean.0,
+            start,
             sent: AtomicU64::new(0),
-            inbox: Mutex::new(BTreeMap::new()),
+            log: Mutex::new(Deliveries::default()),
         }
     }
 
@@ -44,13 +60,28 @@ impl MailServer {
         self.sent.load(Ordering::Relaxed)
     }
 
-    /// Distinct confirmation emails received per order (evidence for the checkers).
-    pub fn inbox(&self) -> BTreeMap<OrderId, usize> {
-        let inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
-        inbox
-            .iter()
-            .map(|(&order, emails)| (order, emails.len()))
-            .collect()
+    /// Every delivery so far (evidence for the checkers).
+    pub fn deliveries(&self) -> Deliveries {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Takes one email: delivers it, unless its key was delivered before. Every delivery is
+    /// counted: two identical emails are two emails in an inbox.
+    fn take(&self, email: &Email) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let at = self.start.elapsed();
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        match &email.idempotency_key {
+            Some(key) if log.keys.contains(key) => {
+                log.repeats += 1;
+                return;
+            }
+            Some(key) => {
+                log.keys.insert(key.clone());
+            }
+            None => log.keyless.push((at, email.order_id)),
+        }
+        log.delivered.entry(email.order_id).or_default().push(at);
     }
 
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
@@ -60,15 +91,7 @@ impl MailServer {
                 let u: f64 = madsim::rand::thread_rng().gen();
                 let ms = -(1.0 - u).ln() * server.latency_ms_mean;
                 tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
-                server.sent.fetch_add(1, Ordering::Relaxed);
-                let content = format!("{}|{}|{}", email.customer_id, email.subject, email.body);
-                server
-                    .inbox
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(email.order_id)
-                    .or_default()
-                    .insert(xxhash_rust::xxh3::xxh3_64(content.as_bytes()));
+                server.take(&email);
             }
         })
         .await
