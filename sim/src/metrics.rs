@@ -464,6 +464,15 @@ impl Recorder {
     /// with why not.
     pub fn probe(&mut self, at: Duration, attempt: u32, result: &Result<(u64, u64), String>) {
         match result {
+            // Order 0: the shop answered, and every product the probe tried was sold out
+            // where its customer's orders go (a scarce-stock world, not a shop that is down).
+            Ok((0, _)) => {
+                self.trace(at, b'p', &[u64::from(attempt), 0, 0]);
+                self.note(
+                    at,
+                    format!("liveness probe: the shop answered, sold out (try {attempt})"),
+                );
+            }
             Ok((order_id, total_cents)) => {
                 self.trace(at, b'p', &[u64::from(attempt), *order_id, *total_cents]);
                 self.acked.push(AckedOrder {

@@ -18,6 +18,8 @@ pub enum Purpose {
     Faults,
     /// Which shoppers a hot-shard or hot-product fault redirects.
     Skew,
+    /// A swarm seed's variations of the world (scarce stock, a late mail provider).
+    Variation,
 }
 
 /// A generator for one purpose, derived from the run's seed.
@@ -28,6 +30,7 @@ pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
         Purpose::Funnel => b"funnel",
         Purpose::Faults => b"faults",
         Purpose::Skew => b"skew",
+        Purpose::Variation => b"variation",
     };
     let mut key = seed.to_le_bytes().to_vec();
     key.extend_from_slice(tag);

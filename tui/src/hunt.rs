@@ -42,6 +42,8 @@ pub fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
 struct Outcome {
     seed: u64,
     broken: Vec<(&'static str, &'static str)>,
+    /// The checks this seed put to the test.
+    exercised: Vec<&'static str>,
     reports: Vec<Report>,
 }
 
@@ -120,6 +122,15 @@ pub fn main(
                             .map(move |c| (r.design, c.name))
                     })
                     .collect();
+                // The checks some design of this seed exercised (see `CheckResult::exercised`).
+                let exercised: Vec<&'static str> = scalelab_sim::judge::check::CHECKS
+                    .into_iter()
+                    .filter(|name| {
+                        reports
+                            .iter()
+                            .any(|r| r.checks.iter().any(|c| c.name == *name && c.exercised))
+                    })
+                    .collect();
                 if !broken.is_empty() {
                     let n = failing.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n} failing"));
@@ -135,6 +146,7 @@ pub fn main(
                     .push(Outcome {
                         seed,
                         broken,
+                        exercised,
                         reports: keep,
                     });
                 bar.inc(1);
@@ -165,6 +177,7 @@ pub fn main(
         wall,
         all.len() as f64 * 60.0 / wall.max(1e-9)
     );
+    print!("{}", coverage(&outcomes));
     let failing: Vec<&Outcome> = outcomes.iter().filter(|o| !o.broken.is_empty()).collect();
     if failing.is_empty() {
         println!("every invariant held on every seed");
@@ -201,6 +214,26 @@ pub fn main(
         scenario.name
     );
     ExitCode::from(EXIT_VIOLATION)
+}
+
+/// The coverage lines: for each check, on how many seeds some design met the situation it
+/// guards. A check that held on seeds that never tested it proved nothing there, so a hunt
+/// says how often each one was really put to the test.
+fn coverage(outcomes: &[Outcome]) -> String {
+    let seeds = outcomes.len().max(1);
+    let mut s = String::from("coverage (seeds that put each check to the test):\n");
+    for name in scalelab_sim::judge::check::CHECKS {
+        let n = outcomes
+            .iter()
+            .filter(|o| o.exercised.contains(&name))
+            .count();
+        let pct = n as f64 * 100.0 / seeds as f64;
+        let flag = if n == 0 { "  never exercised" } else { "" };
+        s.push_str(&format!(
+            "  {name:<24} {n:>5} of {seeds} ({pct:.0}%){flag}\n"
+        ));
+    }
+    s
 }
 
 #[cfg(test)]

@@ -318,6 +318,10 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
     };
     if reports.iter().any(|r| !r.faults.is_empty()) {
         let _ = writeln!(s, "\nfaults");
+        // A swarm seed's world, varied the same for every design.
+        for line in &first.varied {
+            let _ = writeln!(s, "  {:>8} s  {line}", "0.0");
+        }
         // The same faults reach every design at the same tick, but heal only where they
         // applied: list each (time, fault) once, with what it did in each design.
         let mut keys: Vec<(f64, String)> = Vec::new();

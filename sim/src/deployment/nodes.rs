@@ -86,6 +86,8 @@ pub struct Evidence {
     pub shard_map: Option<ShardMap>,
     /// What the mail provider delivered, per order, and the sends it was offered.
     pub mail: Deliveries,
+    /// The orders published to the broker (queued designs; empty without a broker).
+    pub published: BTreeSet<OrderId>,
 }
 
 /// Where each server's numbers stood at the last sample.
@@ -261,6 +263,15 @@ impl Deployment {
         Broker::lag(&self.brokers, ORDERS_TOPIC, Job::ConfirmationEmail.group())
     }
 
+    /// Orders published and not yet done by some kind of worker (email, stock movement or
+    /// label): the drain waits for all three, not only for the emails the figures show.
+    pub fn side_work_lag(&self) -> u64 {
+        Job::ALL
+            .iter()
+            .map(|job| Broker::lag(&self.brokers, ORDERS_TOPIC, job.group()))
+            .sum()
+    }
+
     /// Confirmation emails the mail provider has accepted so far.
     pub fn emails_sent(&self) -> u64 {
         self.mail.sent()
@@ -327,6 +338,11 @@ impl Deployment {
                 .collect(),
             shard_map: (self.dbs.len() > 1).then(|| self.shard_map.clone()),
             mail: self.mail.deliveries(),
+            published: self
+                .brokers
+                .iter()
+                .flat_map(|b| b.keys(ORDERS_TOPIC))
+                .collect(),
         }
     }
 }

@@ -78,7 +78,7 @@ pub async fn liveness(
     probe
 }
 
-/// Waits, a tick at a time, until no order awaits its confirmation email or `drain_s` has
+/// Waits, a tick at a time, until no order awaits any of its side work or `drain_s` has
 /// passed; records the queue's lag at each step in `lag`.
 pub async fn drain(
     deployment: &Deployment,
@@ -89,7 +89,7 @@ pub async fn drain(
 ) {
     let drain_end = Instant::now().duration_since(start) + Duration::from_secs_f64(drain_s);
     let mut now = Instant::now().duration_since(start);
-    while now < drain_end && deployment.queue_lag() > 0 {
+    while now < drain_end && deployment.side_work_lag() > 0 {
         tokio::time::sleep(interval.min(drain_end - now)).await;
         now = Instant::now().duration_since(start);
         lag.push((now.as_secs_f64(), deployment.queue_lag()));

@@ -64,6 +64,9 @@ pub struct Report {
     pub series: Vec<Point>,
     /// Every fault applied or healed in this design, or found not to apply ("n/a").
     pub faults: Vec<Applied>,
+    /// What a swarm seed varied in the world besides faults (scarce stock, late mail).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub varied: Vec<String>,
     /// Live or replayed commands, with the tick they were applied at (a repro records them).
     pub commands: Vec<Scheduled>,
     /// The invariants and how they fared.
@@ -172,6 +175,7 @@ impl Tally {
 pub struct FaultRecord {
     pub applied: Vec<Applied>,
     pub commands: Vec<Scheduled>,
+    pub varied: Vec<String>,
 }
 
 /// What every report takes from the recorder, over `span_s` virtual seconds.
@@ -269,6 +273,7 @@ pub fn whole(
             .cloned(),
         busiest_window: points.iter().max_by_key(|p| p.requests).cloned(),
         faults: faults.applied,
+        varied: faults.varied,
         commands: faults.commands,
         checks,
         recovery,
@@ -293,6 +298,7 @@ pub fn cut(
     let span_s = (ticks as f64 * scn.metrics.interval_s.0).min(scn.duration_s());
     Report {
         faults: faults.applied,
+        varied: faults.varied,
         commands: faults.commands,
         checkpoints,
         cut_after_ticks: Some(ticks),

@@ -98,6 +98,8 @@ pub async fn simulate(
 ) -> Report {
     let handle = Handle::current();
     let seed = handle.seed();
+    // A swarm seed may also vary the world (scarce stock, late mail), not only its faults.
+    let (scenario, varied) = scenario.for_seed(seed);
     let scn = scenario.as_ref();
     let start = Instant::now();
     let slo = Duration::from_secs_f64(scn.slo.timeout_ms.0 / 1000.0);
@@ -107,6 +109,10 @@ pub async fn simulate(
         ..design.wiring(scn)
     };
     let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
+    for line in &varied {
+        let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+        r.note(Duration::ZERO, line.clone());
+    }
     let mut deployment =
         deployment::build(&handle, &scenario, design, wiring, recorder.clone(), start);
     let mut injector = Injector::new(handle.clone(), scn, config(scn).net);
@@ -141,6 +147,7 @@ pub async fn simulate(
         let faults = FaultRecord {
             applied: injector.log.clone(),
             commands: schedule.recorded,
+            varied,
         };
         return report::cut(scn, design, seed, ticks, &r, tally.checkpoints, faults);
     }
@@ -192,6 +199,7 @@ pub async fn simulate(
     let faults = FaultRecord {
         applied: injector.log.clone(),
         commands: schedule.recorded,
+        varied,
     };
     report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery)
 }

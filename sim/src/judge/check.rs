@@ -18,6 +18,7 @@ use crate::deployment::nodes::Evidence as WorldEvidence;
 use crate::faults::inject::{FaultSpan, Outage};
 use crate::judge::recovery::{Judge, Outcome, Recovery};
 use crate::metrics::{AckedOrder, CartLoss, CartWrong, HistoryRead};
+use crate::scenario::fault::Role;
 use scalelab_system::model::{Order, ProductId};
 
 /// Violations listed in full per checker; the rest are counted.
@@ -83,6 +84,10 @@ pub struct CheckResult {
     pub violations: u64,
     /// The first few violations.
     pub examples: Vec<Violation>,
+    /// The run met the situation this check guards (an order acknowledged under a fault, a
+    /// sale at stock zero, a repeated email send, ...): a hunt counts the seeds that did, so
+    /// that a check no seed exercised says so instead of passing for nothing.
+    pub exercised: bool,
 }
 
 impl CheckResult {
@@ -174,8 +179,9 @@ impl<'a> Found<'a> {
         trail
     }
 
-    fn result(self, name: &'static str, note: String) -> CheckResult {
+    fn result(self, name: &'static str, note: String, exercised: bool) -> CheckResult {
         CheckResult {
+            exercised,
             name,
             status: if self.count == 0 {
                 Status::Held
@@ -196,7 +202,16 @@ fn not_applicable(name: &'static str, why: &str) -> CheckResult {
         note: why.to_owned(),
         violations: 0,
         examples: Vec::new(),
+        exercised: false,
     }
+}
+
+/// Some fault of the run broke a role `role` accepts, from `from_s` on.
+fn hit<'e>(
+    ev: &'e Evidence<'_>,
+    role: impl Fn(&Role) -> bool + Copy + 'e,
+) -> impl Iterator<Item = &'e FaultSpan> + 'e {
+    ev.faults.iter().filter(move |f| f.fault.hits(role))
 }
 
 /// Every order a browser was told is placed is in a database, as it was told.
@@ -227,9 +242,15 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
             Some(_) => {}
         }
     }
+    // Exercised: an order acknowledged while something was broken.
+    let exercised = ev
+        .acked
+        .iter()
+        .any(|a| ev.faults.iter().any(|f| f.covers(a.at.as_secs_f64())));
     found.result(
         "no-lost-order",
         format!("{} acknowledged order(s) looked up", ev.acked.len()),
+        exercised,
     )
 }
 
@@ -312,6 +333,8 @@ fn one_confirmation_email(ev: &Evidence) -> CheckResult {
             ev.acked.len(),
             mail.repeats
         ),
+        // Exercised: the provider was offered an email it had already delivered.
+        mail.repeats > 0 || !mail.keyless.is_empty() || emails > known.len(),
     )
 }
 
@@ -344,7 +367,17 @@ fn no_oversell(ev: &Evidence) -> CheckResult {
             }
         }
     }
-    found.result("no-oversell", "stock and orders of every product".into())
+    // Exercised: some product sold out, so a buyer met stock zero.
+    let exercised = ev
+        .world
+        .dbs
+        .iter()
+        .any(|db| db.stock.iter().any(|&(_, left)| left == 0));
+    found.result(
+        "no-oversell",
+        "stock and orders of every product".into(),
+        exercised,
+    )
 }
 
 /// A browser never sees its cart forgotten between two successful requests.
@@ -357,9 +390,14 @@ fn cart_survives(ev: &Evidence) -> CheckResult {
             c.what.clone(),
         );
     }
+    // Exercised: a node that serves or keeps carts was broken while shoppers shopped.
+    let exercised = hit(ev, |r| matches!(r, Role::App | Role::SessionStore))
+        .next()
+        .is_some();
     let mut r = found.result(
         "cart-survives",
         "browsers compare their cart with the shop's".into(),
+        exercised,
     );
     if r.status == Status::Violated && ev.design == Design::Vertical && ev.app_killed {
         r.status = Status::Expected;
@@ -380,9 +418,13 @@ fn cart_exact(ev: &Evidence) -> CheckResult {
             c.what.clone(),
         );
     }
+    let exercised = hit(ev, |r| matches!(r, Role::App | Role::SessionStore))
+        .next()
+        .is_some();
     found.result(
         "cart-exact",
         "browsers compare every cart and bill with what they put in the cart".into(),
+        exercised,
     )
 }
 
@@ -442,6 +484,12 @@ fn read_your_writes(ev: &Evidence) -> CheckResult {
             "{} history read(s) against the orders acknowledged before them",
             ev.history_reads.len()
         ),
+        // Exercised: a history read after a database or shard fault began.
+        hit(ev, |r| matches!(r, Role::Db | Role::Shard(_))).any(|f| {
+            ev.history_reads
+                .iter()
+                .any(|h| h.sent.as_secs_f64() >= f.from_s)
+        }),
     )
 }
 
@@ -469,9 +517,11 @@ fn orders_on_their_shard(ev: &Evidence) -> CheckResult {
             }
         }
     }
+    let exercised = ev.world.dbs.iter().any(|db| !db.orders.is_empty());
     found.result(
         "orders-on-their-shard",
         "every order against the shard map".into(),
+        exercised,
     )
 }
 
@@ -524,7 +574,7 @@ fn lag_recovers(ev: &Evidence) -> CheckResult {
             ev.lag_recovery_s
         )
     };
-    found.result("lag-recovers", note)
+    found.result("lag-recovers", note, !ev.broker_outages.is_empty())
 }
 
 /// At the end of the drain, every order the queued designs published has had all its side
@@ -537,9 +587,16 @@ fn queue_drained(ev: &Evidence) -> CheckResult {
     }
     let end_s = ev.lag.last().map_or(0.0, |&(t, _)| t);
     let mut found = Found::new(ev);
-    let mut orders = 0;
+    let (mut orders, mut unpublished) = (0, 0);
     for db in &ev.world.dbs {
         for o in &db.orders {
+            // An order whose checkout failed between its commit and its publish was never
+            // queued: its side work is lost before any queue (the dual write of checkout;
+            // counted in the note, not judged here).
+            if !ev.world.published.contains(&o.id) {
+                unpublished += 1;
+                continue;
+            }
             orders += 1;
             let mut missing = Vec::new();
             if !ev.world.mail.delivered.contains_key(&o.id) {
@@ -570,9 +627,23 @@ fn queue_drained(ev: &Evidence) -> CheckResult {
             format!("{lag} message(s) still unprocessed at the end of the drain"),
         );
     }
+    // Exercised: side work met a broken broker, worker, mail provider or database.
+    let exercised = orders > 0
+        && hit(ev, |r| {
+            matches!(
+                r,
+                Role::Broker | Role::Worker | Role::Mail | Role::Db | Role::Shard(_)
+            )
+        })
+        .next()
+        .is_some();
     found.result(
         "queue-drained",
-        format!("{orders} order(s): email, stock movement and label each"),
+        format!(
+            "{orders} published order(s): email, stock movement and label each; {unpublished} \
+             committed but never published"
+        ),
+        exercised,
     )
 }
 
@@ -612,5 +683,5 @@ fn recovers(ev: &Evidence) -> CheckResult {
             }
         }
     }
-    found.result("recovers", seen.join("; "))
+    found.result("recovers", seen.join("; "), true)
 }

@@ -267,6 +267,21 @@ impl Fault {
         )
     }
 
+    /// The roles it breaks directly (a kill's, slowdown's or outage's target, both sides of
+    /// a partition; every role for a network fault; none for traffic skew).
+    pub fn hits(&self, role: impl Fn(&Role) -> bool) -> bool {
+        match self {
+            Fault::Kill { target, .. }
+            | Fault::Slow { target, .. }
+            | Fault::DbDown { target, .. } => role(target),
+            Fault::Partition { between, .. } => between.iter().any(role),
+            Fault::Network { .. } => true,
+            Fault::BrokerOutage { .. } => role(&Role::Broker),
+            Fault::MailOutage { .. } => role(&Role::Mail),
+            Fault::HotShard { .. } | Fault::HotProduct { .. } => false,
+        }
+    }
+
     /// How long until it heals itself, in seconds; `None` for a kill without restart.
     pub fn duration_s(&self) -> Option<f64> {
         match self {

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -17,7 +18,7 @@ pub mod swarm;
 
 pub use crate::numbers::{NonNegative, Positive, Probability};
 use fault::TimedFault;
-use swarm::Swarm;
+use swarm::{Swarm, Variation};
 
 /// A problem in a scenario's text: where (byte range in the file) and what.
 #[derive(Debug, Clone, PartialEq)]
@@ -540,6 +541,35 @@ fn invalid(span: Range<usize>, message: impl Into<String>) -> ScenarioError {
 }
 
 impl Scenario {
+    /// The world `seed` runs in: this scenario, with the swarm's variations for the seed
+    /// applied (scarce stock, a late mail provider), and what they were, for the event log.
+    /// Without a swarm, or when the seed varies nothing, the scenario itself.
+    pub fn for_seed(self: &Arc<Self>, seed: u64) -> (Arc<Scenario>, Vec<String>) {
+        let Some(swarm) = &self.swarm else {
+            return (self.clone(), Vec::new());
+        };
+        let v = swarm.get_ref().variation(seed, self.mail.timeout_ms.0);
+        if v == Variation::default() {
+            return (self.clone(), Vec::new());
+        }
+        let mut scn = Scenario::clone(self);
+        let mut said = Vec::new();
+        if let Some(stock) = v.stock_per_product {
+            scn.database.stock_per_product = stock;
+            said.push(format!(
+                "swarm: scarce stock, {stock} unit(s) of each product"
+            ));
+        }
+        if let Some(ms) = v.mail_latency_ms_mean {
+            scn.mail.latency_ms_mean = NonNegative(ms);
+            said.push(format!(
+                "swarm: late mail, {ms:.0} ms on average (the shop waits {:.0} ms)",
+                scn.mail.timeout_ms.0
+            ));
+        }
+        (Arc::new(scn), said)
+    }
+
     /// The rules that involve more than one value.
     fn check(&self) -> Result<(), ScenarioError> {
         let w = self.workload.get_ref();

@@ -28,10 +28,41 @@ pub struct Swarm {
     /// Shortest and longest duration of a drawn fault, in seconds.
     pub min_duration_s: Positive,
     pub max_duration_s: Positive,
+    /// Slow faults draw a factor from 2 to this. Above the SLO's timeout divided by a
+    /// request's cost, a slowed server answers after the browser gave up (and a statement
+    /// may commit after its caller stopped waiting): the slow path's bugs live there.
+    #[serde(default = "eight")]
+    pub max_slow_factor: Positive,
+    /// The share of seeds whose products start with scarce stock (1 to 50 units each),
+    /// so that shoppers meet stock zero and no-oversell has something to judge.
+    #[serde(default = "never")]
+    pub scarce_stock: Probability,
+    /// The share of seeds whose mail provider answers late, around the shop's timeout for
+    /// it, yet delivers: sends time out after delivery and are retried, so duplicates are
+    /// offered to the provider and one-confirmation-email has something to judge.
+    #[serde(default = "never")]
+    pub late_mail: Probability,
 }
 
 fn from_the_start() -> NonNegative {
     NonNegative(0.0)
+}
+
+fn never() -> Probability {
+    Probability(0.0)
+}
+
+fn eight() -> Positive {
+    Positive(8.0)
+}
+
+/// What a swarm seed changed in the world, besides its faults.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Variation {
+    /// Units of each product at the start, instead of the scenario's.
+    pub stock_per_product: Option<u32>,
+    /// The mail provider's mean latency, instead of the scenario's.
+    pub mail_latency_ms_mean: Option<f64>,
 }
 
 impl Swarm {
@@ -45,6 +76,22 @@ impl Swarm {
             ));
         }
         Ok(())
+    }
+
+    /// This seed's variations of the world: a pure function of the seed and the parameters,
+    /// drawn from a stream of their own, so that they never shift the seed's faults.
+    pub fn variation(&self, seed: u64, mail_timeout_ms: f64) -> Variation {
+        let mut rng = stream(seed, Purpose::Variation);
+        let scarce = rng.gen_bool(self.scarce_stock.0);
+        let stock = rng.gen_range(1..=50u32);
+        let late = rng.gen_bool(self.late_mail.0);
+        // Late, not hopeless: between 30% and 60% of the timeout on average, so some sends
+        // time out after delivery, while the email workers still keep up with the orders.
+        let latency = (rng.gen_range(0.3..0.6) * mail_timeout_ms).round();
+        Variation {
+            stock_per_product: scarce.then_some(stock),
+            mail_latency_ms_mean: late.then_some(latency),
+        }
     }
 
     /// This seed's faults, in time order: a pure function of the seed and the parameters.
@@ -88,7 +135,7 @@ impl Swarm {
                 let kind = on[rng.sample(&dist)].0;
                 let at_s = rng.gen_range(self.from_s.0..=latest).floor();
                 let d = Positive(rng.gen_range(min..=max).round().max(1.0));
-                let fault = draw(kind, d, shards, products, &mut rng);
+                let fault = draw(kind, d, self.max_slow_factor.0, shards, products, &mut rng);
                 TimedFault { at_s, fault }
             })
             .collect();
@@ -98,7 +145,14 @@ impl Swarm {
 }
 
 /// One fault of `kind` lasting `d`, with drawn targets.
-fn draw(kind: FaultKind, d: Positive, shards: u32, products: u32, rng: &mut impl Rng) -> Fault {
+fn draw(
+    kind: FaultKind,
+    d: Positive,
+    max_slow: f64,
+    shards: u32,
+    products: u32,
+    rng: &mut impl Rng,
+) -> Fault {
     let any_role = |rng: &mut dyn rand::RngCore| -> Role {
         let roles = [
             Role::App,
@@ -114,7 +168,7 @@ fn draw(kind: FaultKind, d: Positive, shards: u32, products: u32, rng: &mut impl
     match kind {
         FaultKind::Slow => Fault::Slow {
             target: [Role::App, Role::SessionStore, Role::Db][rng.gen_range(0..3)],
-            factor: Positive(rng.gen_range(2.0..8.0_f64).round()),
+            factor: Positive(rng.gen_range(2.0..max_slow.max(2.5)).round()),
             duration_s: d,
         },
         FaultKind::Partition => {
@@ -174,6 +228,9 @@ mod tests {
             from_s: NonNegative(10.0),
             min_duration_s: Positive(5.0),
             max_duration_s: Positive(30.0),
+            max_slow_factor: Positive(8.0),
+            scarce_stock: Probability(0.0),
+            late_mail: Probability(0.0),
         }
     }
 

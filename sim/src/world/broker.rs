@@ -15,7 +15,7 @@
 //!
 //! Must not: know what the messages mean.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -166,6 +166,16 @@ impl Broker {
         logs.iter()
             .filter(|((t, p), _)| t == topic && Self::leader_of(&self.params, *p) == self.id)
             .map(|((_, p), log)| (*p, log.end()))
+            .collect()
+    }
+
+    /// The keys of every message of `topic` in this broker's logs (as leader or follower),
+    /// for the checkers: which orders were published at all.
+    pub fn keys(&self, topic: &str) -> BTreeSet<u64> {
+        let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.iter()
+            .filter(|((t, _), _)| t == topic)
+            .flat_map(|(_, log)| log.entries.iter().map(|(key, _)| *key))
             .collect()
     }
 
