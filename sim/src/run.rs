@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub ticks: Option<u64>,
     /// Planted bugs, for tests that prove the checkers catch them.
     pub bugs: Bugs,
+    /// COURSE: student code to run in place of the shop's (`scalelab lesson check`).
+    pub exercise: scalelab_system::exercises::Exercise,
 }
 
 /// Why a run did not produce a report.
@@ -208,6 +210,7 @@ pub async fn simulate(
     // and order ids from its own sequence (shard i: i+1, i+1+n, ...).
     let wiring = Wiring {
         bugs: options.bugs,
+        exercise: options.exercise, // COURSE
         ..design.wiring(scn)
     };
     let shards = wiring.shards;
@@ -278,7 +281,7 @@ pub async fn simulate(
     let dbs: Vec<Arc<DbServer>> = db_nodes.iter().map(|(_, db)| db.clone()).collect();
     let mut injector = Injector::new(handle.clone(), scn, config(scn).net);
     let skew = injector.skew();
-    let map = design::shard_map(scn);
+    let map = options.exercise.shard_map(design::shard_map(scn)); // COURSE
 
     // --- Traffic.
     let users = Arc::new(Users {
