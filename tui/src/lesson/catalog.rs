@@ -238,6 +238,7 @@ pub enum Unit {
     /// Times the mean: 1.23x.
     Ratio,
     ReplicaMinutes,
+    CoreMinutes,
     Cores,
     /// Yes/no, shown as held/violated.
     Held,
@@ -274,11 +275,15 @@ pub enum RunFigure {
     Orders,
     EmailsSent,
     ReplicaMinutes,
+    /// App cores taking traffic, integrated over the run: what the app tier costs, whether
+    /// it is one big host or many small ones.
+    CoreMinutes,
     ReplicasMax,
     QueueLagMax,
-    /// When the queue lag was last above zero, in virtual seconds (infinite if it still was
-    /// at the end of the arrivals).
-    LagClearedAt,
+    /// When the queue lag was last above this many orders, in virtual seconds (the end of
+    /// that window; infinite if it still was at the end of the arrivals). A few orders are
+    /// always in flight, so "cleared" means "back under a small number", not zero.
+    LagClearedAt(u64),
     CartsLost,
     /// No checker found a violation.
     ChecksHeld,
@@ -290,6 +295,8 @@ pub enum RunFigure {
     ShardCpuRatio,
     /// The busiest shard's CPU in its busiest second.
     DbCpuPeak,
+    /// Database cores over all shards (cores per server x servers).
+    DbCoresTotal,
     SessionsStarted,
     /// Requests answered within the SLO per virtual second.
     Throughput,
@@ -306,6 +313,9 @@ impl Figure {
         if let Some(c) = s.strip_prefix("check:") {
             return Some(Figure::Run(RunFigure::Check(c.to_owned())));
         }
+        if let Some(n) = s.strip_prefix("lag_cleared_at_s:") {
+            return n.parse().ok().map(|n| Figure::Run(RunFigure::LagClearedAt(n)));
+        }
         if let Some(c) = s.strip_prefix("violations:") {
             return Some(Figure::Run(RunFigure::Violations(c.to_owned())));
         }
@@ -321,13 +331,14 @@ impl Figure {
                 "orders" => RunFigure::Orders,
                 "emails_sent" => RunFigure::EmailsSent,
                 "replica_minutes" => RunFigure::ReplicaMinutes,
+                "core_minutes" => RunFigure::CoreMinutes,
                 "replicas_max" => RunFigure::ReplicasMax,
                 "queue_lag_max" => RunFigure::QueueLagMax,
-                "lag_cleared_at_s" => RunFigure::LagClearedAt,
                 "carts_lost" => RunFigure::CartsLost,
                 "checks_held" => RunFigure::ChecksHeld,
                 "shard_cpu_ratio" => RunFigure::ShardCpuRatio,
                 "db_cpu_peak" => RunFigure::DbCpuPeak,
+                "db_cores_total" => RunFigure::DbCoresTotal,
                 "sessions_started" => RunFigure::SessionsStarted,
                 "throughput" => RunFigure::Throughput,
                 _ => return None,

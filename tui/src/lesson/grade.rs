@@ -239,7 +239,8 @@ fn run_value(figure: &RunFigure, r: &Report) -> Value {
         RunFigure::ReplicaMinutes => Value::Num(replica_minutes(r)),
         RunFigure::ReplicasMax => Value::Num(f64::from(r.replicas_max)),
         RunFigure::QueueLagMax => Value::Num(r.queue_lag_max as f64),
-        RunFigure::LagClearedAt => Value::Num(lag_cleared_at(r)),
+        RunFigure::LagClearedAt(above) => Value::Num(lag_cleared_at(r, *above)),
+        RunFigure::CoreMinutes => Value::Num(replica_minutes(r) * f64::from(r.cpu.app_cores)),
         RunFigure::CartsLost => Value::Num(
             r.checks
                 .iter()
@@ -256,6 +257,9 @@ fn run_value(figure: &RunFigure, r: &Report) -> Value {
         ),
         RunFigure::ShardCpuRatio => Value::Num(shard_cpu_ratio(&r.cpu.shard_cpu_mean)),
         RunFigure::DbCpuPeak => Value::Num(r.cpu.db_peak),
+        RunFigure::DbCoresTotal => Value::Num(
+            f64::from(r.cpu.db_cores) * r.cpu.shard_cpu_mean.len().max(1) as f64,
+        ),
         RunFigure::SessionsStarted => Value::Num(r.sessions.started as f64),
         RunFigure::Throughput => Value::Num(r.throughput_rps),
     }
@@ -270,15 +274,15 @@ pub fn replica_minutes(r: &Report) -> f64 {
         / 60.0
 }
 
-/// The end of the last window whose queue lag was above zero (0 if it never was); infinite
-/// if the lag was still above zero at the end of the arrivals.
-pub fn lag_cleared_at(r: &Report) -> f64 {
+/// The end of the last window whose queue lag was above `above` orders (0 if it never was);
+/// infinite if the lag was still above it at the end of the arrivals.
+pub fn lag_cleared_at(r: &Report, above: u64) -> f64 {
     match r.series.last() {
-        Some(last) if last.queue_lag > 0 => f64::INFINITY,
+        Some(last) if last.queue_lag > above => f64::INFINITY,
         _ => r
             .series
             .iter()
-            .filter(|p| p.queue_lag > 0)
+            .filter(|p| p.queue_lag > above)
             .map(|p| p.t_s + p.span_s)
             .fold(0.0, f64::max),
     }
@@ -561,6 +565,7 @@ fn show(unit: Unit, v: &Value) -> String {
             Unit::Count => thousands(n.max(0.0).round() as u64),
             Unit::Ratio => format!("{n:.2}x"),
             Unit::ReplicaMinutes => format!("{n:.1} replica-minutes"),
+            Unit::CoreMinutes => format!("{n:.1} core-minutes"),
             Unit::Cores => format!("{n:.0} cores"),
             Unit::Held | Unit::YesNo | Unit::Text => format!("{n}"),
         },
@@ -864,11 +869,13 @@ mod tests {
             series: vec![point(0.0, 0, 5), point(1.0, 7, 5), point(2.0, 0, 6)],
             ..Report::default()
         };
-        assert_eq!(lag_cleared_at(&r), 2.0);
+        assert_eq!(lag_cleared_at(&r, 0), 2.0);
+        assert_eq!(lag_cleared_at(&r, 7), 0.0, "never above 7");
         assert!((replica_minutes(&r) - 16.0 / 60.0).abs() < 1e-12);
         r.series.push(point(3.0, 3, 6));
-        assert!(lag_cleared_at(&r).is_infinite(), "still lagging at the end");
+        assert!(lag_cleared_at(&r, 2).is_infinite(), "still lagging at the end");
+        assert_eq!(lag_cleared_at(&r, 3), 2.0, "3 is not above 3");
         r.series.clear();
-        assert_eq!(lag_cleared_at(&r), 0.0);
+        assert_eq!(lag_cleared_at(&r, 0), 0.0);
     }
 }
