@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::host::Kind;
+use crate::world::host::Kind;
 
 /// How a request ended, as the client saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

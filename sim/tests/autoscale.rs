@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use scalelab_sim::autoscale::{recommend, Autoscaler, Policy};
+use scalelab_sim::deployment::autoscale::{recommend, Autoscaler, Policy};
 
 fn policy() -> Policy {
     Policy {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::{Handle, Runtime};
-use scalelab_sim::broker::{broker_addr, Broker, Client, Consumer, Params};
+use scalelab_sim::world::broker::{broker_addr, Broker, Client, Consumer, Params};
 use scalelab_system::memory::{demo_catalog, MemoryMailer, MemoryStore};
 use scalelab_system::model::{Line, Order};
 use scalelab_system::ports::Publisher;

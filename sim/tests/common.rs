@@ -38,7 +38,7 @@ pub fn small(rate: f64, duration_s: f64) -> Scenario {
 }
 
 /// How check `name` fared in `report`.
-pub fn status(report: &scalelab_sim::Report, name: &str) -> scalelab_sim::check::Status {
+pub fn status(report: &scalelab_sim::Report, name: &str) -> scalelab_sim::judge::check::Status {
     report
         .checks
         .iter()

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use madsim::runtime::Runtime;
-use scalelab_sim::broker::{broker_addr, Broker, Client, Consumer, Params};
-use scalelab_sim::db::{DbServer, SimDb};
-use scalelab_sim::mail::{MailServer, SimMailer};
 use scalelab_sim::scenario::{Database, Mail};
+use scalelab_sim::world::broker::{broker_addr, Broker, Client, Consumer, Params};
+use scalelab_sim::world::db::{DbServer, SimDb};
+use scalelab_sim::world::mail::{MailServer, SimMailer};
 use scalelab_system::conformance::Consumers;
 use scalelab_system::memory::demo_catalog;
 use scalelab_system::ports::Subscription;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::Runtime;
-use scalelab_sim::db::{DbServer, SimDb};
 use scalelab_sim::scenario::Database;
+use scalelab_sim::world::db::{DbServer, SimDb};
 use scalelab_system::memory::demo_catalog;
 use scalelab_system::model::{Line, NewOrder, Placement};
 use scalelab_system::ports::{PortError, Store};

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::runtime::Runtime;
-use scalelab_sim::deadline::{Deadlines, Elapsed};
+use scalelab_sim::world::deadline::{Deadlines, Elapsed};
 use tokio::time::Instant;
 
 #[test]

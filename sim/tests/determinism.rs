@@ -1,10 +1,11 @@
-//! Same scenario + same seed = the same run, bit for bit (DESIGN.md section 5).
+//! Same scenario + same seed = the same run, bit for bit (ARCHITECTURE.md, "Determinism").
 
 mod common;
 
 use std::sync::Arc;
 
-use scalelab_sim::run::{config, run, simulate};
+use scalelab_sim::harness::run::{config, simulate};
+use scalelab_sim::run;
 use scalelab_sim::Design;
 
 #[test]

@@ -7,9 +7,9 @@ mod common;
 
 use common::status;
 
-use scalelab_sim::check::Status;
+use scalelab_sim::judge::check::Status;
 use scalelab_sim::metrics::Point;
-use scalelab_sim::run::run;
+use scalelab_sim::run;
 use scalelab_sim::{Design, Report};
 
 /// The small shop with `faults` (TOML `[[faults]]` tables) appended.
@@ -148,7 +148,7 @@ fn broker_outage_hits_only_the_queued_designs_and_lag_recovers() {
         assert_eq!(effect(r), "killed broker-0, broker-1, broker-2");
         assert_eq!(status(r, "lag-recovers"), Status::Held, "{name}");
         assert_eq!(
-            r.faults[1].what,
+            r.faults[1].what(),
             "end of broker outage (whole cluster) for 10 s"
         );
     }
@@ -346,9 +346,9 @@ fn a_fault_after_the_end_or_on_a_missing_shard_is_bad_input() {
 
 #[test]
 fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
-    use scalelab_sim::fault::{Command, Fault, Role};
-    use scalelab_sim::live::{Lane, Lockstep};
-    use scalelab_sim::run::run_with;
+    use scalelab_sim::harness::live::{Lane, Lockstep};
+    use scalelab_sim::run_with;
+    use scalelab_sim::scenario::fault::{Command, Fault, Role};
     use scalelab_sim::RunOptions;
 
     let scenario = with_faults("");
@@ -370,11 +370,12 @@ fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
         3,
         None,
         RunOptions {
-            lane: Some(Lane {
+            observer: Some(Box::new(Lane {
                 index: 0,
                 lockstep: gate.clone(),
                 updates,
-            }),
+                notes_seen: 0,
+            })),
             ..Default::default()
         },
     )
@@ -402,4 +403,47 @@ fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
         plain.trace_hash, live.trace_hash,
         "the commands changed the run"
     );
+}
+
+#[test]
+fn a_broker_killed_for_good_and_healed_by_heal_all_is_judged_by_lag_recovers() {
+    use scalelab_sim::scenario::fault::{Command, Scheduled};
+    use scalelab_sim::RunOptions;
+    use scalelab_system::bugs::Bugs;
+
+    // The brokers die 5 s in with no restart; a heal-all command at tick 15 brings them back.
+    // The outage it ends must be judged like one that ended on time: with workers that give
+    // up on a broker error, lag never recovers, and lag-recovers must say so.
+    let scenario = with_faults("[[faults]]\nat_s = 5\nkind = \"kill\"\ntarget = \"broker\"\n");
+    let options = |bugs| RunOptions {
+        commands: vec![Scheduled {
+            tick: 15,
+            command: Command::HealAll,
+        }],
+        bugs,
+        ..Default::default()
+    };
+    let clean =
+        scalelab_sim::run_with(&scenario, Design::Queued, 5, None, options(Bugs::default()))
+            .expect("runs");
+    assert_eq!(status(&clean, "lag-recovers"), Status::Held);
+    let lag = clean
+        .checks
+        .iter()
+        .find(|c| c.name == "lag-recovers")
+        .expect("the check ran");
+    assert!(lag.note.starts_with("1 outage(s)"), "{}", lag.note);
+
+    let buggy = scalelab_sim::run_with(
+        &scenario,
+        Design::Queued,
+        5,
+        None,
+        options(Bugs {
+            worker_gives_up: true,
+            ..Bugs::default()
+        }),
+    )
+    .expect("runs");
+    assert_eq!(status(&buggy, "lag-recovers"), Status::Violated);
 }

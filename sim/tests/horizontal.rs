@@ -4,7 +4,8 @@ mod common;
 
 use std::sync::Arc;
 
-use scalelab_sim::run::{config, run, simulate};
+use scalelab_sim::harness::run::{config, simulate};
+use scalelab_sim::run;
 use scalelab_sim::Design;
 
 /// The small test shop with a short autoscaler cycle, so a short run sees it act.

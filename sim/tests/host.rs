@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::Runtime;
-use scalelab_sim::host::Cpu;
 use scalelab_sim::scenario::{Host, Probability};
+use scalelab_sim::world::host::Cpu;
 use tokio::time::Instant;
 
 fn host(cores: u32, contention: f64, coherency: f64) -> Host {
@@ -117,12 +117,12 @@ fn kept_alive_connections_do_not_slow_down() {
     let addr: std::net::SocketAddr = "10.0.1.1:80".parse().expect("addr");
     app.spawn(async move {
         let router = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
-        let _ = scalelab_sim::net::serve_http(addr, router).await;
+        let _ = scalelab_sim::world::net::serve_http(addr, router).await;
     });
     let times = rt.block_on(client.spawn(async move {
         use http_body_util::BodyExt;
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let stream = scalelab_sim::net::Flushed::connect(addr)
+        let stream = scalelab_sim::world::net::Flushed::connect(addr)
             .await
             .expect("connect");
         let (mut tx, conn) =

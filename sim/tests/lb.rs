@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use madsim::runtime::{Handle, Runtime};
-use scalelab_sim::lb::{Balance, Event, HealthCheck, LoadBalancer};
-use scalelab_sim::net::{serve_forwarded, Flushed};
+use scalelab_sim::world::lb::{Balance, Event, HealthCheck, LoadBalancer};
+use scalelab_sim::world::net::{serve_forwarded, Flushed};
 
 const LB: &str = "10.0.0.1:80";
 

@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use scalelab_sim::fault::{Command, Fault, Role};
-use scalelab_sim::live::{LiveSession, Update};
+use scalelab_sim::harness::live::{LiveSession, Update};
+use scalelab_sim::scenario::fault::{Command, Fault, Role};
 use scalelab_sim::{run_designs_with, Design, Report, RunOptions};
 
 const SEED: u64 = 11;
@@ -40,7 +40,7 @@ fn drain(session: &LiveSession, lanes: usize) -> (Vec<(usize, u64)>, Vec<Report>
 /// The same scenario, seed and commands, run headless: what `scalelab replay` does.
 fn replay(
     scenario: &scalelab_sim::Scenario,
-    commands: &[scalelab_sim::fault::Scheduled],
+    commands: &[scalelab_sim::scenario::fault::Scheduled],
     ticks: Option<u64>,
 ) -> Vec<Report> {
     let options = Design::ALL

@@ -6,8 +6,8 @@ mod common;
 
 use common::status;
 
-use scalelab_sim::check::Status;
-use scalelab_sim::run::run_with;
+use scalelab_sim::judge::check::Status;
+use scalelab_sim::run_with;
 use scalelab_sim::{Design, RunOptions};
 use scalelab_system::bugs::Bugs;
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use scalelab_sim::run::run;
+use scalelab_sim::run;
 use scalelab_sim::Design;
 
 fn with_slow_mail(rate: f64, duration_s: f64) -> scalelab_sim::Scenario {

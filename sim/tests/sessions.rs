@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::Runtime;
-use scalelab_sim::sessions::{Params, SessionServer, SimSessions};
+use scalelab_sim::world::sessions::{Params, SessionServer, SimSessions};
 use scalelab_system::ports::SessionStore;
 use scalelab_system::session::{Session, SessionId};
 

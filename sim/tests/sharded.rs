@@ -2,7 +2,7 @@
 
 mod common;
 
-use scalelab_sim::run::run;
+use scalelab_sim::run;
 use scalelab_sim::Design;
 
 /// A shop whose database is the bottleneck: one slow core, dear writes, lots of buyers.

@@ -2,7 +2,8 @@
 //! funnel, and every stream is a pure function of the seed.
 
 use proptest::prelude::*;
-use scalelab_sim::workload::{stream, Arrivals, Planner, Purpose, RateCurve, Step};
+use scalelab_sim::seed::{stream, Purpose};
+use scalelab_sim::traffic::workload::{Arrivals, Planner, RateCurve, Step};
 
 mod common;
 

@@ -13,13 +13,15 @@
 //! - [`model`]: products, carts, orders: plain data.
 //! - [`ports`]: the traits for storage, sessions, mail, payments and side work. Every design
 //!   (vertical, horizontal, queued, sharded) is a different choice of implementations for these.
-//! - [`session`]: session ids, the session record, and the in-process session store that the
-//!   naive design uses.
+//! - [`session`]: session ids and the session record.
+//! - [`api`]: the storefront's routes and the JSON bodies of its requests and replies, shared
+//!   by the handlers and every client.
 //! - [`storefront`]: the axum router and its handlers (browse, cart, checkout, order history).
 //! - [`worker`]: the side work of a checkout (confirmation email, inventory update, shipping
 //!   label), and the inline dispatcher that runs it inside the checkout request.
 //! - [`shard`]: sharding by customer: the shard map, its strategies, and the routing `Store`.
-//! - [`memory`]: in-memory implementations of the ports, for tests and the embedded default.
+//! - [`memory`]: in-memory implementations of the ports (among them `InMemorySessions`, the
+//!   naive design's session store), for tests and the embedded default.
 //! - [`memory_broker`]: a Kafka-shaped broker in process memory (partitions, consumer groups,
 //!   commits), for tests and `scalelab serve`'s embedded default.
 //! - [`server`]: the accept loop that serves a router over any tokio-compatible listener.
@@ -27,8 +29,10 @@
 //! - [`exercises`]: the course's code exercises (a worker loop, a shard placement) that a
 //!   student edits; the shop runs them only when `scalelab lesson check` asks.
 //! - `conformance` (feature `conformance`): what every implementation of a port must do.
-//! - `real` (real world only): the ports on SQLite/PostgreSQL, Redis and NATS JetStream.
+//! - `real` (real world only): the ports on SQLite/PostgreSQL, Redis and NATS JetStream, and
+//!   the whole real deployment of each design (`real::deploy`), graceful shutdown included.
 
+pub mod api;
 pub mod bugs;
 #[cfg(feature = "conformance")]
 pub mod conformance;

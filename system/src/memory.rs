@@ -5,15 +5,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 
 use crate::bugs::Bugs;
 use crate::model::SalesReport;
 use crate::model::{
     CustomerId, Email, NewOrder, Order, OrderId, Placement, Product, ProductId, ProductPage,
 };
-use crate::ports::{Mailer, Payments, PortError, Store};
+use crate::ports::{Mailer, Payments, PortError, SessionStore, Store};
+use crate::session::{Session, SessionId};
 
 /// A catalog for demos and simulations: `count` products with ids 1..=count, names and prices
 /// that follow from the id alone (no randomness, so every world builds the same shop).
@@ -268,6 +271,77 @@ impl Payments for FakePayments {
     }
 
     async fn refund(&self, _payment_ref: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+/// Sessions in this process's memory: what the naive design does. Fast, and lost with the
+/// process; a second replica cannot see them, which is why the scaled designs move them out.
+///
+/// Sessions idle for longer than the time-to-live are dropped, so memory stays bounded.
+pub struct InMemorySessions {
+    ttl: Duration,
+    inner: Mutex<Sessions>,
+}
+
+struct Sessions {
+    map: BTreeMap<SessionId, (Session, Instant)>,
+    last_sweep: Option<Instant>,
+}
+
+impl InMemorySessions {
+    pub fn new(ttl: Duration) -> InMemorySessions {
+        InMemorySessions {
+            ttl,
+            inner: Mutex::new(Sessions {
+                map: BTreeMap::new(),
+                last_sweep: None,
+            }),
+        }
+    }
+
+    /// How many sessions are held right now.
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Sessions> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl SessionStore for InMemorySessions {
+    async fn load(&self, id: &SessionId) -> Result<Option<Session>, PortError> {
+        let now = Instant::now();
+        let inner = self.lock();
+        Ok(inner
+            .map
+            .get(id)
+            .filter(|(_, seen)| now.duration_since(*seen) < self.ttl)
+            .map(|(s, _)| s.clone()))
+    }
+
+    async fn save(&self, id: &SessionId, session: &Session) -> Result<(), PortError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.map.insert(id.clone(), (session.clone(), now));
+        // Sweep expired sessions at most a few times per time-to-live: each sweep walks the
+        // whole map, so doing it on every save would make saves O(n).
+        let due = inner
+            .last_sweep
+            .is_none_or(|t| now.duration_since(t) >= self.ttl / 4);
+        if due {
+            let ttl = self.ttl;
+            inner
+                .map
+                .retain(|_, (_, seen)| now.duration_since(*seen) < ttl);
+            inner.last_sweep = Some(now);
+        }
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! Sessions: the id in the cookie, the record behind it, how ids are made, and the in-process
-//! session store of the naive design.
+//! Sessions: the id in the cookie, the record behind it, and how ids are made. Where sessions
+//! are kept is a port (`ports::SessionStore`); the in-process store of the naive design is
+//! `memory::InMemorySessions`, beside the other in-memory ports.
 //!
 //! Must not: draw randomness from the OS or a thread-local generator. Ids come from a generator
 //! seeded with a value handed in by whoever starts the shop (the simulator passes a seeded
@@ -7,16 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use rand_chacha::ChaCha12Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 use crate::model::{CustomerId, ProductId};
-use crate::ports::{PortError, SessionStore};
 
 /// The opaque id a browser carries in its `sid` cookie: 32 lowercase hex digits (128 bits).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -79,75 +76,4 @@ pub struct Session {
     pub cart: BTreeMap<ProductId, CartItem>,
     /// How many checkouts this session has attempted: part of the payment idempotency key.
     pub checkouts: u32,
-}
-
-/// Sessions in this process's memory: what the naive design does. Fast, and lost with the
-/// process; a second replica cannot see them, which is why the scaled designs move them out.
-///
-/// Sessions idle for longer than the time-to-live are dropped, so memory stays bounded.
-pub struct InMemorySessions {
-    ttl: Duration,
-    inner: Mutex<Sessions>,
-}
-
-struct Sessions {
-    map: BTreeMap<SessionId, (Session, Instant)>,
-    last_sweep: Option<Instant>,
-}
-
-impl InMemorySessions {
-    pub fn new(ttl: Duration) -> InMemorySessions {
-        InMemorySessions {
-            ttl,
-            inner: Mutex::new(Sessions {
-                map: BTreeMap::new(),
-                last_sweep: None,
-            }),
-        }
-    }
-
-    /// How many sessions are held right now.
-    pub fn len(&self) -> usize {
-        self.lock().map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-#[async_trait]
-impl SessionStore for InMemorySessions {
-    async fn load(&self, id: &SessionId) -> Result<Option<Session>, PortError> {
-        let now = Instant::now();
-        let inner = self.lock();
-        Ok(inner
-            .map
-            .get(id)
-            .filter(|(_, seen)| now.duration_since(*seen) < self.ttl)
-            .map(|(s, _)| s.clone()))
-    }
-
-    async fn save(&self, id: &SessionId, session: &Session) -> Result<(), PortError> {
-        let now = Instant::now();
-        let mut inner = self.lock();
-        inner.map.insert(id.clone(), (session.clone(), now));
-        // Sweep expired sessions at most a few times per time-to-live: each sweep walks the
-        // whole map, so doing it on every save would make saves O(n).
-        let due = inner
-            .last_sweep
-            .is_none_or(|t| now.duration_since(t) >= self.ttl / 4);
-        if due {
-            let ttl = self.ttl;
-            inner
-                .map
-                .retain(|_, (_, seen)| now.duration_since(*seen) < ttl);
-            inner.last_sweep = Some(now);
-        }
-        Ok(())
-    }
 }

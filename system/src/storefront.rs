@@ -1,4 +1,5 @@
-//! The storefront: the shop's HTTP API as an axum router.
+//! The storefront: the shop's HTTP API as an axum router. Its routes and the JSON bodies they
+//! take and give are named in [`crate::api`], which clients share.
 //!
 //! | method | path                     | what it does                                         |
 //! |--------|--------------------------|------------------------------------------------------|
@@ -27,10 +28,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::model::{total_cents, CustomerId, Line, NewOrder, OrderId, Placement, ProductId};
+use crate::api::{AddItem, CartView, Endpoint, ErrorBody, LoggedIn, Login, Receipt};
+use crate::model::{total_cents, Line, NewOrder, Placement, ProductId};
 use crate::ports::{Payments, PortError, SessionStore, SideWork, Store};
 use crate::session::{CartItem, Session, SessionId, SessionIds};
 
@@ -50,19 +51,20 @@ pub struct App {
     pub catalog_page_size: usize,
 }
 
-/// Builds the storefront router for one configuration of the ports.
+/// Builds the storefront router for one configuration of the ports: each [`Endpoint`] to
+/// its handler, with the method `Endpoint::method` names (`tests/api.rs` checks they agree).
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/products", get(list_products))
-        .route("/products/{id}", get(product_page))
-        .route("/login", post(login))
-        .route("/cart", get(show_cart))
-        .route("/cart/items", post(add_to_cart))
-        .route("/cart/items/{product_id}", delete(remove_from_cart))
-        .route("/checkout", post(checkout))
-        .route("/orders", get(order_history))
-        .route("/admin/sales", get(sales_report))
+        .route(Endpoint::Health.route(), get(|| async { "ok" }))
+        .route(Endpoint::ListProducts.route(), get(list_products))
+        .route(Endpoint::ProductPage.route(), get(product_page))
+        .route(Endpoint::Login.route(), post(login))
+        .route(Endpoint::ShowCart.route(), get(show_cart))
+        .route(Endpoint::AddToCart.route(), post(add_to_cart))
+        .route(Endpoint::RemoveFromCart.route(), delete(remove_from_cart))
+        .route(Endpoint::Checkout.route(), post(checkout))
+        .route(Endpoint::OrderHistory.route(), get(order_history))
+        .route(Endpoint::SalesReport.route(), get(sales_report))
         .with_state(app)
 }
 
@@ -100,7 +102,10 @@ impl From<JsonRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let body = ErrorBody {
+            error: self.message,
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -121,37 +126,24 @@ async fn product_page(State(app): State<Arc<App>>, Path(id): Path<ProductId>) ->
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginForm {
-    customer_id: CustomerId,
-}
-
 /// Stand-in for real authentication: the lab is about scaling, not passwords.
 async fn login(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    form: Result<Json<LoginForm>, JsonRejection>,
+    form: Result<Json<Login>, JsonRejection>,
 ) -> ApiResult {
     let Json(form) = form?;
     let mut visit = Visit::start(&app, &headers).await?;
     visit.session.customer_id = Some(form.customer_id);
     visit.save(&app).await?;
-    Ok(visit.respond(StatusCode::OK, json!({ "customer_id": form.customer_id })))
-}
-
-#[derive(Serialize)]
-struct CartView {
-    lines: Vec<Line>,
-    total_cents: u64,
+    let reply = LoggedIn {
+        customer_id: form.customer_id,
+    };
+    Ok(visit.respond(StatusCode::OK, reply))
 }
 
 fn cart_view(session: &Session) -> CartView {
-    let lines = cart_lines(session);
-    CartView {
-        total_cents: total_cents(&lines),
-        lines,
-    }
+    CartView::of(cart_lines(session))
 }
 
 fn cart_lines(session: &Session) -> Vec<Line> {
@@ -170,13 +162,6 @@ async fn show_cart(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult
     let visit = Visit::start(&app, &headers).await?;
     let view = cart_view(&visit.session);
     Ok(visit.respond(StatusCode::OK, view))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddItem {
-    product_id: ProductId,
-    quantity: u32,
 }
 
 async fn add_to_cart(
@@ -235,12 +220,6 @@ async fn remove_from_cart(
     visit.save(&app).await?;
     let view = cart_view(&visit.session);
     Ok(visit.respond(StatusCode::OK, view))
-}
-
-#[derive(Serialize)]
-struct Receipt {
-    order_id: OrderId,
-    total_cents: u64,
 }
 
 /// Checkout: charge, then reserve stock and record the order in one transaction, then the side

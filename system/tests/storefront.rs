@@ -1,4 +1,5 @@
-//! The storefront's behaviour, driven through its router with the in-memory ports.
+//! The storefront's behaviour, driven through its router with the in-memory ports, by the
+//! requests and replies of `scalelab_system::api` (and some malformed ones).
 //! These tests run in both worlds: on real tokio and under the simulator.
 
 use std::sync::Arc;
@@ -7,8 +8,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use scalelab_system::memory::{demo_catalog, FakePayments, MemoryMailer, MemoryStore};
-use scalelab_system::session::{InMemorySessions, SessionIds};
+use scalelab_system::api::{
+    AddItem, Call, CartView, Catalog, LoggedIn, Login, OrderList, ProductPage, Receipt, SalesReport,
+};
+use scalelab_system::memory::{
+    demo_catalog, FakePayments, InMemorySessions, MemoryMailer, MemoryStore,
+};
+use scalelab_system::session::SessionIds;
 use scalelab_system::storefront::{router, App};
 use scalelab_system::worker::Inline;
 use serde_json::{json, Value};
@@ -44,6 +50,15 @@ impl Shop {
         }
     }
 
+    /// A request as any client of the API builds it (see `scalelab_system::api::Call`).
+    async fn send(&mut self, call: Call) -> (StatusCode, Value) {
+        let body = call
+            .body()
+            .map(|json| serde_json::from_slice(&json).expect("json"));
+        self.call(call.method().as_str(), &call.path(), body).await
+    }
+
+    /// A request as given, well-formed or not.
     async fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(c) = &self.cookie {
@@ -68,48 +83,50 @@ impl Shop {
     }
 }
 
+/// A reply's body as the API type it should be.
+fn typed<T: serde::de::DeserializeOwned>(body: Value) -> T {
+    serde_json::from_value(body.clone())
+        .unwrap_or_else(|e| panic!("{body} is not a {}: {e}", std::any::type_name::<T>()))
+}
+
 #[tokio::test]
 async fn browse_cart_checkout_and_history() {
     let mut shop = Shop::new(5);
-    let (s, products) = shop.call("GET", "/products", None).await;
+    let (s, products) = shop.send(Call::ListProducts).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(products.as_array().map(Vec::len), Some(10));
+    assert_eq!(typed::<Catalog>(products).len(), 10);
 
-    let (s, page) = shop.call("GET", "/products/3", None).await;
+    let (s, page) = shop.send(Call::ProductPage(3)).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(page["in_stock"], 5);
-    let price = page["product"]["price_cents"].as_u64().expect("price");
+    let page: ProductPage = typed(page);
+    assert_eq!(page.in_stock, 5);
+    let price = page.product.price_cents;
 
+    let (s, login) = shop.send(Call::Login(Login { customer_id: 42 })).await;
     assert_eq!(
-        shop.call("POST", "/login", Some(json!({"customer_id": 42})))
-            .await
-            .0,
-        StatusCode::OK
+        (s, typed::<LoggedIn>(login)),
+        (StatusCode::OK, LoggedIn { customer_id: 42 })
     );
     assert!(shop.cookie.is_some(), "login sets the session cookie");
-    let (s, cart) = shop
-        .call(
-            "POST",
-            "/cart/items",
-            Some(json!({"product_id": 3, "quantity": 2})),
-        )
-        .await;
+    let add = |product_id, quantity| {
+        Call::AddToCart(AddItem {
+            product_id,
+            quantity,
+        })
+    };
+    let (s, cart) = shop.send(add(3, 2)).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(cart["total_cents"].as_u64(), Some(2 * price));
-    shop.call(
-        "POST",
-        "/cart/items",
-        Some(json!({"product_id": 4, "quantity": 1})),
-    )
-    .await;
-    assert_eq!(
-        shop.call("DELETE", "/cart/items/4", None).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(typed::<CartView>(cart).total_cents, 2 * price);
+    let (_, cart) = shop.send(add(4, 1)).await;
+    assert_eq!(typed::<CartView>(cart).lines.len(), 2);
+    let (s, cart) = shop.send(Call::RemoveFromCart(4)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(typed::<CartView>(cart).total_cents, 2 * price);
 
-    let (s, receipt) = shop.call("POST", "/checkout", None).await;
+    let (s, receipt) = shop.send(Call::Checkout).await;
     assert_eq!(s, StatusCode::CREATED, "{receipt}");
-    assert_eq!(receipt["total_cents"].as_u64(), Some(2 * price));
+    let receipt: Receipt = typed(receipt);
+    assert_eq!(receipt.total_cents, 2 * price);
     assert_eq!(shop.store.stock(3), Some(3), "checkout takes the stock");
     assert_eq!(shop.mailer.sent().len(), 1, "one confirmation email");
     assert_eq!(
@@ -118,21 +135,24 @@ async fn browse_cart_checkout_and_history() {
         "stock movement and label recorded"
     );
 
-    let (_, cart) = shop.call("GET", "/cart", None).await;
+    let (_, cart) = shop.send(Call::ShowCart).await;
     assert_eq!(
-        cart["lines"].as_array().map(Vec::len),
-        Some(0),
+        typed::<CartView>(cart),
+        CartView::default(),
         "the cart is empty after checkout"
     );
-    let (s, orders) = shop.call("GET", "/orders", None).await;
+    let (s, orders) = shop.send(Call::OrderHistory).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(orders[0]["id"], receipt["order_id"]);
+    let orders: OrderList = typed(orders);
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].id, receipt.order_id);
 
-    let (s, sales) = shop.call("GET", "/admin/sales", None).await;
+    let (s, sales) = shop.send(Call::SalesReport).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(sales["orders"], 1);
-    assert_eq!(sales["revenue_cents"].as_u64(), Some(2 * price));
-    assert_eq!(sales["units_by_product"]["3"], 2);
+    let sales: SalesReport = typed(sales);
+    assert_eq!(sales.orders, 1);
+    assert_eq!(sales.revenue_cents, 2 * price);
+    assert_eq!(sales.units_by_product.get(&3), Some(&2));
 }
 
 #[tokio::test]

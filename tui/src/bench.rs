@@ -10,9 +10,9 @@
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use scalelab_sim::bench::{flat_scenario, flat_text, tcp_ping_pong};
+use scalelab_sim::harness::bench::{flat_scenario, flat_text, tcp_ping_pong};
 
-use crate::summary::thousands;
+use crate::format::thousands;
 
 /// Target of the issue: simulated HTTP requests per wall second on one core.
 const TARGET_REQUESTS_PER_S: f64 = 25_000.0;

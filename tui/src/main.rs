@@ -17,6 +17,8 @@ mod bench;
 #[cfg(madsim)]
 mod demo;
 #[cfg(madsim)]
+mod format;
+#[cfg(madsim)]
 mod hunt;
 #[cfg(madsim)]
 mod lesson;
@@ -525,7 +527,7 @@ fn progress_line(progress: &[Arc<scalelab_sim::Progress>], done: &AtomicBool, to
         eprint!(
             "\r  {virtual_s:>6.0} / {total_s:.0} s virtual · {:>5.1}x real time · {} requests   ",
             virtual_s / wall,
-            summary::thousands(requests)
+            format::thousands(requests)
         );
         shown = true;
     }

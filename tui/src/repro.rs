@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::scenario_file::{located, unlocated, LoadError};
-use scalelab_sim::fault::Scheduled;
+use scalelab_sim::scenario::fault::Scheduled;
 use scalelab_sim::{Design, Report, Scenario};
 
 /// The repro format this build writes and reads.

@@ -1,43 +1,15 @@
 //! The readable summary of a run, for a terminal or a log.
 //!
-//! Must not: compute anything the report does not hold; this only formats.
+//! Must not: compute anything the report does not hold; this only lays it out (how each
+//! figure reads is `format`'s).
 
 use std::fmt::Write;
 
-use scalelab_sim::check::Status;
-use scalelab_sim::recovery::{Judge, Outcome};
+use scalelab_sim::judge::check::Status;
+use scalelab_sim::judge::recovery::{Judge, Outcome};
 use scalelab_sim::Report;
 
-/// `1234567` -> `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-pub fn dollars(cents: u64) -> String {
-    format!("${}.{:02}", thousands(cents / 100), cents % 100)
-}
-
-pub fn ms(v: f64) -> String {
-    if v >= 10_000.0 {
-        format!("{:.1} s", v / 1000.0)
-    } else if v >= 100.0 {
-        format!("{v:.0} ms")
-    } else {
-        format!("{v:.1} ms")
-    }
-}
-
-pub fn pct(v: f64) -> String {
-    format!("{:.2}%", v * 100.0)
-}
+use crate::format::{dollars, ms, pct, thousands};
 
 /// How fast the simulation ran, measured on the wall clock outside it.
 pub struct Wall {
@@ -348,11 +320,12 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
         let _ = writeln!(s, "\nfaults");
         // The same faults reach every design at the same tick, but heal only where they
         // applied: list each (time, fault) once, with what it did in each design.
-        let mut keys: Vec<(f64, &str)> = Vec::new();
+        let mut keys: Vec<(f64, String)> = Vec::new();
         for r in reports {
             for f in &r.faults {
-                if !keys.iter().any(|&(t, w)| t == f.at_s && w == f.what) {
-                    keys.push((f.at_s, &f.what));
+                let what = f.what();
+                if !keys.iter().any(|(t, w)| *t == f.at_s && *w == what) {
+                    keys.push((f.at_s, what));
                 }
             }
         }
@@ -360,7 +333,7 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
         for (at_s, what) in keys {
             let _ = writeln!(s, "  {at_s:>8.1} s  {what}");
             for r in reports {
-                if let Some(g) = r.faults.iter().find(|f| f.at_s == at_s && f.what == what) {
+                if let Some(g) = r.faults.iter().find(|f| f.at_s == at_s && f.what() == what) {
                     let _ = writeln!(s, "  {:>10}  {:<11} {}", "", r.design, g.effect);
                 }
             }
@@ -423,21 +396,4 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
         }
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(dollars(123_456), "$1,234.56");
-        assert_eq!(ms(12.34), "12.3 ms");
-        assert_eq!(ms(1234.0), "1234 ms");
-        assert_eq!(ms(12_345.0), "12.3 s");
-        assert_eq!(pct(0.99984), "99.98%");
-    }
 }

@@ -1,4 +1,5 @@
-//! The real world's adapters: the ports on real infrastructure, for `scalelab serve`.
+//! The real world: the ports on real infrastructure, and the shop deployed on them (what
+//! `scalelab serve` runs).
 //!
 //! Compiled only without `--cfg madsim`: sqlx, redis and async-nats need a real tokio reactor,
 //! so the simulator never builds this module (its own adapters live in `sim/`).
@@ -10,11 +11,17 @@
 //! - [`nats`]: the `Publisher` and `Subscription` ports on NATS JetStream.
 //! - [`local`]: a mailer that appends to a log file, the embedded default.
 //! - [`cookies`]: HMAC-signed session cookies, as a layer around the storefront.
+//! - [`deploy`]: the whole real deployment of each design from the parts above and the rest of
+//!   this crate (`Config`, `start`, `Shop::stop`, the graceful shutdown).
+//! - [`balance`]: the load balancer in front of the replicas.
 //!
-//! Must not: log or print a secret. Every error that names a service goes through
-//! [`ServiceError`], which shows its URL without the password.
+//! Must not: print (only `tui/` does: what an operator should see is returned), or show a
+//! secret. Every error that names a service goes through [`ServiceError`], which shows its URL
+//! without the password.
 
+pub mod balance;
 pub mod cookies;
+pub mod deploy;
 pub mod local;
 pub mod nats;
 pub mod redis_sessions;

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
-use scalelab_sim::fault::{Command, Fault, Scheduled};
-use scalelab_sim::live::{Frame, LiveSession, Update};
+use scalelab_sim::harness::live::{Frame, LiveSession, Update};
+use scalelab_sim::scenario::fault::{Command, Fault, Scheduled};
 use scalelab_sim::{Design, Report, Scenario};
 
 use super::keymap::{self, Action};
@@ -356,7 +356,7 @@ impl App {
     }
 
     fn inject(&mut self, fault: Fault) {
-        let what = scalelab_sim::inject::describe(&fault);
+        let what = fault.to_string();
         self.command(Command::Inject { fault }, &what);
     }
 

@@ -5,7 +5,7 @@
 //! exactly what a key does. Must not: act on anything (the app does).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use scalelab_sim::fault::{Fault, Role};
+use scalelab_sim::scenario::fault::{Fault, Role};
 use scalelab_sim::scenario::{Positive, Probability};
 
 #[derive(Debug, Clone, Copy, PartialEq)]

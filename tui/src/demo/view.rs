@@ -10,12 +10,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline};
 use ratatui::Frame;
-use scalelab_sim::inject::Health;
-use scalelab_sim::live::NodeView;
+use scalelab_sim::faults::inject::Health;
+use scalelab_sim::harness::live::NodeView;
 
 use super::app::{clock, App, Mode, Pane};
 use super::keymap::{self, KEYMAP};
-use crate::summary::thousands;
+use crate::format::{count_brief, dollars_brief, ms_brief, pct_brief, thousands};
 
 /// The smallest terminal the view is drawn in.
 pub const MIN_WIDTH: u16 = 80;
@@ -180,7 +180,7 @@ fn render_pane(
         "p99",
         &pane.p99_ms,
         slo_ms,
-        &ms(w.p99_ms),
+        &ms_brief(w.p99_ms),
         Color::Magenta,
     );
     let total = if frame.requests > 0 {
@@ -199,33 +199,33 @@ fn render_pane(
     };
     // Each line in full where the pane is wide enough, else in its short form.
     let width = usize::from(inner.width);
-    let latency = format!("p50 {} · p99 {} · ", ms(w.p50_ms), ms(w.p99_ms));
+    let latency = format!("p50 {} · p99 {} · ", ms_brief(w.p50_ms), ms_brief(w.p99_ms));
     let full = latency.len() + "avail 100% now, 100% all".len() + 4 <= width;
     let (lead, mid, tail) = if full {
         (latency, " now, ", " all")
     } else {
-        (format!("p50 {} · ", ms(w.p50_ms)), " (all ", ")")
+        (format!("p50 {} · ", ms_brief(w.p50_ms)), " (all ", ")")
     };
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::raw(format!("{lead}avail ")),
-            Span::styled(pct(w.availability), avail_style(w.availability)),
+            Span::styled(pct_brief(w.availability), avail_style(w.availability)),
             Span::raw(mid),
-            Span::styled(pct(total), avail_style(total)),
+            Span::styled(pct_brief(total), avail_style(total)),
             Span::raw(tail),
         ])),
         figures,
     );
     let long = format!(
         "errors {} · revenue lost {} · replicas {}",
-        short(frame.errors),
-        money(frame.revenue_lost_cents),
+        count_brief(frame.errors),
+        dollars_brief(frame.revenue_lost_cents),
         w.replicas
     );
     let brief = format!(
         "err {} · lost {} · replicas {}",
-        short(frame.errors),
-        money(frame.revenue_lost_cents),
+        count_brief(frame.errors),
+        dollars_brief(frame.revenue_lost_cents),
         w.replicas
     );
     f.render_widget(
@@ -239,7 +239,7 @@ fn render_pane(
     let has_broker = frame.nodes.iter().any(|n| n.group == "broker");
     let mut load_line = load_line(&frame.shard_cpu);
     if has_broker {
-        let lag = short(w.queue_lag);
+        let lag = count_brief(w.queue_lag);
         let label = if load_line.width() + 14 + lag.len() <= width {
             "queue lag"
         } else {
@@ -550,33 +550,4 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
         width: width.min(area.width),
         height: height.min(area.height),
     }
-}
-
-fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.1} s", v / 1000.0)
-    } else {
-        format!("{v:.0} ms")
-    }
-}
-
-fn pct(a: f64) -> String {
-    if a >= 1.0 {
-        "100%".into()
-    } else {
-        format!("{:.1}%", a * 100.0)
-    }
-}
-
-/// 1234 -> 1.2k; 1234567 -> 1.2M.
-fn short(v: u64) -> String {
-    match v {
-        0..=9_999 => v.to_string(),
-        10_000..=999_999 => format!("{:.1}k", v as f64 / 1000.0),
-        _ => format!("{:.1}M", v as f64 / 1_000_000.0),
-    }
-}
-
-fn money(cents: u64) -> String {
-    format!("€{}", short(cents / 100))
 }

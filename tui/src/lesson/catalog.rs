@@ -314,7 +314,10 @@ impl Figure {
             return Some(Figure::Run(RunFigure::Check(c.to_owned())));
         }
         if let Some(n) = s.strip_prefix("lag_cleared_at_s:") {
-            return n.parse().ok().map(|n| Figure::Run(RunFigure::LagClearedAt(n)));
+            return n
+                .parse()
+                .ok()
+                .map(|n| Figure::Run(RunFigure::LagClearedAt(n)));
         }
         if let Some(c) = s.strip_prefix("violations:") {
             return Some(Figure::Run(RunFigure::Violations(c.to_owned())));

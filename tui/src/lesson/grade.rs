@@ -14,14 +14,14 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use scalelab_sim::check::Status;
+use scalelab_sim::judge::check::Status;
 use scalelab_sim::{Design, Report, RunError, RunOptions, Scenario};
 use scalelab_system::exercises::{Code, Exercise as Swap};
 use scalelab_system::shard::ShardMap;
 
 use super::answer::{locate, Answer};
 use super::catalog::{Cmp, CodeExercise, Exercise, Figure, Over, RunFigure, Target, Unit};
-use crate::summary::{ms, thousands};
+use crate::format::{ms, thousands};
 
 /// Which seed a run was, as the output may name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,9 +257,9 @@ fn run_value(figure: &RunFigure, r: &Report) -> Value {
         ),
         RunFigure::ShardCpuRatio => Value::Num(shard_cpu_ratio(&r.cpu.shard_cpu_mean)),
         RunFigure::DbCpuPeak => Value::Num(r.cpu.db_peak),
-        RunFigure::DbCoresTotal => Value::Num(
-            f64::from(r.cpu.db_cores) * r.cpu.shard_cpu_mean.len().max(1) as f64,
-        ),
+        RunFigure::DbCoresTotal => {
+            Value::Num(f64::from(r.cpu.db_cores) * r.cpu.shard_cpu_mean.len().max(1) as f64)
+        }
         RunFigure::SessionsStarted => Value::Num(r.sessions.started as f64),
         RunFigure::Throughput => Value::Num(r.throughput_rps),
     }
@@ -306,7 +306,7 @@ fn placement<'a>(case: &Case<'a>) -> Placement<'a> {
             Box::new(move |c, n| scalelab_system::exercises::shard_for(code, c, n))
         }
         _ => {
-            let map = scalelab_sim::design::shard_map(case.scenario);
+            let map = scalelab_sim::deployment::design::shard_map(case.scenario);
             Box::new(move |c, n| {
                 if n == map.shards() {
                     map.shard_for(c)
@@ -873,7 +873,10 @@ mod tests {
         assert_eq!(lag_cleared_at(&r, 7), 0.0, "never above 7");
         assert!((replica_minutes(&r) - 16.0 / 60.0).abs() < 1e-12);
         r.series.push(point(3.0, 3, 6));
-        assert!(lag_cleared_at(&r, 2).is_infinite(), "still lagging at the end");
+        assert!(
+            lag_cleared_at(&r, 2).is_infinite(),
+            "still lagging at the end"
+        );
         assert_eq!(lag_cleared_at(&r, 3), 2.0, "3 is not above 3");
         r.series.clear();
         assert_eq!(lag_cleared_at(&r, 0), 0.0);

@@ -1,0 +1,225 @@
+//! Swarm schedules: random faults drawn from the seed. Swarm testing switches some kinds off
+//! entirely for each seed, so that one seed explores a few kinds hard rather than every kind
+//! a little (Groce et al., "Swarm Testing").
+//!
+//! Must not: apply anything (the harness and the injector do), or draw from anything but the
+//! run's seed (`seed::stream`).
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::numbers::{NonNegative, Positive, Probability};
+use crate::scenario::fault::{Fault, FaultKind, Role, TimedFault};
+use crate::seed::{stream, Purpose};
+
+/// A swarm schedule: how many faults, of which kinds, when and for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swarm {
+    /// How many faults each seed gets.
+    pub faults: u32,
+    /// The kinds to draw from (all of them if absent).
+    #[serde(default)]
+    pub kinds: Option<Vec<FaultKind>>,
+    /// No fault starts before this, in seconds.
+    #[serde(default = "from_the_start")]
+    pub from_s: NonNegative,
+    /// Shortest and longest duration of a drawn fault, in seconds.
+    pub min_duration_s: Positive,
+    pub max_duration_s: Positive,
+}
+
+fn from_the_start() -> NonNegative {
+    NonNegative(0.0)
+}
+
+impl Swarm {
+    /// Checks what serde cannot: the durations' order. (Unknown kinds are refused as
+    /// they are read, pointing at the name.)
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_duration_s.0 < self.min_duration_s.0 {
+            return Err(format!(
+                "max_duration_s ({}) is below min_duration_s ({})",
+                self.max_duration_s.0, self.min_duration_s.0
+            ));
+        }
+        Ok(())
+    }
+
+    /// This seed's faults, in time order: a pure function of the seed and the parameters.
+    pub fn schedule(
+        &self,
+        seed: u64,
+        duration_s: f64,
+        shards: u32,
+        products: u32,
+    ) -> Vec<TimedFault> {
+        let mut rng = stream(seed, Purpose::Faults);
+        let allowed: Vec<FaultKind> = match &self.kinds {
+            Some(kinds) => FaultKind::ALL
+                .into_iter()
+                .filter(|k| kinds.contains(k))
+                .collect(),
+            None => FaultKind::ALL.to_vec(),
+        };
+        // Swarm: each kind is on with probability 1/2 (at least one stays on), and the kinds
+        // that are on get random weights.
+        let mut on: Vec<(FaultKind, f64)> = allowed
+            .iter()
+            .filter(|_| rng.gen_bool(0.5))
+            .map(|&k| (k, 0.0))
+            .collect();
+        if on.is_empty() {
+            if let Some(&k) = allowed.choose(&mut rng) {
+                on.push((k, 0.0));
+            }
+        }
+        for w in &mut on {
+            w.1 = rng.gen_range(0.1..1.0);
+        }
+        let Ok(dist) = rand::distributions::WeightedIndex::new(on.iter().map(|w| w.1)) else {
+            return Vec::new();
+        };
+        let (min, max) = (self.min_duration_s.0, self.max_duration_s.0);
+        let latest = (duration_s - min).max(self.from_s.0);
+        let mut faults: Vec<TimedFault> = (0..self.faults)
+            .map(|_| {
+                let kind = on[rng.sample(&dist)].0;
+                let at_s = rng.gen_range(self.from_s.0..=latest).floor();
+                let d = Positive(rng.gen_range(min..=max).round().max(1.0));
+                let fault = draw(kind, d, shards, products, &mut rng);
+                TimedFault { at_s, fault }
+            })
+            .collect();
+        faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        faults
+    }
+}
+
+/// One fault of `kind` lasting `d`, with drawn targets.
+fn draw(kind: FaultKind, d: Positive, shards: u32, products: u32, rng: &mut impl Rng) -> Fault {
+    let any_role = |rng: &mut dyn rand::RngCore| -> Role {
+        let roles = [
+            Role::App,
+            Role::SessionStore,
+            Role::Db,
+            Role::Shard(rng.gen_range(0..shards.max(1))),
+            Role::Broker,
+            Role::Worker,
+            Role::Mail,
+        ];
+        roles[rng.gen_range(0..roles.len())]
+    };
+    match kind {
+        FaultKind::Slow => Fault::Slow {
+            target: [Role::App, Role::SessionStore, Role::Db][rng.gen_range(0..3)],
+            factor: Positive(rng.gen_range(2.0..8.0_f64).round()),
+            duration_s: d,
+        },
+        FaultKind::Partition => {
+            let a = any_role(rng);
+            let mut b = any_role(rng);
+            while b == a {
+                b = any_role(rng);
+            }
+            Fault::Partition {
+                between: [a, b],
+                duration_s: d,
+            }
+        }
+        FaultKind::Network => Fault::Network {
+            extra_latency_ms: NonNegative(rng.gen_range(0..200) as f64),
+            loss: Probability(f64::from(rng.gen_range(0..5u32)) / 100.0),
+            duration_s: d,
+        },
+        FaultKind::BrokerOutage => Fault::BrokerOutage {
+            leader_only: rng.gen_bool(0.5),
+            duration_s: d,
+        },
+        FaultKind::DbDown => Fault::DbDown {
+            target: if shards > 1 && rng.gen_bool(0.5) {
+                Role::Shard(rng.gen_range(0..shards))
+            } else {
+                Role::Db
+            },
+            duration_s: d,
+        },
+        FaultKind::HotShard => Fault::HotShard {
+            shard: rng.gen_range(0..shards.max(1)),
+            share: Probability(rng.gen_range(0.3..0.9)),
+            duration_s: d,
+        },
+        FaultKind::HotProduct => Fault::HotProduct {
+            product: rng.gen_range(1..=products.max(1)),
+            share: Probability(rng.gen_range(0.3..0.9)),
+            duration_s: d,
+        },
+        FaultKind::MailOutage => Fault::MailOutage { duration_s: d },
+        FaultKind::Kill => Fault::Kill {
+            target: any_role(rng),
+            restart_after_s: Some(d),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn swarm() -> Swarm {
+        Swarm {
+            faults: 8,
+            kinds: None,
+            from_s: NonNegative(10.0),
+            min_duration_s: Positive(5.0),
+            max_duration_s: Positive(30.0),
+        }
+    }
+
+    #[test]
+    fn a_swarm_schedule_is_a_function_of_the_seed() {
+        let s = swarm();
+        assert_eq!(s.schedule(7, 300.0, 4, 500), s.schedule(7, 300.0, 4, 500));
+        assert_ne!(s.schedule(7, 300.0, 4, 500), s.schedule(8, 300.0, 4, 500));
+    }
+
+    #[test]
+    fn swarm_faults_are_valid_and_in_time_order() {
+        let s = swarm();
+        for seed in 0..200 {
+            let faults = s.schedule(seed, 300.0, 4, 500);
+            assert_eq!(faults.len(), 8);
+            for pair in faults.windows(2) {
+                assert!(pair[0].at_s <= pair[1].at_s);
+            }
+            for f in &faults {
+                assert!(f.at_s >= 10.0 && f.at_s <= 295.0, "{f:?}");
+                f.fault.check(4, 500).expect("a drawn fault is valid");
+            }
+        }
+    }
+
+    #[test]
+    fn swarm_switches_kinds_off_per_seed() {
+        let s = Swarm {
+            faults: 40,
+            ..swarm()
+        };
+        let kinds = |seed| {
+            let mut k: Vec<FaultKind> = s
+                .schedule(seed, 300.0, 4, 500)
+                .iter()
+                .map(|f| f.fault.kind())
+                .collect();
+            k.sort();
+            k.dedup();
+            k
+        };
+        // With 40 faults every kind that is on shows up; some seeds must leave kinds out,
+        // and not all seeds the same ones.
+        let sets: Vec<Vec<FaultKind>> = (0..20).map(kinds).collect();
+        assert!(sets.iter().any(|k| k.len() < FaultKind::ALL.len()));
+        assert!(sets.windows(2).any(|w| w[0] != w[1]));
+    }
+}

@@ -1,0 +1,364 @@
+//! Simulated users: each session is a task that speaks real HTTP (hyper) to the storefront over
+//! the simulated network, following its drawn plan, waiting its think time between pages and
+//! leaving when a page is too slow or fails.
+//!
+//! Must not: know how the shop works inside. It sees only HTTP, like a browser.
+
+use crate::world::deadline::Deadlines;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::time::Instant;
+
+use crate::metrics::{Outcome, Recorder, SessionEnd};
+use crate::traffic::workload::{SessionPlan, Step};
+use crate::world::host::Kind;
+use crate::world::net::Flushed;
+
+/// What every user of one design shares.
+pub struct Users {
+    pub app: SocketAddr,
+    /// A browser gives up on a request after the SLO's timeout.
+    pub slo: Deadlines,
+    pub recorder: Arc<Mutex<Recorder>>,
+    /// Virtual time the run began; events are stamped relative to it.
+    pub start: Instant,
+    /// No user starts a new request after this.
+    pub stop_at: Instant,
+}
+
+impl Users {
+    fn record(&self, f: impl FnOnce(&mut Recorder, Duration)) {
+        let at = Instant::now().duration_since(self.start);
+        let mut r = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut r, at);
+    }
+}
+
+struct Reply {
+    status: u16,
+    cookie: Option<String>,
+    body: Bytes,
+}
+
+/// Sends one request on an open connection.
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: Request<Full<Bytes>>,
+) -> Result<Reply, hyper::Error> {
+    sender.ready().await?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let cookie = resp
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(Reply {
+        status,
+        cookie,
+        body,
+    })
+}
+
+fn request(step: Step, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
+    let (kind, method, path, body) = match step {
+        Step::Browse => (Kind::Browse, Method::GET, "/products".to_owned(), None),
+        Step::View(p) => (Kind::Product, Method::GET, format!("/products/{p}"), None),
+        Step::Login(c) => (
+            Kind::Login,
+            Method::POST,
+            "/login".to_owned(),
+            Some(format!(r#"{{"customer_id":{c}}}"#)),
+        ),
+        Step::Add { product, quantity } => (
+            Kind::Cart,
+            Method::POST,
+            "/cart/items".to_owned(),
+            Some(format!(
+                r#"{{"product_id":{product},"quantity":{quantity}}}"#
+            )),
+        ),
+        Step::Remove(p) => (Kind::Cart, Method::DELETE, format!("/cart/items/{p}"), None),
+        Step::Checkout => (Kind::Checkout, Method::POST, "/checkout".to_owned(), None),
+        Step::Orders => (Kind::Orders, Method::GET, "/orders".to_owned(), None),
+    };
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, "shop");
+    if let Some(c) = cookie {
+        b = b.header(COOKIE, c);
+    }
+    let body = match body {
+        Some(json) => {
+            b = b.header(CONTENT_TYPE, "application/json");
+            Full::new(Bytes::from(json))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    // Every part above is a valid constant or number, so building cannot fail; if it ever
+    // did, an empty GET / is a harmless stand-in that the metrics would show as "other".
+    let req = b
+        .body(body)
+        .unwrap_or_else(|_| Request::new(Full::new(Bytes::new())));
+    (kind, req)
+}
+
+/// A number field of a small JSON reply (`total_cents`, `order_id`), if present.
+fn json_u64(body: &serde_json::Value, field: &str) -> Option<u64> {
+    body.get(field)?.as_u64()
+}
+
+/// The products in a cart reply (`{"lines": [{"product_id": ..}, ..]}`).
+fn cart_products(body: &serde_json::Value) -> BTreeSet<u64> {
+    body.get("lines")
+        .and_then(|l| l.as_array())
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l.get("product_id")?.as_u64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What a browser remembers of its visit: who it logged in as and what it put in its cart. A
+/// shop that forgets either between two successful requests has lost the cart (the checker
+/// of "a cart survives the death of the node that served it" reads these observations).
+#[derive(Default)]
+struct Memory {
+    customer: Option<u64>,
+    expected: BTreeSet<u64>,
+    cart_cents: u64,
+}
+
+impl Memory {
+    /// Takes in the shop's answer `status`/`body` to `step`; reports what contradicts what
+    /// the browser knows, and acknowledged orders.
+    fn saw(&mut self, step: Step, status: u16, body: &[u8], session: u64, users: &Users) {
+        let body = || serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
+        let lost = |what: String| {
+            users.record(|r, at| r.cart_lost(at, session, what));
+        };
+        match (step, status) {
+            (Step::Login(c), 200) => self.customer = Some(c),
+            (Step::Add { product, .. }, 200) => {
+                let body = body();
+                self.cart_cents = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                self.expected.insert(u64::from(product));
+                let seen = cart_products(&body);
+                if !self.expected.is_subset(&seen) {
+                    let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
+                    lost(format!(
+                        "after adding product {product} the cart lacks {missing:?}"
+                    ));
+                    self.expected = seen;
+                }
+            }
+            (Step::Remove(p), 200) => {
+                let body = body();
+                self.cart_cents = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                self.expected.remove(&u64::from(p));
+                let seen = cart_products(&body);
+                if !self.expected.is_subset(&seen) {
+                    let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
+                    lost(format!(
+                        "after removing product {p} the cart lacks {missing:?}"
+                    ));
+                    self.expected = seen;
+                }
+            }
+            (Step::Remove(p), 404) if self.expected.contains(&u64::from(p)) => {
+                lost(format!(
+                    "product {p} was in the cart, the shop says it is not"
+                ));
+                self.expected.clear();
+            }
+            (Step::Checkout, 201) => {
+                let body = body();
+                let order = json_u64(&body, "order_id").unwrap_or(0);
+                let total = json_u64(&body, "total_cents").unwrap_or(self.cart_cents);
+                let who = self.customer.unwrap_or(0);
+                users.record(|r, at| r.order(at, session, order, who, total));
+                self.cart_cents = 0;
+                self.expected.clear();
+            }
+            (Step::Checkout, 401) if self.customer.is_some() => {
+                lost("logged in, but checkout says to log in: the session is gone".into());
+                self.expected.clear();
+            }
+            (Step::Checkout, 400) if !self.expected.is_empty() => {
+                lost(format!(
+                    "checkout says the cart is empty; it held {:?}",
+                    self.expected
+                ));
+                self.expected.clear();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sends one request of a session on its kept-alive connection, opening one first if it has
+/// none (a browser opens its connection on the first page and keeps it alive), and gives up
+/// at the SLO's timeout.
+async fn attempt(
+    sender: &mut Option<SendRequest<Full<Bytes>>>,
+    req: Request<Full<Bytes>>,
+    users: &Users,
+) -> Result<Reply, Outcome> {
+    // A kept-alive connection the server closed (its node died, say) is replaced before the
+    // next page, as a browser does; only a failure on a live connection is an error.
+    if sender.as_ref().is_some_and(|s| s.is_closed()) {
+        *sender = None;
+    }
+    let attempt = async {
+        if sender.is_none() {
+            let stream = Flushed::connect(users.app)
+                .await
+                .map_err(|_| Outcome::Connect)?;
+            let (s, conn) = http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|_| Outcome::Connect)?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            *sender = Some(s);
+        }
+        match sender.as_mut() {
+            Some(s) => send(s, req).await.map_err(|_| Outcome::Broken),
+            None => Err(Outcome::Connect),
+        }
+    };
+    match users.slo.timeout(attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(Outcome::Timeout),
+    }
+}
+
+/// Runs one session to its end. Latency of each request counts from its intended start: the
+/// session's scheduled arrival for the first request, the end of the think time for the rest.
+pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>) {
+    let session = plan.index;
+    users.record(|r, at| r.session_started(at, session));
+    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut cookie: Option<String> = None;
+    let mut memory = Memory::default();
+    let mut end = SessionEnd::Done;
+    for (i, &step) in plan.steps.iter().enumerate() {
+        let intended = if i == 0 {
+            arrived
+        } else {
+            tokio::time::sleep(Duration::from_secs_f64(plan.think_ms[i] / 1000.0)).await;
+            Instant::now()
+        };
+        if intended >= users.stop_at {
+            end = SessionEnd::Cut;
+            break;
+        }
+        let (kind, req) = request(step, cookie.as_deref());
+        let result = attempt(&mut sender, req, &users).await;
+        let latency = Instant::now().duration_since(intended);
+        let outcome = match &result {
+            Ok(reply) => Outcome::Status(reply.status),
+            Err(o) => *o,
+        };
+        users.record(|r, at| r.request(at, session, i, kind, outcome, latency));
+        let reply = match result {
+            Ok(reply) if reply.status < 500 => reply,
+            _ => {
+                end = SessionEnd::Error;
+                break;
+            }
+        };
+        if let Some(c) = reply.cookie {
+            cookie = Some(c);
+        }
+        memory.saw(step, reply.status, &reply.body, session, &users);
+        if latency.as_secs_f64() * 1000.0 > plan.patience_ms {
+            end = SessionEnd::Slow;
+            break;
+        }
+    }
+    let cart_cents = memory.cart_cents;
+    users.record(|r, at| r.session_ended(at, session, end, cart_cents));
+}
+
+/// One try of the liveness probe (see `recovery`): a shopper who logs in as `customer`,
+/// puts one unit of the first product in stock into the cart and checks out, on a fresh
+/// connection. The order id and its total, or which step failed and how.
+pub async fn probe_checkout(app: SocketAddr, customer: u64) -> Result<(u64, u64), String> {
+    let stream = Flushed::connect(app)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut cookie: Option<String> = None;
+    let mut call = async |step: Step, cookie: &mut Option<String>| {
+        let (kind, req) = request(step, cookie.as_deref());
+        let reply = send(&mut sender, req)
+            .await
+            .map_err(|e| format!("{}: {e}", kind.name()))?;
+        if let Some(c) = reply.cookie.clone() {
+            *cookie = Some(c);
+        }
+        Ok::<_, String>(reply)
+    };
+    let expect = |reply: &Reply, status: u16, what: &str| {
+        if reply.status == status {
+            Ok(())
+        } else {
+            Err(format!("{what}: http {}", reply.status))
+        }
+    };
+    let login = call(Step::Login(customer), &mut cookie).await?;
+    expect(&login, 200, "login")?;
+    // The first product with stock left: a sold-out product is not the shop failing.
+    let mut product = None;
+    for id in 1..=PROBE_PRODUCTS {
+        let page = call(Step::View(id), &mut cookie).await?;
+        expect(&page, 200, "product page")?;
+        let body = serde_json::from_slice::<serde_json::Value>(&page.body).unwrap_or_default();
+        if json_u64(&body, "in_stock").is_some_and(|n| n > 0) {
+            product = Some(id);
+            break;
+        }
+    }
+    let Some(product) = product else {
+        return Err(format!("the first {PROBE_PRODUCTS} products are sold out"));
+    };
+    let add = call(
+        Step::Add {
+            product,
+            quantity: 1,
+        },
+        &mut cookie,
+    )
+    .await?;
+    expect(&add, 200, "add to cart")?;
+    let checkout = call(Step::Checkout, &mut cookie).await?;
+    expect(&checkout, 201, "checkout")?;
+    let body = serde_json::from_slice::<serde_json::Value>(&checkout.body).unwrap_or_default();
+    Ok((
+        json_u64(&body, "order_id").unwrap_or(0),
+        json_u64(&body, "total_cents").unwrap_or(0),
+    ))
+}
+
+/// How many products the probe looks at for one in stock.
+const PROBE_PRODUCTS: u32 = 20;

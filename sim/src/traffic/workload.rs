@@ -1,0 +1,284 @@
+//! The workload generator: when sessions arrive, who shops, and what each session does.
+//!
+//! Everything here is a pure function of the run's seed. Each purpose has its own ChaCha
+//! stream (arrivals, customers, funnel), and every session draws from its own sub-stream
+//! (`set_stream(session index)`), so adding a draw to one session or one purpose never shifts
+//! another. Must not: touch the simulator, the clock, or any other source of randomness.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, Zipf};
+
+use crate::scenario::{Funnel, Workload};
+use crate::seed::{stream, Purpose};
+use scalelab_system::model::{CustomerId, ProductId};
+
+/// Arrival rate over time, linear between points and flat before the first and after the last.
+#[derive(Debug, Clone)]
+pub struct RateCurve {
+    points: Vec<(f64, f64)>,
+}
+
+impl RateCurve {
+    /// `points` are (seconds, sessions per second), in time order.
+    pub fn new(points: Vec<(f64, f64)>) -> RateCurve {
+        RateCurve { points }
+    }
+
+    pub fn from_workload(w: &Workload) -> RateCurve {
+        RateCurve::new(
+            w.curve
+                .iter()
+                .map(|p| (p.at_s.get_ref().0, p.sessions_per_s.0))
+                .collect(),
+        )
+    }
+
+    pub fn rate_at(&self, t: f64) -> f64 {
+        let Some(&(t0, r0)) = self.points.first() else {
+            return 0.0;
+        };
+        if t <= t0 {
+            return r0;
+        }
+        for pair in self.points.windows(2) {
+            let ((a, ra), (b, rb)) = (pair[0], pair[1]);
+            if t <= b {
+                return ra + (rb - ra) * (t - a) / (b - a);
+            }
+        }
+        self.points.last().map_or(0.0, |p| p.1)
+    }
+
+    pub fn max_rate(&self) -> f64 {
+        self.points.iter().map(|p| p.1).fold(0.0, f64::max)
+    }
+
+    /// Expected number of arrivals in [0, until): the integral of the rate.
+    pub fn expected_arrivals(&self, until: f64) -> f64 {
+        // Fine-grained trapezoids: exact for the piecewise-linear curve up to the grid.
+        let steps = 10_000;
+        let dt = until / steps as f64;
+        (0..steps)
+            .map(|i| {
+                let t = i as f64 * dt;
+                (self.rate_at(t) + self.rate_at(t + dt)) / 2.0 * dt
+            })
+            .sum()
+    }
+}
+
+/// Open-model arrival times (seconds) of a non-homogeneous Poisson process, by thinning:
+/// candidates come at the curve's peak rate and each is kept with probability rate(t)/peak.
+pub struct Arrivals {
+    curve: RateCurve,
+    peak: f64,
+    until: f64,
+    t: f64,
+    rng: ChaCha8Rng,
+}
+
+impl Arrivals {
+    pub fn new(curve: RateCurve, until: f64, rng: ChaCha8Rng) -> Arrivals {
+        let peak = curve.max_rate();
+        Arrivals {
+            curve,
+            peak,
+            until,
+            t: 0.0,
+            rng,
+        }
+    }
+}
+
+impl Iterator for Arrivals {
+    type Item = f64;
+
+    fn next(&mut self) -> Option<f64> {
+        if self.peak <= 0.0 {
+            return None;
+        }
+        loop {
+            // Inverse transform of the exponential gap; 1 - u is in (0, 1], so ln is finite.
+            let u: f64 = self.rng.gen();
+            self.t += -(1.0 - u).ln() / self.peak;
+            if self.t >= self.until {
+                return None;
+            }
+            let keep: f64 = self.rng.gen();
+            if keep * self.peak < self.curve.rate_at(self.t) {
+                return Some(self.t);
+            }
+        }
+    }
+}
+
+/// One request a session makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Browse,
+    View(ProductId),
+    Login(CustomerId),
+    Add { product: ProductId, quantity: u32 },
+    Remove(ProductId),
+    Checkout,
+    Orders,
+}
+
+/// A whole session, drawn before it starts: the steps it will take if nothing goes wrong, the
+/// pause before each step after the first, and how long this user waits for a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPlan {
+    pub index: u64,
+    pub customer: CustomerId,
+    pub steps: Vec<Step>,
+    pub think_ms: Vec<f64>,
+    pub patience_ms: f64,
+}
+
+/// Draws session plans. Cheap to share: every plan seeds its own sub-streams.
+pub struct Planner {
+    seed: u64,
+    funnel: Funnel,
+    think: Exp<f64>,
+    patience_mean_ms: f64,
+    customers: Zipf<f64>,
+    products: Zipf<f64>,
+}
+
+impl Planner {
+    pub fn new(seed: u64, w: &Workload) -> Planner {
+        // Zipf::new fails only for n < 1 or a negative exponent, which the scenario rules out;
+        // the fallback keeps this total anyway.
+        let zipf = |n: u32, s: f64| {
+            Zipf::new(u64::from(n), s)
+                .unwrap_or_else(|_| Zipf::new(1, 0.0).expect("n=1, s=0 is valid"))
+        };
+        Planner {
+            seed,
+            funnel: w.funnel.clone(),
+            think: Exp::new(1.0 / w.think_time_ms_mean.0)
+                .unwrap_or_else(|_| Exp::new(1.0).expect("rate 1 is valid")),
+            patience_mean_ms: w.patience_ms_mean.0,
+            customers: zipf(w.customers.get(), w.customer_skew.0),
+            products: zipf(w.products.get(), w.product_skew.0),
+        }
+    }
+
+    /// The plan of session number `index` (0, 1, 2, ... in arrival order).
+    pub fn plan(&self, index: u64) -> SessionPlan {
+        let mut who = stream(self.seed, Purpose::Customers);
+        who.set_stream(index);
+        let customer = self.customers.sample(&mut who) as CustomerId;
+
+        let mut rng = stream(self.seed, Purpose::Funnel);
+        rng.set_stream(index);
+        let f = &self.funnel;
+        let mut steps = vec![Step::Browse];
+        // Geometric number of product views with the configured mean.
+        let p_more = f.product_views_mean.0 / (1.0 + f.product_views_mean.0);
+        let mut last_viewed = None;
+        while rng.gen_bool(p_more) && steps.len() < 50 {
+            let p = self.products.sample(&mut rng) as ProductId;
+            steps.push(Step::View(p));
+            last_viewed = Some(p);
+        }
+        if let Some(first) = last_viewed.filter(|_| rng.gen_bool(f.add_to_cart.0)) {
+            steps.push(Step::Login(customer));
+            steps.push(Step::Add {
+                product: first,
+                quantity: rng.gen_range(1..=3),
+            });
+            let mut in_cart = vec![first];
+            if rng.gen_bool(f.second_item.0) {
+                let second = self.products.sample(&mut rng) as ProductId;
+                steps.push(Step::View(second));
+                steps.push(Step::Add {
+                    product: second,
+                    quantity: 1,
+                });
+                if second != first {
+                    in_cart.push(second);
+                }
+            }
+            if in_cart.len() > 1 && rng.gen_bool(f.remove_item.0) {
+                steps.push(Step::Remove(in_cart[1]));
+            }
+            if rng.gen_bool(f.checkout.0) {
+                steps.push(Step::Checkout);
+                if rng.gen_bool(f.view_orders.0) {
+                    steps.push(Step::Orders);
+                }
+            }
+        }
+        let think_ms = (0..steps.len())
+            .map(|_| self.think.sample(&mut rng))
+            .collect();
+        // Patience: exponential around the mean, but nobody gives up in under 300 ms.
+        let patience_ms = 300.0 + -(1.0 - rng.gen::<f64>()).ln() * self.patience_mean_ms;
+        SessionPlan {
+            index,
+            customer,
+            steps,
+            think_ms,
+            patience_ms,
+        }
+    }
+
+    /// A closed-model user's pause before its first session, so that users do not all start
+    /// at the same instant.
+    pub fn start_offset_ms(&self, user: u64) -> f64 {
+        let mut rng = stream(self.seed, Purpose::Arrivals);
+        rng.set_stream(user);
+        self.think.sample(&mut rng)
+    }
+}
+
+/// Which shoppers a hot-shard or hot-product fault redirects; the fault injector sets it, the
+/// load generator reads it for each new session.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Skew {
+    /// (shard, share of new shoppers who are that shard's customers)
+    pub hot_shard: Option<(u32, f64)>,
+    /// (product, share of product views and cart adds that go to it)
+    pub hot_product: Option<(u32, f64)>,
+}
+
+/// Redirects a session's plan as a hot-shard or hot-product fault says (see [`Skew`]).
+/// Whether this session is redirected is drawn from its own sub-stream of the seed, so the
+/// same sessions are redirected in every design and every replay.
+pub fn skew_plan(
+    plan: &mut SessionPlan,
+    seed: u64,
+    hot_shard: Option<(u32, f64)>,
+    hot_product: Option<(u32, f64)>,
+    map: &scalelab_system::shard::ShardMap,
+    customers: u32,
+) {
+    let mut rng = stream(seed, Purpose::Skew);
+    rng.set_stream(plan.index);
+    let (u_shard, u_product): (f64, f64) = (rng.gen(), rng.gen());
+    if let Some((shard, _)) = hot_shard.filter(|&(_, share)| u_shard < share) {
+        // The next customer id (wrapping) who lives on the hot shard.
+        let n = u64::from(customers.max(1));
+        let hot = (0..n.min(100_000))
+            .map(|k| (plan.customer - 1 + k) % n + 1)
+            .find(|&c| map.shard_for(c) == shard);
+        if let Some(c) = hot {
+            plan.customer = c;
+            for step in &mut plan.steps {
+                if let Step::Login(who) = step {
+                    *who = c;
+                }
+            }
+        }
+    }
+    if let Some((product, _)) = hot_product.filter(|&(_, share)| u_product < share) {
+        for step in &mut plan.steps {
+            match step {
+                Step::View(p) | Step::Remove(p) | Step::Add { product: p, .. } => *p = product,
+                _ => {}
+            }
+        }
+    }
+}

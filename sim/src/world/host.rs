@@ -1,0 +1,247 @@
+//! Simulated hosts: CPU cores that requests wait for and use, with the Universal Scalability
+//! Law bending what each added core gives. Also the middleware that charges the storefront's
+//! requests to the app host.
+//!
+//! Real code runs in zero virtual time; this is where the world charges for it. Must not:
+//! contain storefront logic (it only classifies requests to price them).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::time::Instant;
+
+use crate::scenario::{AppCosts, Host};
+
+/// A host's cores.
+///
+/// Work is served first come, first served by the core that frees up first. When `n` cores
+/// are busy, each core's work takes `work * (1 + contention*(n-1) + coherency*n*(n-1))`. At
+/// full load a host of `c` cores thus does `c / (1 + a(c-1) + b c(c-1))` cores' worth of work:
+/// the Universal Scalability Law. Linear when `a = b = 0`; with `b > 0` there is a peak beyond
+/// which more cores make the host *slower*.
+///
+/// Cores are booked in virtual time (each core knows when it is next free) rather than by a
+/// semaphore and a sleep per piece of work: madsim never sleeps less than 1 ms, so sleeping per
+/// piece would round every sub-millisecond query up to 1 ms of a core and understate capacity.
+/// Booking keeps the cores' accounts exact; only the caller's wake-up is rounded.
+pub struct Cpu {
+    cores: u32,
+    contention: f64,
+    coherency: f64,
+    max_waiting: u32,
+    state: Mutex<Cores>,
+    /// A `slow` fault's factor as f64 bits (1.0 when healthy): every piece of work takes
+    /// this much longer.
+    slowdown: std::sync::atomic::AtomicU64,
+}
+
+struct Cores {
+    /// When each core finishes the work booked on it so far.
+    free_at: Vec<Instant>,
+    /// (finish, core-ns) of every piece of work booked and not yet finished. Work holds its
+    /// place until its booked finish even if its caller is dropped (hyper drops a handler
+    /// when its client gives up): a real server cannot know, and picks the request up anyway.
+    /// Counting from the bookings, rather than with a counter the caller decrements, also
+    /// keeps the accounts right whatever the caller does.
+    booked: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Core-nanoseconds of work finished.
+    busy_ns: u64,
+}
+
+impl Cores {
+    /// Moves work that has finished by `now` out of the bookings and into `busy_ns`.
+    fn settle(&mut self, now: Instant) {
+        while let Some(&Reverse((finish, ns))) = self.booked.peek() {
+            if finish > now {
+                break;
+            }
+            self.busy_ns += ns;
+            self.booked.pop();
+        }
+    }
+}
+
+/// Work was refused: too many already waiting for a core.
+#[derive(Debug)]
+pub struct Overloaded;
+
+impl Cpu {
+    pub fn new(host: &Host, max_waiting: u32) -> Cpu {
+        Cpu {
+            cores: host.cores.get(),
+            contention: host.contention.0,
+            coherency: host.coherency.0,
+            max_waiting,
+            state: Mutex::new(Cores {
+                free_at: Vec::new(),
+                booked: BinaryHeap::new(),
+                busy_ns: 0,
+            }),
+            slowdown: std::sync::atomic::AtomicU64::new(1.0f64.to_bits()),
+        }
+    }
+
+    /// Makes every later piece of work take `factor` times as long (1.0 restores the host).
+    pub fn set_slowdown(&self, factor: f64) {
+        self.slowdown
+            .store(factor.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn slowdown(&self) -> f64 {
+        f64::from_bits(self.slowdown.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The slow-down of each core's work when `n` cores are busy.
+    pub fn usl_factor(&self, n: u32) -> f64 {
+        let n = f64::from(n.max(1));
+        1.0 + self.contention * (n - 1.0) + self.coherency * n * (n - 1.0)
+    }
+
+    /// Cores' worth of work the host does at full load.
+    pub fn capacity(&self) -> f64 {
+        f64::from(self.cores) / self.usl_factor(self.cores)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cores> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `work` (time on one idle core) on this host; returns when it is done.
+    pub async fn run(&self, work: Duration) -> Result<(), Overloaded> {
+        if work.is_zero() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let finish = {
+            let mut st = self.lock();
+            st.settle(now);
+            if st.free_at.is_empty() {
+                st.free_at = vec![now; self.cores as usize];
+            }
+            let busy_now = st.free_at.iter().filter(|&&f| f > now).count();
+            if st.booked.len().saturating_sub(busy_now) >= self.max_waiting as usize {
+                return Err(Overloaded);
+            }
+            // The core that frees up first; ties go to the lowest index (deterministic).
+            let (core, &free) = st
+                .free_at
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, &f)| f)
+                .expect("a host has at least one core");
+            let start = free.max(now);
+            let busy_at_start = st.free_at.iter().filter(|&&f| f > start).count() as u32 + 1;
+            let took = work.mul_f64(self.usl_factor(busy_at_start) * self.slowdown());
+            st.free_at[core] = start + took;
+            st.booked
+                .push(Reverse((start + took, took.as_nanos() as u64)));
+            start + took
+        };
+        tokio::time::sleep_until(finish).await;
+        Ok(())
+    }
+
+    pub fn cores(&self) -> u32 {
+        self.cores
+    }
+
+    /// Core-nanoseconds of work finished so far (for utilization over an interval).
+    pub fn busy_ns(&self) -> u64 {
+        let mut st = self.lock();
+        st.settle(Instant::now());
+        st.busy_ns
+    }
+
+    /// The share of all cores busy over the last `span`, given the `busy_ns` seen at its
+    /// start (`seen`, which this moves to now): 0 to 1.
+    pub fn utilization(&self, seen: &mut u64, span: Duration) -> f64 {
+        let busy = self.busy_ns();
+        let used = (busy - *seen) as f64 / (span.as_nanos() as f64 * f64::from(self.cores));
+        *seen = busy;
+        used.min(1.0)
+    }
+}
+
+/// The kinds of storefront request, as the cost model and the metrics see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Browse,
+    Product,
+    Login,
+    Cart,
+    Checkout,
+    Orders,
+    Other,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Browse,
+        Kind::Product,
+        Kind::Login,
+        Kind::Cart,
+        Kind::Checkout,
+        Kind::Orders,
+        Kind::Other,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Browse => "browse",
+            Kind::Product => "product",
+            Kind::Login => "login",
+            Kind::Cart => "cart",
+            Kind::Checkout => "checkout",
+            Kind::Orders => "orders",
+            Kind::Other => "other",
+        }
+    }
+
+    /// Which kind a storefront request is, from its method and path.
+    pub fn of(method: &Method, path: &str) -> Kind {
+        match (method, path) {
+            (&Method::GET, "/products") => Kind::Browse,
+            (&Method::GET, p) if p.starts_with("/products/") => Kind::Product,
+            (&Method::POST, "/login") => Kind::Login,
+            (_, p) if p.starts_with("/cart") => Kind::Cart,
+            (&Method::POST, "/checkout") => Kind::Checkout,
+            (&Method::GET, "/orders") => Kind::Orders,
+            _ => Kind::Other,
+        }
+    }
+
+    pub fn cpu(self, costs: &AppCosts) -> Duration {
+        let ms = match self {
+            Kind::Browse => costs.browse_cpu_ms.0,
+            Kind::Product => costs.product_cpu_ms.0,
+            Kind::Login => costs.login_cpu_ms.0,
+            Kind::Cart => costs.cart_cpu_ms.0,
+            Kind::Checkout => costs.checkout_cpu_ms.0,
+            Kind::Orders => costs.orders_cpu_ms.0,
+            Kind::Other => 0.0,
+        };
+        Duration::from_secs_f64(ms / 1000.0)
+    }
+}
+
+/// What the cost middleware needs.
+pub struct Charge {
+    pub cpu: Arc<Cpu>,
+    pub costs: AppCosts,
+}
+
+/// Axum middleware: charge a request's CPU time to the host before the handler runs.
+pub async fn charge(State(charge): State<Arc<Charge>>, req: Request<Body>, next: Next) -> Response {
+    let work = Kind::of(req.method(), req.uri().path()).cpu(&charge.costs);
+    match charge.cpu.run(work).await {
+        Ok(()) => next.run(req).await,
+        Err(Overloaded) => (StatusCode::SERVICE_UNAVAILABLE, "server busy").into_response(),
+    }
+}

@@ -1,0 +1,106 @@
+//! The real world's load balancer: the front door of the scaled designs, handing each new
+//! connection to the next storefront replica in turn.
+//!
+//! It works like a TCP-mode proxy (HAProxy's `mode tcp`, a cloud's network load balancer): it
+//! balances connections, not requests, so a client that keeps its connection alive stays on one
+//! replica. That is enough here because the replicas are stateless (sessions live in a shared
+//! store), and it keeps this file small: no HTTP parsing, bytes are copied both ways.
+//!
+//! Must not: look into the traffic, or keep anything about a client. The simulator's balancer
+//! (`sim::lb`, an HTTP proxy with health checks) is a different, richer model.
+
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// Accepts connections on `listener` and hands each to the next of `replicas` (round robin),
+/// skipping a replica that refuses the connection (stopped, or not yet up). Returns when
+/// `stop` turns true; connections already handed over carry on until either side closes them.
+pub async fn balance(
+    listener: TcpListener,
+    replicas: Vec<SocketAddr>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut turn = 0usize;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|&s| s) => return,
+        };
+        // A failed accept (the client gave up mid-handshake, too many open files) concerns
+        // that one connection; the front door stays open.
+        let Ok((client, _)) = accepted else {
+            continue;
+        };
+        let first = turn;
+        turn = turn.wrapping_add(1);
+        tokio::spawn(forward(client, replicas.clone(), first));
+    }
+}
+
+/// Copies bytes between `client` and the first replica, from `replicas[first]` on, that
+/// accepts a connection. If none does, dropping `client` closes it: the client sees the shop
+/// refuse, as it would if the balancer were down.
+async fn forward(mut client: TcpStream, replicas: Vec<SocketAddr>, first: usize) {
+    for i in 0..replicas.len() {
+        let addr = replicas[(first + i) % replicas.len()];
+        if let Ok(mut server) = TcpStream::connect(addr).await {
+            // Ends when either side closes; an error only means one of them went away.
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A replica that answers every connection with its name, then closes it.
+    async fn replica(name: &'static str) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = listener.accept().await {
+                let _ = c.write_all(name.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    /// A port that refuses connections: bound once, then closed.
+    async fn refusing() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        listener.local_addr().expect("addr")
+    }
+
+    async fn ask(front: SocketAddr) -> String {
+        let mut c = TcpStream::connect(front).await.expect("connect");
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).await.expect("read");
+        answer
+    }
+
+    #[tokio::test]
+    async fn connections_go_round_robin_and_skip_a_replica_that_refuses() {
+        let replicas = vec![replica("a").await, refusing().await, replica("c").await];
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let front = listener.local_addr().expect("addr");
+        let (stop, stopped) = watch::channel(false);
+        let balancer = tokio::spawn(balance(listener, replicas, stopped));
+        let mut answers = Vec::new();
+        for _ in 0..4 {
+            answers.push(ask(front).await);
+        }
+        // Turns 0..4 start at a, b (refuses: on to c), c, a.
+        assert_eq!(answers, ["a", "c", "c", "a"]);
+        let _ = stop.send(true);
+        balancer.await.expect("the balancer returns on stop");
+        assert!(
+            TcpStream::connect(front).await.is_err(),
+            "a stopped balancer accepts nothing"
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! The real deployment (`scalelab_system::real::deploy`): every design served for real on
+//! loopback ports with the embedded defaults (SQLite files in a temporary directory,
+//! in-process sessions and broker, the mail log), driven over HTTP; orders on their
+//! customer's shard; forged cookies and big bodies refused; a stop under load that loses no
+//! acknowledged order; and the whole stack on PostgreSQL, Redis and NATS when their
+//! `SCALELAB_TEST_*_URL`s are set (otherwise that test says SKIPPED and passes).
+//!
+//! Real world only: the deployment needs real sockets and the real adapters.
+#![cfg(not(madsim))]
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use scalelab_system::api::{AddItem, Call, Login, Receipt};
+use scalelab_system::model::Order;
+use scalelab_system::ports::Store;
+use scalelab_system::real::deploy::{self, Config, Design, MAX_BODY_BYTES};
+use scalelab_system::real::sql::{drop_postgres_database, SqlStore};
+use scalelab_system::shard::{ShardMap, Strategy};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn config(design: Design, dir: &Path) -> Config {
+    Config {
+        design,
+        port: 0,
+        replicas: 2,
+        shards: 3,
+        data_dir: dir.to_owned(),
+        postgres_url: None,
+        redis_url: None,
+        nats_url: None,
+        products: 10,
+        stock: 300,
+        session_secret: vec![1u8; 32],
+    }
+}
+
+struct Reply {
+    status: u16,
+    cookie: Option<String>,
+    body: String,
+}
+
+/// One HTTP/1.1 request on its own connection, written out by hand so that nothing between
+/// this test and the shop (no client library) decides what goes on the wire.
+async fn http(
+    front: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+) -> Reply {
+    let mut stream = TcpStream::connect(front).await.expect("connect");
+    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n{cookie}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.expect("read");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned);
+    Reply {
+        status,
+        cookie,
+        body: body.to_owned(),
+    }
+}
+
+/// `call` as the API builds it.
+async fn send(front: SocketAddr, call: Call, cookie: Option<&str>) -> Reply {
+    let body = call
+        .body()
+        .map(String::from_utf8)
+        .transpose()
+        .expect("utf-8");
+    let method = call.method();
+    http(
+        front,
+        method.as_str(),
+        &call.path(),
+        body.as_deref().unwrap_or(""),
+        cookie,
+    )
+    .await
+}
+
+fn login(customer: u64) -> Call {
+    Call::Login(Login {
+        customer_id: customer,
+    })
+}
+
+fn add(quantity: u32) -> Call {
+    Call::AddToCart(AddItem {
+        product_id: 3,
+        quantity,
+    })
+}
+
+/// Logs in as `customer`, buys two of product 3, and returns the order id.
+async fn buy(front: SocketAddr, customer: u64) -> u64 {
+    let login = send(front, login(customer), None).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let cookie = login.cookie.expect("a session cookie");
+    let added = send(front, add(2), Some(&cookie)).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let checkout = send(front, Call::Checkout, Some(&cookie)).await;
+    assert_eq!(checkout.status, 201, "{}", checkout.body);
+    let receipt: Receipt = serde_json::from_str(&checkout.body).expect("a receipt");
+    receipt.order_id
+}
+
+/// The order ids in the mail log, one per confirmation written.
+fn mailed_orders(config: &Config) -> Vec<u64> {
+    std::fs::read_to_string(config.mail_log())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["order_id"].as_u64())
+        .collect()
+}
+
+/// Database `shard` of `config`'s shop, opened on its own, as an operator would.
+async fn open_shard(config: &Config, shard: u32) -> SqlStore {
+    let (url, setup) = config.database(shard).expect("the shard's URL");
+    SqlStore::connect(&url, &setup).await.expect("open shard")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_design_takes_orders_and_confirms_them() {
+    for design in [
+        Design::Vertical,
+        Design::Horizontal,
+        Design::Queued,
+        Design::Sharded,
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let c = config(design, dir.path());
+        let shop = deploy::start(&c).await.expect("start");
+        let front = shop.front;
+        assert_eq!(
+            shop.replicas.len(),
+            if design == Design::Vertical { 0 } else { 2 },
+            "{design:?}: replicas behind a balancer"
+        );
+        assert_eq!(shop.databases.len() as u32, c.databases(), "{design:?}");
+        assert_eq!(send(front, Call::Health, None).await.status, 200);
+        let mut orders: Vec<u64> = Vec::new();
+        for customer in 1..=6 {
+            orders.push(buy(front, customer).await);
+        }
+        let stopped = shop.stop().await;
+        assert_eq!(
+            stopped,
+            deploy::Stopped::default(),
+            "{design:?}: a clean stop"
+        );
+        // Stopping drained the side work: every acknowledged order got its email.
+        let mut mailed = mailed_orders(&c);
+        mailed.sort_unstable();
+        orders.sort_unstable();
+        assert_eq!(mailed, orders, "{design:?}: one confirmation per order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_orders_land_on_their_customers_shard() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c = config(Design::Sharded, dir.path());
+    let shop = deploy::start(&c).await.expect("start");
+    for customer in 1..=12 {
+        buy(shop.front, customer).await;
+    }
+    shop.stop().await;
+    // Reopen each shard's file on its own and look at who is there.
+    let map = ShardMap::new(c.shards, Strategy::Hash);
+    let mut shards_used = BTreeSet::new();
+    for shard in 0..c.shards {
+        let store = open_shard(&c, shard).await;
+        for customer in 1..=12u64 {
+            let here: Vec<Order> = store.orders_for(customer).await.expect("orders");
+            let home = map.shard_for(customer) == shard;
+            assert_eq!(
+                here.len(),
+                usize::from(home),
+                "customer {customer} on shard {shard}"
+            );
+            if home {
+                shards_used.insert(shard);
+            }
+        }
+        store.close().await;
+    }
+    assert!(
+        shards_used.len() > 1,
+        "12 customers spread over shards: {shards_used:?}"
+    );
+}
+
+#[tokio::test]
+async fn forged_cookies_and_big_bodies_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shop = deploy::start(&config(Design::Vertical, dir.path()))
+        .await
+        .expect("start");
+    let front = shop.front;
+    let login = send(front, login(5), None).await;
+    let cookie = login.cookie.expect("cookie");
+    let (name_id, signature) = cookie.rsplit_once('.').expect("a signed cookie");
+    assert_eq!(signature.len(), 64, "an HMAC-SHA256 in hex");
+    let orders =
+        |cookie: String| async move { send(front, Call::OrderHistory, Some(&cookie)).await.status };
+    assert_eq!(orders(cookie.clone()).await, 200);
+    // The bare id, or the id with another signature, is not a session.
+    assert_eq!(orders(name_id.to_owned()).await, 401);
+    assert_eq!(orders(format!("{name_id}.{}", "0".repeat(64))).await, 401);
+    let huge = format!(
+        r#"{{"customer_id":5,"x":"{}"}}"#,
+        "a".repeat(MAX_BODY_BYTES)
+    );
+    assert_eq!(http(front, "POST", "/login", &huge, None).await.status, 413);
+    shop.stop().await;
+}
+
+/// Like `buy`, but for a shop that may be stopping: `None` once it stops answering.
+async fn try_buy(front: SocketAddr, customer: u64) -> Option<u64> {
+    let attempt = async move {
+        let cookie = send(front, login(customer), None).await.cookie?;
+        send(front, add(1), Some(&cookie)).await;
+        let checkout = send(front, Call::Checkout, Some(&cookie)).await;
+        let receipt: Receipt = serde_json::from_str(&checkout.body).ok()?;
+        (checkout.status == 201).then_some(receipt.order_id)
+    };
+    // `http` panics when it cannot connect; run it where a panic is just "no".
+    tokio::spawn(attempt).await.ok().flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_under_load_loses_no_acknowledged_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c = config(Design::Queued, dir.path());
+    let shop = deploy::start(&c).await.expect("start");
+    let front = shop.front;
+    // Eight customers buy as fast as they can while the shop is told to stop.
+    let buyers: Vec<_> = (1..=8u64)
+        .map(|customer| {
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                while let Some(id) = try_buy(front, customer).await {
+                    acknowledged.push((customer, id));
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    shop.stop().await;
+    let mut acknowledged = Vec::new();
+    for b in buyers {
+        acknowledged.extend(b.await.expect("buyer"));
+    }
+    assert!(
+        acknowledged.len() >= 8,
+        "orders were placed before the stop: {}",
+        acknowledged.len()
+    );
+    // Every order a customer was told about is in the database and got its email.
+    let store = open_shard(&c, 0).await;
+    let mailed = mailed_orders(&c);
+    for (customer, id) in &acknowledged {
+        let orders = store.orders_for(*customer).await.expect("orders");
+        assert!(
+            orders.iter().any(|o| o.id == *id),
+            "order {id} of customer {customer} is in the database"
+        );
+        assert!(mailed.contains(id), "order {id} got its confirmation");
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_port_taken_or_a_short_secret_stops_the_start_and_says_why() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let mut c = config(Design::Vertical, dir.path());
+    c.port = port;
+    let e = deploy::start(&c).await.err().expect("the port is taken");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("cannot listen on 127.0.0.1:{port}: ")),
+        "{e}"
+    );
+    let mut c = config(Design::Vertical, dir.path());
+    c.session_secret = b"short".to_vec();
+    let e = deploy::start(&c).await.err().expect("the secret is short");
+    assert!(e.to_string().contains("at least 32 bytes"), "{e}");
+    let mut c = config(Design::Horizontal, dir.path());
+    c.port = u16::MAX;
+    let e = deploy::start(&c).await.err().expect("no ports after 65535");
+    assert!(e.to_string().contains("too high for 2 replicas"), "{e}");
+}
+
+/// The three services' URLs, or `None` (saying so) when any is not set.
+fn services(test: &str) -> Option<(String, String, String)> {
+    let var = |v: &str| std::env::var(v).ok().filter(|u| !u.is_empty());
+    match (
+        var("SCALELAB_TEST_POSTGRES_URL"),
+        var("SCALELAB_TEST_REDIS_URL"),
+        var("SCALELAB_TEST_NATS_URL"),
+    ) {
+        (Some(pg), Some(redis), Some(nats)) => Some((pg, redis, nats)),
+        _ => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: set SCALELAB_TEST_POSTGRES_URL, SCALELAB_TEST_REDIS_URL and SCALELAB_TEST_NATS_URL to run it"
+            );
+            None
+        }
+    }
+}
+
+/// The whole real stack: PostgreSQL shards, Redis sessions, NATS JetStream side work.
+/// The databases and the stream outlive a run (as a real shop's do), so this looks only
+/// at the orders it placed itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_on_the_services_places_orders_on_their_shard_and_confirms_through_nats() {
+    let Some((pg, redis, nats)) =
+        services("sharded_on_the_services_places_orders_on_their_shard_and_confirms_through_nats")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut c = config(Design::Sharded, dir.path());
+    // Shard databases of their own (a shard count no one else uses), dropped first so
+    // that stock and order ids start afresh on every run.
+    c.shards = 5;
+    c.postgres_url = Some(pg);
+    c.redis_url = Some(redis);
+    c.nats_url = Some(nats);
+    for shard in 0..c.shards {
+        let (url, _) = c.database(shard).expect("url");
+        drop_postgres_database(&url)
+            .await
+            .expect("drop an old shard database");
+    }
+    let shop = deploy::start(&c).await.expect("start on the services");
+    let mut placed = Vec::new();
+    for customer in 101..=106u64 {
+        placed.push((customer, buy(shop.front, customer).await));
+    }
+    let stopped = shop.stop().await;
+    assert_eq!(stopped, deploy::Stopped::default(), "a clean stop");
+    let map = ShardMap::new(c.shards, Strategy::Hash);
+    for &(customer, id) in &placed {
+        let shard = map.shard_for(customer);
+        let store = open_shard(&c, shard).await;
+        let orders = store.orders_for(customer).await.expect("orders");
+        assert!(
+            orders.iter().any(|o| o.id == id),
+            "order {id} of customer {customer} is on shard {shard}"
+        );
+        store.close().await;
+    }
+    // The workers read the orders from NATS and mailed each one before the stop ended.
+    let mailed = mailed_orders(&c);
+    for (_, id) in &placed {
+        assert!(mailed.contains(id), "order {id} was confirmed: {mailed:?}");
+    }
+}
