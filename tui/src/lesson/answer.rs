@@ -227,8 +227,10 @@ fn unknown(what: &str, name: &str, names: &[&str]) -> String {
         .map(|n| format!(" Did you mean `{n}`?"))
         .unwrap_or_default();
     let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    // The list goes on a line of its own: the marker under the file's line repeats only the
+    // first line, so the list is shown once.
     format!(
-        "`{name}` is not a {what} of this exercise.{mean} Expected one of {}",
+        "`{name}` is not a {what} of this exercise.{mean}\nExpected one of {}",
         list.join(", ")
     )
 }

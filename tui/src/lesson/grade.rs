@@ -572,6 +572,16 @@ fn show(unit: Unit, v: &Value) -> String {
     }
 }
 
+/// A figure in a table cell, where the row's label already names the unit.
+fn show_brief(unit: Unit, v: &Value) -> String {
+    match (unit, v) {
+        (Unit::ReplicaMinutes | Unit::CoreMinutes, Value::Num(n)) if n.is_finite() => {
+            format!("{n:.1}")
+        }
+        _ => show(unit, v),
+    }
+}
+
 /// Measures every target and writes the verdict.
 pub fn verdict(case: &Case, outcomes: &[Outcome]) -> Result<Verdict, String> {
     let ex = case.exercise;
@@ -736,23 +746,44 @@ pub fn verdict(case: &Case, outcomes: &[Outcome]) -> Result<Verdict, String> {
             .map(|(l, _, _)| l.chars().count())
             .max()
             .unwrap_or(0);
-        let _ = write!(s, "\nby seed  {:width$}", "");
-        for seed in &seeds {
-            let _ = write!(s, "{:>12}", format!("seed {seed}"));
-        }
+        // Every cell as text first, so that a column is as wide as its widest cell.
+        let mut header: Vec<String> = seeds.iter().map(|seed| format!("seed {seed}")).collect();
         if !ex.held_back.is_empty() {
-            let _ = write!(s, "{:>14}", "held back");
+            header.push("held back".into());
+        }
+        let rows: Vec<(&String, Vec<String>)> = table
+            .iter()
+            .map(|(label, unit, m)| {
+                let by: BTreeMap<u64, &Value> = m.by_seed.iter().map(|(s, v)| (*s, v)).collect();
+                let mut cells: Vec<String> = seeds
+                    .iter()
+                    .map(|seed| by.get(seed).map_or("-".into(), |v| show_brief(*unit, v)))
+                    .collect();
+                if !ex.held_back.is_empty() {
+                    cells.push(m.held.as_ref().map_or("-".into(), |h| show_brief(*unit, h)));
+                }
+                (label, cells)
+            })
+            .collect();
+        let column = |i: usize| {
+            rows.iter()
+                .filter_map(|(_, cells)| cells.get(i))
+                .chain(header.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+                + 2
+        };
+        let widths: Vec<usize> = (0..header.len()).map(|i| column(i).max(12)).collect();
+        let _ = write!(s, "\nby seed  {:width$}", "");
+        for (h, w) in header.iter().zip(&widths) {
+            let _ = write!(s, "{h:>w$}");
         }
         s.push('\n');
-        for (label, unit, m) in &table {
+        for (label, cells) in &rows {
             let _ = write!(s, "         {label:width$}");
-            let by: BTreeMap<u64, &Value> = m.by_seed.iter().map(|(s, v)| (*s, v)).collect();
-            for seed in &seeds {
-                let cell = by.get(seed).map_or("-".into(), |v| show(*unit, v));
-                let _ = write!(s, "{cell:>12}");
-            }
-            if let Some(h) = &m.held {
-                let _ = write!(s, "{:>14}", show(*unit, h));
+            for (c, w) in cells.iter().zip(&widths) {
+                let _ = write!(s, "{c:>w$}");
             }
             s.push('\n');
         }

@@ -154,3 +154,152 @@ fn a_valid_answer_merges_into_the_scenario_and_is_read_by_its_rules() {
     assert_eq!(&merged.text[in_merged], "21");
     assert_eq!(&text[in_answer], "21");
 }
+
+/// The repository's root (the tests run in `tui/`).
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The lesson pages, `lessons/NN-*.md`, sorted.
+fn pages() -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(root().join("lessons"))
+        .expect("lessons/")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md") && n.as_bytes().first().is_some_and(u8::is_ascii_digit))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn summary_lists_every_lesson_page_and_every_exercise_has_its_page() {
+    let summary =
+        std::fs::read_to_string(root().join("lessons/SUMMARY.md")).expect("lessons/SUMMARY.md");
+    let pages = pages();
+    assert_eq!(pages.len(), 10, "ten lesson pages: {pages:?}");
+    for page in &pages {
+        assert!(
+            summary.contains(&format!("]({page})")),
+            "SUMMARY.md does not list {page}"
+        );
+    }
+    for e in exercises() {
+        let page = e
+            .page
+            .strip_prefix("lessons/")
+            .expect("a page under lessons/");
+        assert!(
+            pages.iter().any(|p| p == page),
+            "lesson {}: its page {} is not there",
+            e.lesson,
+            e.page
+        );
+        assert!(
+            page.starts_with(&format!("{:02}-", e.lesson)),
+            "lesson {} is numbered {page}",
+            e.lesson
+        );
+    }
+    let book = std::fs::read_to_string(root().join("lessons/book.toml")).expect("book.toml");
+    assert!(book.contains("[book]"), "{book}");
+}
+
+/// Every `scalelab ...` command a text quotes: lines of its code blocks, and inline code
+/// spans, that run scalelab (`cargo run --release --bin scalelab -- ...` or `scalelab ...`),
+/// as the arguments after the program's name.
+fn quoted_commands(text: &str) -> Vec<(usize, bool, Vec<String>)> {
+    let mut found = Vec::new();
+    // Inside a fence: `Some(true)` for a shell block (commands), `Some(false)` for any other
+    // (program output, which may quote a command's name in passing).
+    let mut block: Option<bool> = None;
+    for (i, line) in text.lines().enumerate() {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            block = match block {
+                Some(_) => None,
+                None => Some(matches!(info.trim(), "sh" | "bash" | "shell")),
+            };
+            continue;
+        }
+        let in_block = block == Some(true);
+        let candidates: Vec<&str> = match block {
+            Some(true) => vec![line.trim()],
+            Some(false) => Vec::new(),
+            None => line.split('`').skip(1).step_by(2).collect(),
+        };
+        for c in candidates {
+            let args = c
+                .strip_prefix("cargo run --release --bin scalelab -- ")
+                .or_else(|| c.strip_prefix("scalelab "));
+            if let Some(args) = args {
+                let args = args.split(" #").next().unwrap_or(args);
+                let words = args
+                    .split_whitespace()
+                    .map(|w| w.trim_matches('"').to_owned())
+                    .collect();
+                found.push((i + 1, in_block, words));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_command_a_lesson_quotes_is_a_command_of_this_build() {
+    use clap::Parser;
+    let mut checked = 0;
+    let mut files: Vec<String> = pages().iter().map(|p| format!("lessons/{p}")).collect();
+    files.extend(["lessons/README.md".into(), "README.md".into()]);
+    for file in &files {
+        let text = std::fs::read_to_string(root().join(file)).expect("readable");
+        for (line, in_block, words) in quoted_commands(&text) {
+            let argv = std::iter::once("scalelab".to_owned()).chain(words.iter().cloned());
+            if let Err(e) = crate::Cli::try_parse_from(argv) {
+                // Prose may name a command without its arguments (`scalelab run`); a code
+                // block is something to paste, and must be whole.
+                let named_only = !in_block
+                    && matches!(
+                        e.kind(),
+                        clap::error::ErrorKind::MissingRequiredArgument
+                            | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                    );
+                if !named_only {
+                    panic!(
+                        "{file}:{line}: `scalelab {}` does not parse:\n{e}",
+                        words.join(" ")
+                    );
+                }
+            }
+            // A scenario or repro a lesson names must ship, unless the student writes it
+            // (the README's own examples may name files of the reader's).
+            let lesson_page = file.starts_with("lessons/");
+            for w in words.iter().filter(|_| lesson_page) {
+                let named = w.ends_with(".toml") || w.ends_with(".rs");
+                let theirs = w.starts_with("answers/") || w.starts_with("scalelab-repros/");
+                if named && !theirs {
+                    assert!(
+                        root().join(w).exists(),
+                        "{file}:{line}: `{w}` does not exist"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 30,
+        "only {checked} commands quoted in the lessons"
+    );
+}
+
+#[test]
+fn quoted_commands_are_found_in_blocks_and_spans() {
+    let text = "Run `scalelab lesson list` or\n```sh\ncargo run --release --bin scalelab -- run scenarios/flash-sale.toml --seed 1  # a comment\nls\n```\n`cargo build` and `scalelab hint`\n```\nscalelab run · output\n```";
+    let found = quoted_commands(text);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found[0], (1, false, vec!["lesson".into(), "list".into()]));
+    assert_eq!(found[1].0, 3);
+    assert!(found[1].1, "in a block");
+    assert_eq!(found[1].2.len(), 4, "{found:?}");
+    assert_eq!(found[2], (6, false, vec!["hint".into()]));
+}
