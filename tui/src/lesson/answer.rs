@@ -461,7 +461,7 @@ pub fn template(exercise: &Exercise, base: &str) -> String {
     line(&mut s, &format!("# Read: {}", exercise.page));
     line(&mut s, "#");
     for l in exercise.task.trim().lines() {
-        line(&mut s, &format!("# {l}").trim_end().to_owned());
+        line(&mut s, format!("# {l}").trim_end());
     }
     line(&mut s, "#");
     line(

@@ -150,11 +150,7 @@ pub fn run_all(
             });
         }
     }
-    let wants_base = case
-        .exercise
-        .figures()?
-        .iter()
-        .any(|f| *f == Figure::BaseFails);
+    let wants_base = case.exercise.figures()?.contains(&Figure::BaseFails);
     if let (true, Some(s)) = (wants_base, found) {
         for &design in &designs {
             jobs.push(Job {
