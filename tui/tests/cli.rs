@@ -219,9 +219,9 @@ fn a_scenario_named_wrongly_gets_the_nearest_and_the_list() {
             err.contains("did you mean scenarios/flash-sale.toml?"),
             "{typed}: {err}"
         );
-        assert!(err.contains("\n  scenarios/black-friday.toml"), "{err}");
+        assert!(err.contains("  scenarios/black-friday.toml"), "{err}");
         assert!(
-            err.contains("\n  lessons/scenarios/01-flash-sale.toml"),
+            err.contains("  lessons/scenarios/01-flash-sale.toml"),
             "{err}"
         );
     }
