@@ -26,6 +26,8 @@
 //!   commits), for tests and `scalelab serve`'s embedded default.
 //! - [`server`]: the accept loop that serves a router over any tokio-compatible listener.
 //! - [`bugs`]: planted bugs that tests switch on to prove the simulator's checkers catch them.
+//! - [`exercises`]: the course's code exercises (a worker loop, a shard placement) that a
+//!   student edits; the shop runs them only when `scalelab lesson check` asks.
 //! - `conformance` (feature `conformance`): what every implementation of a port must do.
 //! - `real` (real world only): the ports on SQLite/PostgreSQL, Redis and NATS JetStream, and
 //!   the whole real deployment of each design (`real::deploy`), graceful shutdown included.
@@ -34,6 +36,7 @@ pub mod api;
 pub mod bugs;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod exercises;
 pub mod memory;
 pub mod memory_broker;
 pub mod model;

@@ -42,6 +42,9 @@ pub enum Strategy {
     /// An explicit table, for customers placed by hand (a big customer on its own shard);
     /// everyone else by hash.
     Lookup(BTreeMap<CustomerId, ShardId>),
+    /// A course exercise's placement (lesson 10: `exercises::shard_key`), used only when
+    /// `scalelab lesson check` asks for it.
+    Exercise(crate::exercises::Code),
 }
 
 /// Which shard holds which customer. Immutable: a change builds a new map with a new version.
@@ -114,6 +117,7 @@ impl ShardMap {
                 Some(&s) if s < self.shards => s,
                 _ => (hash_u64(customer, 0) % n) as ShardId,
             },
+            Strategy::Exercise(code) => crate::exercises::shard_for(*code, customer, self.shards),
         }
     }
 

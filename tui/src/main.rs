@@ -6,6 +6,8 @@
 //!
 //! Exit codes: 0 every check held; 1 a checker found a violation; 2 bad input (flags,
 //! scenario or repro file); 3 the simulator failed; 4 a replay diverged from its repro.
+//! `lesson check` uses the same numbers: 0 passed, 1 a target missed, 2 the answer cannot be
+//! judged.
 //!
 //! Two worlds: everything in this file is the sim world's command line (`--cfg madsim`); the
 //! real world's (`scalelab serve`, built by `cargo xtask serve`) is in `serve.rs`.
@@ -19,11 +21,15 @@ mod format;
 #[cfg(madsim)]
 mod hunt;
 #[cfg(madsim)]
+mod lesson;
+#[cfg(madsim)]
 mod repro;
 #[cfg(madsim)]
 mod scenario_file;
 #[cfg(not(madsim))]
 mod serve;
+#[cfg(madsim)]
+mod suggest;
 #[cfg(madsim)]
 mod summary;
 
@@ -142,6 +148,8 @@ enum Command {
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
     },
+    /// The course: ten lessons with graded exercises (`scalelab lesson list` to begin).
+    Lesson(lesson::Args),
     /// Serve the shop for real: only in the real-world build (`cargo xtask serve`).
     #[command(disable_help_flag = true)]
     Serve {
@@ -175,6 +183,7 @@ fn main() -> ExitCode {
         } => run(scenario, seed, json, design, save_repro),
         Command::Replay { repro } => replay(&repro),
         Command::Demo(args) => demo::main(args),
+        Command::Lesson(args) => lesson::main(args),
         Command::Hunt {
             scenario,
             seeds,

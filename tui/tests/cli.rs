@@ -205,6 +205,44 @@ fn bad_flags_and_missing_files_are_bad_input() {
     );
 }
 
+#[test]
+fn a_scenario_named_wrongly_gets_the_nearest_and_the_list() {
+    for typed in ["flash-sale", "scenarios/flash-sal.toml", "flash_sale.toml"] {
+        let out = scalelab(&["run", typed, "--seed", "1"]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{typed}: {err}");
+        assert!(
+            err.contains(&format!("{typed}: cannot read the scenario file")),
+            "{err}"
+        );
+        assert!(
+            err.contains("did you mean scenarios/flash-sale.toml?"),
+            "{typed}: {err}"
+        );
+        assert!(err.contains("  scenarios/black-friday.toml"), "{err}");
+        assert!(
+            err.contains("  lessons/scenarios/01-flash-sale.toml"),
+            "{err}"
+        );
+    }
+    // Nothing near: the list alone.
+    let err = text(&scalelab(&["run", "zzz.toml"]).stderr);
+    assert!(!err.contains("did you mean"), "{err}");
+    assert!(
+        err.contains("the scenarios that ship with scalelab:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_key_lists_the_expected_keys_once() {
+    let out = scalelab(&["run", "tui/tests/invalid/misspelt-key.toml", "--seed", "1"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("`users`").count(), 1, "{err}");
+    assert!(err.contains("did you mean `think_time_ms_mean`?"), "{err}");
+}
+
 /// A short shop whose mail provider dies for good: the queued designs acknowledge orders
 /// whose confirmation can never be sent, a real violation of one-confirmation-email.
 /// A scenario whose queued design breaks a promise: the mail provider dies 2 s in for good,

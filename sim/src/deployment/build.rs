@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::deployment::autoscale::control_loop;
 use crate::deployment::design::{
-    broker_params, db_addr, session_params, shard_map, Design, Wiring, LB, MAIL, SESSIONS,
+    broker_params, db_addr, session_params, wired_shard_map, Design, Wiring, LB, MAIL, SESSIONS,
 };
 use crate::deployment::nodes::{Deployment, Part};
 use crate::deployment::processes::{serve_forever, worker};
@@ -64,7 +64,7 @@ pub fn build(
         role: Some(Role::Mail),
         cpu: None,
     });
-    let map = shard_map(scn);
+    let map = wired_shard_map(scn, wiring);
     if design == Design::Vertical {
         let host = big_host(handle, scn, wiring);
         let probe = host.cpu.clone();

@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::scenario::{Scenario, ShardStrategy};
 use crate::world::{broker, sessions};
 use scalelab_system::bugs::Bugs;
+use scalelab_system::exercises::Exercise;
 use scalelab_system::shard::{ShardMap, Strategy};
 
 /// Where browsers reach the naive design's one app host.
@@ -74,6 +75,7 @@ impl Design {
                 queued: false,
                 shards: 1,
                 bugs: Bugs::default(),
+                exercise: Exercise::default(),
             },
             Design::Horizontal | Design::Queued | Design::Sharded => Wiring {
                 db_pool: h.db_pool_size.get(),
@@ -85,6 +87,7 @@ impl Design {
                     1
                 },
                 bugs: Bugs::default(),
+                exercise: Exercise::default(),
             },
         }
     }
@@ -103,6 +106,15 @@ pub struct Wiring {
     pub shards: u32,
     /// Planted bugs (tests only; see `scalelab_system::bugs`).
     pub bugs: Bugs,
+    /// Student code swapped in by `scalelab lesson check` (see `scalelab_system::exercises`);
+    /// the default is the shop's own.
+    pub exercise: Exercise,
+}
+
+/// The shard map a run with `wiring` uses: the scenario's, or lesson 10's placement when the
+/// grader swaps a student's in (the router and the checkers then agree on it).
+pub fn wired_shard_map(scn: &Scenario, wiring: Wiring) -> ShardMap {
+    wiring.exercise.shard_map(shard_map(scn))
 }
 
 /// The shard map of the scenario's `[sharded]` section.

@@ -86,6 +86,8 @@ pub struct RunOptions {
     pub ticks: Option<u64>,
     /// Planted bugs, for tests that prove the checkers catch them.
     pub bugs: Bugs,
+    /// Student code to run in place of the shop's (`scalelab lesson check`).
+    pub exercise: scalelab_system::exercises::Exercise,
 }
 
 /// The simulation itself; must run inside a madsim runtime (see `launch::run`). Public so
@@ -106,6 +108,7 @@ pub async fn simulate(
 
     let wiring = Wiring {
         bugs: options.bugs,
+        exercise: options.exercise,
         ..design.wiring(scn)
     };
     let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
