@@ -380,24 +380,32 @@ fn no_oversell(ev: &Evidence) -> CheckResult {
     )
 }
 
+/// What browsers reported seeing, each at its moment: (when, session, what).
+fn browser_findings<'e>(
+    ev: &'e Evidence,
+    seen: impl Iterator<Item = (Duration, u64, &'e String)>,
+) -> Found<'e> {
+    let mut found = Found::new(ev);
+    for (at, session, what) in seen {
+        found.add(at.as_secs_f64(), format!("session {session}"), what.clone());
+    }
+    found
+}
+
+/// Carts were put to the test: a node that serves or keeps them broke while shoppers shopped.
+fn carts_at_risk(ev: &Evidence) -> bool {
+    hit(ev, |r| matches!(r, Role::App | Role::SessionStore))
+        .next()
+        .is_some()
+}
+
 /// A browser never sees its cart forgotten between two successful requests.
 fn cart_survives(ev: &Evidence) -> CheckResult {
-    let mut found = Found::new(ev);
-    for c in ev.carts_lost {
-        found.add(
-            c.at.as_secs_f64(),
-            format!("session {}", c.session),
-            c.what.clone(),
-        );
-    }
-    // Exercised: a node that serves or keeps carts was broken while shoppers shopped.
-    let exercised = hit(ev, |r| matches!(r, Role::App | Role::SessionStore))
-        .next()
-        .is_some();
+    let found = browser_findings(ev, ev.carts_lost.iter().map(|c| (c.at, c.session, &c.what)));
     let mut r = found.result(
         "cart-survives",
         "browsers compare their cart with the shop's".into(),
-        exercised,
+        carts_at_risk(ev),
     );
     if r.status == Status::Violated && ev.design == Design::Vertical && ev.app_killed {
         r.status = Status::Expected;
@@ -410,21 +418,14 @@ fn cart_survives(ev: &Evidence) -> CheckResult {
 /// for totals what the cart last showed (cart-survives asks only whether something went
 /// missing; this asks whether something came back, or was charged, that should not have).
 fn cart_exact(ev: &Evidence) -> CheckResult {
-    let mut found = Found::new(ev);
-    for c in ev.carts_wrong {
-        found.add(
-            c.at.as_secs_f64(),
-            format!("session {}", c.session),
-            c.what.clone(),
-        );
-    }
-    let exercised = hit(ev, |r| matches!(r, Role::App | Role::SessionStore))
-        .next()
-        .is_some();
+    let found = browser_findings(
+        ev,
+        ev.carts_wrong.iter().map(|c| (c.at, c.session, &c.what)),
+    );
     found.result(
         "cart-exact",
         "browsers compare every cart and bill with what they put in the cart".into(),
-        exercised,
+        carts_at_risk(ev),
     )
 }
 

@@ -150,32 +150,14 @@ impl Memory {
         match (step, status) {
             (Step::Login(c), 200) => self.customer = Some(c),
             (Step::Add { product, .. }, 200) => {
-                let view = parse::<CartView>(body);
-                self.cart_cents = view.as_ref().map_or(self.cart_cents, |v| v.total_cents);
                 self.expected.insert(u64::from(product));
-                let seen = cart_products(view.as_ref());
-                self.extras(&seen, &wrong);
-                if !self.expected.is_subset(&seen) {
-                    let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
-                    lost(format!(
-                        "after adding product {product} the cart lacks {missing:?}"
-                    ));
-                    self.expected = seen;
-                }
+                let after = format!("after adding product {product}");
+                self.cart_reply(body, &after, &lost, &wrong);
             }
             (Step::Remove(p), 200) => {
-                let view = parse::<CartView>(body);
-                self.cart_cents = view.as_ref().map_or(self.cart_cents, |v| v.total_cents);
                 self.expected.remove(&u64::from(p));
-                let seen = cart_products(view.as_ref());
-                self.extras(&seen, &wrong);
-                if !self.expected.is_subset(&seen) {
-                    let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
-                    lost(format!(
-                        "after removing product {p} the cart lacks {missing:?}"
-                    ));
-                    self.expected = seen;
-                }
+                let after = format!("after removing product {p}");
+                self.cart_reply(body, &after, &lost, &wrong);
             }
             (Step::Remove(p), 404) if self.expected.contains(&u64::from(p)) => {
                 lost(format!(
@@ -226,6 +208,26 @@ impl Memory {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Compares a cart the shop answered with what the browser put in it: products missing
+    /// (`lost`, cart-survives) and products that should not be there (`wrong`, cart-exact).
+    fn cart_reply(
+        &mut self,
+        body: &[u8],
+        after: &str,
+        lost: &impl Fn(String),
+        wrong: &impl Fn(String),
+    ) {
+        let view = parse::<CartView>(body);
+        self.cart_cents = view.as_ref().map_or(self.cart_cents, |v| v.total_cents);
+        let seen = cart_products(view.as_ref());
+        self.extras(&seen, wrong);
+        if !self.expected.is_subset(&seen) {
+            let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
+            lost(format!("{after} the cart lacks {missing:?}"));
+            self.expected = seen;
         }
     }
 

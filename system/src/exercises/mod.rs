@@ -25,7 +25,7 @@ mod reference_worker;
 
 use crate::model::CustomerId;
 use crate::ports::{Mailer, PortError, Store, Subscription};
-use crate::shard::{ShardId, ShardMap, Strategy};
+use crate::shard::{ShardFn, ShardId, ShardMap, Strategy};
 use crate::worker::Job;
 
 /// Whose version of an exercise's code runs.
@@ -46,6 +46,21 @@ impl Code {
         #[cfg(not(feature = "lesson-solutions"))]
         None
     }
+
+    /// Lesson 10's placement in this version, as the shard map takes it.
+    pub fn placement(self) -> ShardFn {
+        match self {
+            Code::Student => ShardFn {
+                name: "lesson 10 (student)",
+                place: shard_key::shard_for,
+            },
+            #[cfg(feature = "lesson-solutions")]
+            Code::Reference => ShardFn {
+                name: "lesson 10 (reference)",
+                place: reference_shard_key::shard_for,
+            },
+        }
+    }
 }
 
 /// Which exercises a run takes from student (or reference) code. The default is none: the
@@ -64,7 +79,7 @@ impl Exercise {
     /// many shards that places customers with that exercise's code.
     pub fn shard_map(&self, map: ShardMap) -> ShardMap {
         match self.shard_key {
-            Some(code) => ShardMap::new(map.shards(), Strategy::Exercise(code)),
+            Some(code) => ShardMap::new(map.shards(), Strategy::Custom(code.placement())),
             None => map,
         }
     }
@@ -87,9 +102,5 @@ pub async fn run_worker(
 
 /// Lesson 10's placement, in `code`'s version: the shard of `customer` out of `shards`.
 pub fn shard_for(code: Code, customer: CustomerId, shards: u32) -> ShardId {
-    match code {
-        Code::Student => shard_key::shard_for(customer, shards),
-        #[cfg(feature = "lesson-solutions")]
-        Code::Reference => reference_shard_key::shard_for(customer, shards),
-    }
+    (code.placement().place)(customer, shards)
 }
