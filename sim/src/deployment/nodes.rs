@@ -88,6 +88,8 @@ pub struct Evidence {
     pub mail: Deliveries,
     /// The orders published to the broker (queued designs; empty without a broker).
     pub published: BTreeSet<OrderId>,
+    /// Messages some kind of worker has not yet done, when the evidence was taken.
+    pub unprocessed: u64,
 }
 
 /// Where each server's numbers stood at the last sample.
@@ -343,6 +345,7 @@ impl Deployment {
                 .iter()
                 .flat_map(|b| b.keys(ORDERS_TOPIC))
                 .collect(),
+            unprocessed: self.side_work_lag(),
         }
     }
 }

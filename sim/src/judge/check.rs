@@ -621,11 +621,15 @@ fn queue_drained(ev: &Evidence) -> CheckResult {
             }
         }
     }
-    if let Some(&(t, lag)) = ev.lag.last().filter(|&&(_, lag)| lag > 0) {
+    // Counted after the drain (the lag series' last point may be a tick before it).
+    if ev.world.unprocessed > 0 {
         found.add(
-            t,
+            end_s,
             "orders topic".into(),
-            format!("{lag} message(s) still unprocessed at the end of the drain"),
+            format!(
+                "{} message(s) still unprocessed at the end of the drain",
+                ev.world.unprocessed
+            ),
         );
     }
     // Exercised: side work met a broken broker, worker, mail provider or database.
