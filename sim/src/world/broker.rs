@@ -472,7 +472,8 @@ impl Consumer {
     /// Joins (or heartbeats); on a new generation, takes the new assignment from the
     /// group's committed offsets.
     async fn heartbeat(&self, st: &mut ConsumerState) -> Result<(), PortError> {
-        let req = if st.last_heartbeat.is_none() {
+        let joining = st.last_heartbeat.is_none();
+        let req = if joining {
             Req::Join {
                 group: self.group.clone(),
                 topic: self.topic.clone(),
@@ -489,7 +490,10 @@ impl Consumer {
                 generation,
                 partitions,
             } => {
-                if generation != st.generation {
+                // A (re)join starts from the group's committed offsets even when the group's
+                // generation did not move: what this member fetched and never committed
+                // must be fetched again.
+                if joining || generation != st.generation {
                     st.generation = generation;
                     st.positions = partitions.into_iter().collect();
                 }
@@ -569,9 +573,18 @@ impl Subscription for Consumer {
             partition: delivery.partition,
             offset: delivery.offset + 1,
         };
-        match self.client.call(0, req, "commit").await? {
-            Resp::Ok => Ok(()),
-            _ => Err(PortError::Unavailable("broker: commit refused".into())),
+        let result = match self.client.call(0, req, "commit").await {
+            Ok(Resp::Ok) => Ok(()),
+            Ok(_) => Err(PortError::Unavailable("broker: commit refused".into())),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            // The broker does not know this message is done, but this consumer's position is
+            // past it: without a rewind nobody would ever fetch it again (Kafka's consumers
+            // seek back to the committed offset for the same reason). The next poll joins
+            // anew and starts from what the group has committed.
+            self.state.lock().await.last_heartbeat = None;
         }
+        result
     }
 }
