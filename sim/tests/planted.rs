@@ -318,3 +318,16 @@ fn a_violations_trail_centres_on_its_moment_and_names_the_faults_in_force() {
         v.trail
     );
 }
+
+#[test]
+fn a_router_whose_sales_report_reads_one_shard_is_caught_by_read_your_writes() {
+    // A fault makes the run end with the liveness phase, which reads the admin's report
+    // after the probe's order; the checker compares it with what the databases hold.
+    let faults = "[[faults]]\nat_s = 10\nkind = \"kill\"\ntarget = \"app\"\nrestart_after_s = 2\n";
+    let bugs = Bugs {
+        report_first_shard_only: true,
+        ..Bugs::default()
+    };
+    let found = caught(&scenario(faults), Design::Sharded, bugs, "read-your-writes");
+    assert!(found.starts_with("admin sales report"), "{found}");
+}

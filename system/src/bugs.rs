@@ -67,6 +67,10 @@ pub struct Bugs {
     /// read-your-writes.)
     #[cfg(feature = "planted-bugs")]
     pub history_by_modulo: bool,
+    /// The shard router's sales report asks the first shard only, as the unsharded code
+    /// did. (Caught by read-your-writes, which compares the report with the databases.)
+    #[cfg(feature = "planted-bugs")]
+    pub report_first_shard_only: bool,
 }
 
 impl Bugs {
@@ -143,6 +147,13 @@ impl Bugs {
     pub fn history_by_modulo(&self) -> bool {
         #[cfg(feature = "planted-bugs")]
         return self.history_by_modulo;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+
+    pub fn report_first_shard_only(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.report_first_shard_only;
         #[cfg(not(feature = "planted-bugs"))]
         false
     }

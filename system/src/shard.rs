@@ -259,7 +259,14 @@ impl Store for ShardedStore {
     /// partial total would be a wrong total.
     async fn sales_report(&self) -> Result<SalesReport, PortError> {
         let mut total = SalesReport::default();
-        for shard in &self.shards {
+        // PLANTED BUG (`report_first_shard_only`): the query the unsharded shop ran, kept
+        // after sharding: the totals of one shard's customers, read as the shop's.
+        let shards = if self.bugs.report_first_shard_only() {
+            &self.shards[..1.min(self.shards.len())]
+        } else {
+            &self.shards[..]
+        };
+        for shard in shards {
             total.merge(&shard.sales_report().await?);
         }
         Ok(total)

@@ -16,7 +16,7 @@ use crate::deployment::Deployment;
 use crate::faults::inject::Injector;
 use crate::judge::recovery::Probe;
 use crate::metrics::{Recorder, PROBE_CUSTOMER};
-use crate::traffic::browser::probe_checkout;
+use crate::traffic::browser::{probe_checkout, sales_report};
 
 /// Heals every fault still in force, then sends a probe shopper once a second until the shop
 /// takes its order or `within` has passed.
@@ -47,6 +47,7 @@ pub async fn liveness(
         order_at_s: None,
         tries: 0,
         last_error: None,
+        sales: None,
     };
     // A try is a handful of requests; give it the time a patient shopper would.
     let budget = slo * 4;
@@ -74,6 +75,19 @@ pub async fn liveness(
             Err(why) => probe.last_error = Some(why),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // The shop is back: what does its admin report say? (The checkers compare it with what
+    // the databases hold; no order is placed from here on.)
+    if probe.order_at_s.is_some() {
+        let read = node.spawn(async move {
+            tokio::time::timeout(budget, sales_report(entry))
+                .await
+                .unwrap_or_else(|_| Err("no answer in time".into()))
+        });
+        if let Ok(Ok(report)) = read.await {
+            let at = Instant::now().duration_since(start).as_secs_f64();
+            probe.sales = Some((at, report));
+        }
     }
     probe
 }

@@ -19,7 +19,7 @@ use crate::faults::inject::{FaultSpan, Outage};
 use crate::judge::recovery::{Judge, Outcome, Recovery};
 use crate::metrics::{AckedOrder, CartLoss, CartWrong, HistoryRead};
 use crate::scenario::fault::Role;
-use scalelab_system::model::{Order, ProductId};
+use scalelab_system::model::{Order, ProductId, SalesReport};
 
 /// Violations listed in full per checker; the rest are counted.
 const EXAMPLES: usize = 5;
@@ -34,6 +34,8 @@ pub struct Evidence<'a> {
     pub carts_lost: &'a [CartLoss],
     pub carts_wrong: &'a [CartWrong],
     pub history_reads: &'a [HistoryRead],
+    /// The admin's sales report as the liveness phase read it (runs with faults), and when.
+    pub sales: Option<&'a (f64, SalesReport)>,
     /// What the databases hold and the mail provider received.
     pub world: WorldEvidence,
     /// Consumer lag sampled at every tick, through the drain: (virtual s, lag).
@@ -477,6 +479,23 @@ fn read_your_writes(ev: &Evidence) -> CheckResult {
                 ),
                 Some(_) => {}
             }
+        }
+    }
+    // The admin's report adds up to what the databases hold (no order is placed after it).
+    if let Some((at_s, report)) = ev.sales {
+        let orders: Vec<&Order> = ev.world.dbs.iter().flat_map(|db| &db.orders).collect();
+        let revenue: u64 = orders.iter().map(|o| o.total_cents).sum();
+        if report.orders != orders.len() as u64 || report.revenue_cents != revenue {
+            found.add(
+                *at_s,
+                "admin sales report".into(),
+                format!(
+                    "it says {} order(s) for {} cents; the databases hold {} for {revenue} cents",
+                    report.orders,
+                    report.revenue_cents,
+                    orders.len()
+                ),
+            );
         }
     }
     found.result(

@@ -81,6 +81,8 @@ pub struct Probe {
     pub tries: u32,
     /// Why the last try failed, if none succeeded.
     pub last_error: Option<String>,
+    /// The admin's sales report, read after the probe's order, and when.
+    pub sales: Option<(f64, scalelab_system::model::SalesReport)>,
 }
 
 /// The level of a stretch of windows.
@@ -367,6 +369,7 @@ mod tests {
             order_at_s: Some(103.5),
             tries: 3,
             last_error: None,
+            sales: None,
         };
         let r = judge(&run(50.0, Some(50.0)), &[(40.0, None)], Some(&ok), &tol());
         assert_eq!(r.len(), 1, "a span healed only by the drain is the probe's");

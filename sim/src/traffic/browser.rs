@@ -16,7 +16,9 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use scalelab_system::api::{AddItem, Call, CartView, Login, OrderList, ProductPage, Receipt};
+use scalelab_system::api::{
+    AddItem, Call, CartView, Login, OrderList, ProductPage, Receipt, SalesReport,
+};
 use tokio::time::Instant;
 
 use crate::metrics::{HistoryRead, Outcome, Recorder, SessionEnd};
@@ -85,6 +87,11 @@ fn request(step: Step, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
         Step::Checkout => Call::Checkout,
         Step::Orders => Call::OrderHistory,
     };
+    http_request(&call, cookie)
+}
+
+/// The HTTP request for `call`, and the kind the host bills it as.
+fn http_request(call: &Call, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
     let mut b = Request::builder()
         .method(call.method())
         .uri(call.path())
@@ -396,3 +403,25 @@ pub async fn probe_checkout(app: SocketAddr, customer: u64) -> Result<(u64, u64)
 
 /// How many products the probe looks at for one in stock.
 const PROBE_PRODUCTS: u32 = 20;
+
+/// The admin's sales report, read once on a fresh connection (the liveness phase asks for it
+/// after the probe's order, and the checkers compare it with what the databases hold).
+pub async fn sales_report(app: SocketAddr) -> Result<SalesReport, String> {
+    let stream = Flushed::connect(app)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let (_, req) = http_request(&Call::SalesReport, None);
+    let reply = send(&mut sender, req)
+        .await
+        .map_err(|e| format!("sales report: {e}"))?;
+    if reply.status != 200 {
+        return Err(format!("sales report: http {}", reply.status));
+    }
+    parse::<SalesReport>(&reply.body).ok_or_else(|| "sales report: not a report".to_owned())
+}
