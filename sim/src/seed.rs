@@ -18,6 +18,8 @@ pub enum Purpose {
     Faults,
     /// Which shoppers a hot-shard or hot-product fault redirects.
     Skew,
+    /// Which shoppers click "buy" twice (`funnel.double_click`).
+    DoubleClick,
 }
 
 /// A generator for one purpose, derived from the run's seed.
@@ -28,6 +30,7 @@ pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
         Purpose::Funnel => b"funnel",
         Purpose::Faults => b"faults",
         Purpose::Skew => b"skew",
+        Purpose::DoubleClick => b"double-click",
     };
     let mut key = seed.to_le_bytes().to_vec();
     key.extend_from_slice(tag);

@@ -164,3 +164,44 @@ fn a_publisher_that_never_reconnects_leaves_a_shop_that_never_recovers() {
         assert!(found.contains("still not back"), "{found}");
     }
 }
+
+/// Shoppers who click "buy" twice: two checkouts of one cart at once.
+fn double_clicks() -> scalelab_sim::Scenario {
+    let text = common::small_text(30.0, 30.0).replace(
+        "view_orders = 0.3 }",
+        "view_orders = 0.3, double_click = 0.5 }",
+    );
+    scalelab_sim::parse(&text).expect("valid scenario")
+}
+
+#[test]
+fn a_double_click_buys_once_in_every_design() {
+    let scn = double_clicks();
+    for design in Design::ALL {
+        let report = run_with(&scn, design, 1, None, RunOptions::default()).expect("runs");
+        let check = report
+            .checks
+            .iter()
+            .find(|c| c.name == "one-order-per-cart")
+            .expect("the check ran");
+        assert_eq!(
+            check.status,
+            Status::Held,
+            "{design:?}: {:?}",
+            check.examples
+        );
+        assert!(report.orders > 0, "{design:?} took orders");
+    }
+}
+
+#[test]
+fn a_database_that_lets_one_cart_become_two_orders_is_caught() {
+    let bugs = Bugs {
+        cart_paid_twice: true,
+        ..Bugs::default()
+    };
+    for design in Design::ALL {
+        let found = caught(&double_clicks(), design, bugs, "one-order-per-cart");
+        assert!(found.contains("one cart, one payment"), "{found}");
+    }
+}

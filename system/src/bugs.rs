@@ -49,6 +49,10 @@ pub struct Bugs {
     /// it again: after a broker outage the shop takes no order. (Caught by recovers.)
     #[cfg(feature = "planted-bugs")]
     pub publisher_never_reconnects: bool,
+    /// The database does not keep payment references unique: two checkouts of one cart at
+    /// once (a double click) both become orders. (Caught by one-order-per-cart.)
+    #[cfg(feature = "planted-bugs")]
+    pub cart_paid_twice: bool,
 }
 
 impl Bugs {
@@ -97,6 +101,13 @@ impl Bugs {
     pub fn publisher_never_reconnects(&self) -> bool {
         #[cfg(feature = "planted-bugs")]
         return self.publisher_never_reconnects;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+
+    pub fn cart_paid_twice(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.cart_paid_twice;
         #[cfg(not(feature = "planted-bugs"))]
         false
     }

@@ -58,6 +58,8 @@ struct Tables {
     products: BTreeMap<ProductId, (Product, u32)>,
     orders: BTreeMap<OrderId, Order>,
     by_customer: BTreeMap<CustomerId, Vec<OrderId>>,
+    /// Payment reference -> order: a unique index, so one payment (one cart) is one order.
+    by_payment: BTreeMap<String, OrderId>,
     stock_movements: BTreeSet<OrderId>,
     shipping_labels: BTreeSet<OrderId>,
     /// The order id sequence: the next id, and the step between ids.
@@ -154,6 +156,14 @@ impl Store for MemoryStore {
 
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
         let mut t = self.lock();
+        // One payment, one order: the second checkout of a cart (a double click) finds the
+        // first one's order and changes nothing.
+        // PLANTED BUG (`cart_paid_twice`): without this lookup, both clicks become orders.
+        if let Some(&id) = t.by_payment.get(&order.payment_ref) {
+            if !self.bugs.cart_paid_twice() {
+                return Ok(Placement::AlreadyPlaced(id));
+            }
+        }
         // Check every line before taking anything, so a failed order reserves nothing.
         // PLANTED BUG (`skip_stock_check`): without this check, stock "runs out" below zero
         // (held at zero here, as an unsigned column would be) and buyers get goods that do
@@ -184,6 +194,7 @@ impl Store for MemoryStore {
             .entry(placed.customer_id)
             .or_default()
             .push(placed.id);
+        t.by_payment.insert(placed.payment_ref.clone(), placed.id);
         t.orders.insert(placed.id, placed.clone());
         Ok(Placement::Placed(placed))
     }

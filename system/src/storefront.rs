@@ -224,6 +224,12 @@ async fn remove_from_cart(
 
 /// Checkout: charge, then reserve stock and record the order in one transaction, then the side
 /// work. The order is *acknowledged* only by the 201 response: after that it must never be lost.
+///
+/// A cart is checked out once. Two checkouts of one cart at once (a double click) read the
+/// same session, so they make the same payment idempotency key: the provider charges once and
+/// both get the same payment reference, which the database keeps unique. The second finds the
+/// first's order and gets 409; a second click that comes after the first has finished finds
+/// the cart empty (400).
 async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
     let mut visit = Visit::start(&app, &headers).await?;
     let Some(customer_id) = visit.session.customer_id else {
@@ -252,6 +258,15 @@ async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult 
     };
     let order = match app.store.place_order(new_order).await {
         Ok(Placement::Placed(order)) => order,
+        Ok(Placement::AlreadyPlaced(order_id)) => {
+            // The same cart, checked out twice at once (a double click): the other request
+            // placed it. Its payment is this one (same idempotency key), so nothing to refund,
+            // and the session is left to the request that placed the order.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("this cart was already checked out as order {order_id}"),
+            ));
+        }
         Ok(Placement::OutOfStock(product_id)) => {
             app.payments.refund(&payment_ref).await?;
             return Err(ApiError::new(

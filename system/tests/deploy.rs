@@ -179,6 +179,64 @@ async fn every_design_takes_orders_and_confirms_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_click_places_one_order_in_every_design() {
+    for design in [
+        Design::Vertical,
+        Design::Horizontal,
+        Design::Queued,
+        Design::Sharded,
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let c = config(design, dir.path());
+        let shop = deploy::start(&c).await.expect("start");
+        let front = shop.front;
+        // Several carts, each checked out by four clicks at once on four connections (behind
+        // the balancer, on both replicas): one order per cart, the other clicks told so.
+        for customer in 1..=5 {
+            let login = send(front, login(customer), None).await;
+            let cookie = login.cookie.expect("a session cookie");
+            assert_eq!(send(front, add(1), Some(&cookie)).await.status, 200);
+            let clicks: Vec<_> = (0..4)
+                .map(|_| {
+                    let cookie = cookie.clone();
+                    tokio::spawn(async move { send(front, Call::Checkout, Some(&cookie)).await })
+                })
+                .collect();
+            let mut placed = 0;
+            for click in clicks {
+                let reply = click.await.expect("the click's task");
+                match reply.status {
+                    201 => placed += 1,
+                    409 => assert!(reply.body.contains("already checked out"), "{}", reply.body),
+                    // A click that came after the first had finished: the cart is empty.
+                    400 => assert!(reply.body.contains("the cart is empty"), "{}", reply.body),
+                    other => panic!("{design:?}: a click got {other}: {}", reply.body),
+                }
+            }
+            assert_eq!(
+                placed, 1,
+                "{design:?}: customer {customer}'s cart bought once"
+            );
+        }
+        let stopped = shop.stop().await;
+        assert_eq!(stopped, deploy::Stopped::default(), "{design:?}");
+        let mut orders = 0;
+        for shard in 0..c.databases() {
+            let store = open_shard(&c, shard).await;
+            for customer in 1..=5 {
+                orders += store.orders_for(customer).await.expect("history").len();
+            }
+        }
+        assert_eq!(orders, 5, "{design:?}: one order per cart in the databases");
+        assert_eq!(
+            mailed_orders(&c).len(),
+            5,
+            "{design:?}: one email per order"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_orders_land_on_their_customers_shard() {
     let dir = tempfile::tempdir().expect("temp dir");
     let c = config(Design::Sharded, dir.path());

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::deployment::design::Design;
 use crate::deployment::nodes::Evidence as WorldEvidence;
 use crate::faults::inject::Outage;
+use crate::judge::cart_once;
 use crate::judge::recovery::{Judge, Outcome, Recovery};
 use crate::metrics::{AckedOrder, CartLoss};
 use scalelab_system::model::{Order, ProductId};
@@ -87,8 +88,9 @@ impl CheckResult {
 }
 
 /// The invariants, by name, as reports and `hunt` group them.
-pub const CHECKS: [&str; 7] = [
+pub const CHECKS: [&str; 8] = [
     "no-lost-order",
+    "one-order-per-cart",
     "one-confirmation-email",
     "no-oversell",
     "cart-survives",
@@ -101,6 +103,7 @@ pub const CHECKS: [&str; 7] = [
 pub fn check_all(ev: &Evidence) -> Vec<CheckResult> {
     vec![
         no_lost_order(ev),
+        one_order_per_cart(ev),
         one_confirmation_email(ev),
         no_oversell(ev),
         cart_survives(ev),
@@ -202,6 +205,15 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
         "no-lost-order",
         format!("{} acknowledged order(s) looked up", ev.acked.len()),
     )
+}
+
+/// No cart is paid for twice (see `cart_once`).
+fn one_order_per_cart(ev: &Evidence) -> CheckResult {
+    let mut found = Found::new(ev.log);
+    for p in cart_once::paid_twice(&ev.world.dbs, ev.acked) {
+        found.add(p.at_s, p.ids, p.message);
+    }
+    found.result("one-order-per-cart", "orders that share a payment".into())
 }
 
 /// Every acknowledged order has exactly one confirmation email in the customer's inbox;

@@ -192,6 +192,18 @@ pub struct Funnel {
     pub remove_item: Probability,
     pub checkout: Probability,
     pub view_orders: Probability,
+    /// The chance that a shopper who checks out clicks "buy" twice: two `POST /checkout` with
+    /// the same cookie at the same instant, each on its own connection (so behind a balancer
+    /// they may reach two replicas). The shop must take one order and answer the other with
+    /// 409; the one-order-per-cart check holds it to that. Optional, 0 by default, so that
+    /// scenarios written before it keep their trace hashes; drawn from its own seed stream
+    /// (a swarm or a scenario may turn it on without moving any other draw).
+    #[serde(default = "no_double_click")]
+    pub double_click: Probability,
+}
+
+fn no_double_click() -> Probability {
+    Probability(0.0)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -134,6 +134,8 @@ pub struct SessionPlan {
     pub steps: Vec<Step>,
     pub think_ms: Vec<f64>,
     pub patience_ms: f64,
+    /// This shopper clicks "buy" twice: its checkout is sent twice at once.
+    pub double_click: bool,
 }
 
 /// Draws session plans. Cheap to share: every plan seeds its own sub-streams.
@@ -216,12 +218,20 @@ impl Planner {
             .collect();
         // Patience: exponential around the mean, but nobody gives up in under 300 ms.
         let patience_ms = 300.0 + -(1.0 - rng.gen::<f64>()).ln() * self.patience_mean_ms;
+        // From a stream of its own, and only when it can matter, so that every other draw
+        // (and the hash of a scenario without double clicks) stays where it was.
+        let double_click = f.double_click.0 > 0.0 && steps.contains(&Step::Checkout) && {
+            let mut clicks = stream(self.seed, Purpose::DoubleClick);
+            clicks.set_stream(index);
+            clicks.gen_bool(f.double_click.0)
+        };
         SessionPlan {
             index,
             customer,
             steps,
             think_ms,
             patience_ms,
+            double_click,
         }
     }
 

@@ -28,8 +28,14 @@ use crate::ports::{PortError, Store};
 /// The schema versions, oldest first, per database. Applied in order at connect, each in its
 /// own transaction, and recorded in `scalelab_migrations` so that each runs once.
 /// (sqlx's `migrate!` would do the same but needs sqlx's macros, a heavy build for two files.)
-const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("sql/sqlite.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("sql/postgres.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("sql/sqlite.sql")),
+    (2, include_str!("sql/sqlite-2.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("sql/postgres.sql")),
+    (2, include_str!("sql/postgres-2.sql")),
+];
 
 /// How a shard is set up the first time it is used.
 #[derive(Debug, Clone)]
@@ -383,7 +389,8 @@ impl Store for SqlStore {
         }))
     }
 
-    /// One transaction: take every line out of stock, then record the order and its lines.
+    /// One transaction: record the order (unless its payment already has one), take every line
+    /// out of stock, then record its lines.
     ///
     /// Each line is one conditional `UPDATE ... WHERE stock >= quantity`: the database checks
     /// and takes in one step under the row's lock, so two checkouts can never both take the
@@ -394,7 +401,32 @@ impl Store for SqlStore {
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
         let mut by_product = order.lines.clone();
         by_product.sort_by_key(|l| l.product_id);
+        let total_cents = order.total_cents();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // The order row first: its payment reference is unique, so of two checkouts of one
+        // cart at once (a double click) the second waits here for the first to commit, then
+        // inserts nothing and learns which order the cart became.
+        let row = sqlx::query(
+            "INSERT INTO orders (customer_id, total_cents, payment_ref) VALUES ($1, $2, $3) \
+             ON CONFLICT (payment_ref) DO NOTHING RETURNING seq",
+        )
+        .bind(db_int(order.customer_id)?)
+        .bind(db_int(total_cents)?)
+        .bind(order.payment_ref.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(db_error)?;
+            let seq: i64 = sqlx::query("SELECT seq FROM orders WHERE payment_ref = $1")
+                .bind(order.payment_ref.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(db_error)?;
+            return Ok(Placement::AlreadyPlaced(self.order_id(seq)?));
+        };
+        let seq: i64 = row.try_get(0).map_err(db_error)?;
         for line in &by_product {
             let taken =
                 sqlx::query("UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1")
@@ -408,18 +440,6 @@ impl Store for SqlStore {
                 return Ok(Placement::OutOfStock(line.product_id));
             }
         }
-        let total_cents = order.total_cents();
-        let row = sqlx::query(
-            "INSERT INTO orders (customer_id, total_cents, payment_ref) VALUES ($1, $2, $3) \
-             RETURNING seq",
-        )
-        .bind(db_int(order.customer_id)?)
-        .bind(db_int(total_cents)?)
-        .bind(order.payment_ref.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let seq: i64 = row.try_get(0).map_err(db_error)?;
         for (line_no, line) in (0_i64..).zip(&order.lines) {
             sqlx::query(
                 "INSERT INTO order_lines (order_seq, line_no, product_id, quantity, price_cents) \
