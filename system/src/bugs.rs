@@ -45,8 +45,9 @@ pub struct Bugs {
     /// (Caught by lag-recovers.)
     #[cfg(feature = "planted-bugs")]
     pub worker_gives_up: bool,
-    /// Checkout's publisher gives up on the broker after its first failure and never tries
-    /// it again: after a broker outage the shop takes no order. (Caught by recovers.)
+    /// The outbox relay's publisher gives up on the broker after its first failure and never
+    /// tries it again: after a broker outage no side work is published any more, and the
+    /// outbox only grows. (Caught by lag-recovers.)
     #[cfg(feature = "planted-bugs")]
     pub publisher_never_reconnects: bool,
     /// The database does not keep payment references unique: two checkouts of one cart at
@@ -116,7 +117,7 @@ impl Bugs {
 /// PLANTED BUG (`publisher_never_reconnects`): a "circuit breaker" in front of the broker
 /// that opens on the first failure and has no way to close again. Real breakers let a trial
 /// request through after a while (half-open) and close when it succeeds; without that, a
-/// broker outage of a minute becomes an outage of the shop for good.
+/// broker outage of a minute stops the side work for good.
 pub struct StuckPublisher {
     pub inner: Arc<dyn Publisher>,
     pub open: AtomicBool,

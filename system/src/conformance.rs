@@ -90,6 +90,7 @@ fn new_order(payment: &str, customer: CustomerId, lines: Vec<Line>) -> NewOrder 
         customer_id: customer,
         payment_ref: payment.to_owned(),
         lines,
+        outbox: false,
     }
 }
 
@@ -333,6 +334,54 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
         stock % quantity,
         "stock never goes below zero"
     );
+
+    // The outbox: an order placed with its message has it waiting, oldest first, until it is
+    // marked published; a refused order leaves no message; orders without one have none.
+    assert_eq!(
+        s.unpublished(10).await,
+        Ok(vec![]),
+        "orders placed without a message leave the outbox empty"
+    );
+    let with_message = |payment: &str, product: &Product| {
+        let mut order = new_order(payment, 3, vec![line(product, 1)]);
+        order.outbox = true;
+        order
+    };
+    let a = place(s, with_message("pay-outbox-a", p3)).await;
+    let b = place(s, with_message("pay-outbox-b", p3)).await;
+    assert_eq!(
+        s.place_order(with_message("pay-outbox-a", p3)).await,
+        Ok(Placement::AlreadyPlaced(a.id)),
+        "placed again"
+    );
+    let mut sold_out = with_message("pay-outbox-sold-out", p4);
+    sold_out.lines[0].quantity = stock + 1;
+    assert_eq!(
+        s.place_order(sold_out).await,
+        Ok(Placement::OutOfStock(p4.id))
+    );
+    assert_eq!(
+        s.unpublished(10).await,
+        Ok(vec![a.clone(), b.clone()]),
+        "the outbox holds each placed order's message once, oldest first, and no refused one"
+    );
+    assert_eq!(
+        s.unpublished(1).await,
+        Ok(vec![a.clone()]),
+        "at most `limit`"
+    );
+    s.mark_published(std::slice::from_ref(&a))
+        .await
+        .expect("mark published");
+    assert_eq!(
+        s.unpublished(10).await,
+        Ok(vec![b.clone()]),
+        "a message marked published is not read again"
+    );
+    s.mark_published(&[a.clone(), b.clone()])
+        .await
+        .expect("marking again is harmless");
+    assert_eq!(s.unpublished(10).await, Ok(vec![]), "all published");
 }
 
 /// How the broker suite makes consumers: a new member of `group` reading `topic`.

@@ -60,6 +60,8 @@ struct Tables {
     by_customer: BTreeMap<CustomerId, Vec<OrderId>>,
     /// Payment reference -> order: a unique index, so one payment (one cart) is one order.
     by_payment: BTreeMap<String, OrderId>,
+    /// The outbox: orders whose side-work message is not yet published.
+    unpublished: BTreeSet<OrderId>,
     stock_movements: BTreeSet<OrderId>,
     shipping_labels: BTreeSet<OrderId>,
     /// The order id sequence: the next id, and the step between ids.
@@ -126,6 +128,11 @@ impl MemoryStore {
             .iter()
             .map(|(&id, (_, stock))| (id, *stock))
             .collect()
+    }
+
+    /// Messages waiting in the outbox (for the queue lag).
+    pub fn outbox_len(&self) -> usize {
+        self.lock().unpublished.len()
     }
 
     /// How many stock movements and shipping labels exist (for tests and checkers).
@@ -195,6 +202,9 @@ impl Store for MemoryStore {
             .or_default()
             .push(placed.id);
         t.by_payment.insert(placed.payment_ref.clone(), placed.id);
+        if order.outbox {
+            t.unpublished.insert(placed.id);
+        }
         t.orders.insert(placed.id, placed.clone());
         Ok(Placement::Placed(placed))
     }
@@ -219,6 +229,23 @@ impl Store for MemoryStore {
 
     async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
         self.lock().shipping_labels.insert(order.id);
+        Ok(())
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        let t = self.lock();
+        Ok(t.unpublished
+            .iter()
+            .take(limit)
+            .filter_map(|id| t.orders.get(id).cloned())
+            .collect())
+    }
+
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        let mut t = self.lock();
+        for order in orders {
+            t.unpublished.remove(&order.id);
+        }
         Ok(())
     }
 

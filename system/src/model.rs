@@ -40,6 +40,10 @@ pub struct NewOrder {
     pub customer_id: CustomerId,
     pub lines: Vec<Line>,
     pub payment_ref: String,
+    /// Also write the order's side-work message to the outbox, in the same transaction (the
+    /// queued designs: a relay publishes it to the broker later; see `outbox`).
+    #[serde(default)]
+    pub outbox: bool,
 }
 
 impl NewOrder {

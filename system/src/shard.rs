@@ -223,6 +223,28 @@ impl Store for ShardedStore {
             .await
     }
 
+    /// Every shard's outbox, gathered (a relay per shard reads its own more cheaply: the
+    /// deployments run one per database).
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        let mut all = Vec::new();
+        for shard in &self.shards {
+            all.extend(shard.unpublished(limit).await?);
+        }
+        all.sort_by_key(|o| o.id);
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// Each order is marked on its customer's shard, where it was placed.
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        for order in orders {
+            self.for_customer(order.customer_id)?
+                .mark_published(std::slice::from_ref(order))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Scatter-gather: ask every shard, add up. One shard down fails the whole report; a
     /// partial total would be a wrong total.
     async fn sales_report(&self) -> Result<SalesReport, PortError> {

@@ -89,6 +89,7 @@ fn order(customer: u64, i: u64) -> NewOrder {
             price_cents: 500 + u64::from(product) * 7,
         }],
         payment_ref: format!("pay-{i}"),
+        outbox: false,
     }
 }
 

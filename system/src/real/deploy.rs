@@ -8,8 +8,10 @@
 //! - `Horizontal`: storefront replicas on the next ports behind the load balancer
 //!   ([`super::balance`]) on the port; sessions in a shared store (Redis, or one store in this
 //!   process standing in for it); side work inline.
-//! - `Queued`: as horizontal, and checkout publishes the order to a broker (NATS JetStream, or
-//!   one in this process) from which one worker task per kind of job (`worker::Job`) takes it.
+//! - `Queued`: as horizontal, and checkout writes the order's side-work message to the outbox
+//!   in the order's transaction; one relay task per database publishes it to a broker (NATS
+//!   JetStream, or one in this process), from which one worker task per kind of job
+//!   (`worker::Job`) takes it.
 //! - `Sharded`: as queued, with the `Store` port a `ShardedStore` over one database per shard,
 //!   by customer.
 //!
@@ -44,11 +46,12 @@ use super::sql::{postgres_database_url, ShardSetup, SqlStore};
 use super::{redact, ServiceError};
 use crate::memory::{demo_catalog, FakePayments, InMemorySessions};
 use crate::memory_broker::MemoryBroker;
+use crate::outbox::{run_relay, Outbox};
 use crate::ports::{Mailer, PortError, Publisher, SessionStore, SideWork, Store, Subscription};
 use crate::session::SessionIds;
 use crate::shard::{ShardMap, ShardedStore, Strategy};
 use crate::storefront::{router, App};
-use crate::worker::{run_worker, Inline, Job, Queued, ORDERS_TOPIC};
+use crate::worker::{run_worker, Inline, Job, ORDERS_TOPIC};
 
 /// Largest request body the storefront reads; its JSON bodies are a few dozen bytes, so
 /// anything bigger is a mistake or an attack, refused with 413 before it is read.
@@ -255,8 +258,9 @@ impl fmt::Display for Notice {
 /// How a stop went: what it could not finish.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Stopped {
-    /// Side-work jobs still queued when the stop gave up waiting for the workers (after 30 s).
-    /// On NATS they wait there for the next start; in process they are lost.
+    /// Side-work jobs still waiting (in an outbox or the broker) when the stop gave up waiting
+    /// for the relays and workers (after 30 s). None is lost: an outbox keeps its messages
+    /// until they are done (in-process broker) or in NATS, for the next start.
     pub jobs_left: u64,
     /// Why the queue's length could not be read, if it could not; the stop did not wait then.
     pub lag_unknown: Option<PortError>,
@@ -287,6 +291,16 @@ enum Broker {
     Memory(Arc<MemoryBroker>),
     /// NATS JetStream: durable, but a clean stop still lets the workers catch up.
     Nats(Arc<NatsBroker>),
+}
+
+/// Side work not yet done: messages in the outboxes (at most `outbox::BATCH` counted per
+/// database) and in the broker.
+async fn backlog(stores: &[Arc<SqlStore>], broker: &Broker) -> Result<u64, PortError> {
+    let mut waiting = broker.lag().await?;
+    for store in stores {
+        waiting += store.unpublished(crate::outbox::BATCH).await?.len() as u64;
+    }
+    Ok(waiting)
 }
 
 impl Broker {
@@ -378,7 +392,14 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
                 memory
             }
         };
-        Arc::new(Queued { publisher })
+        // One relay per database, each publishing its own outbox.
+        for shard in &stores {
+            let (shard, publisher) = (shard.clone(), publisher.clone());
+            workers.push(tokio::spawn(async move {
+                run_relay(shard.as_ref(), publisher.as_ref()).await
+            }));
+        }
+        Arc::new(Outbox)
     };
 
     // The storefront: one server, or replicas behind a load balancer.
@@ -491,10 +512,10 @@ impl Shop {
     }
 
     /// Stops in the order that loses nothing: stop accepting; let every request in flight
-    /// finish (an order is acknowledged only once committed); let the workers empty the
-    /// queue (an in-process queue would die with the process; a real broker keeps its
-    /// messages for the next start, but a clean stop leaves nothing behind); then close the
-    /// databases.
+    /// finish (an order is acknowledged only once committed); let the relays and workers
+    /// empty the outboxes and the queue (nothing would be lost otherwise, the outboxes keep
+    /// what is not done for the next start, but a clean stop leaves nothing behind); then
+    /// close the databases.
     pub async fn stop(self) -> Stopped {
         let _ = self.stop.send(true);
         if let Some(b) = self.balancer {
@@ -507,7 +528,7 @@ impl Shop {
         if let Some(broker) = &self.broker {
             let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
             loop {
-                match broker.lag().await {
+                match backlog(&self.stores, broker).await {
                     Ok(0) => break,
                     Ok(lag) if tokio::time::Instant::now() > deadline => {
                         stopped.jobs_left = lag;

@@ -31,10 +31,12 @@ use crate::ports::{PortError, Store};
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sql/sqlite.sql")),
     (2, include_str!("sql/sqlite-2.sql")),
+    (3, include_str!("sql/sqlite-3.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sql/postgres.sql")),
     (2, include_str!("sql/postgres-2.sql")),
+    (3, include_str!("sql/postgres-3.sql")),
 ];
 
 /// How a shard is set up the first time it is used.
@@ -203,6 +205,12 @@ impl SqlStore {
     /// The order id of the order with sequence number `seq` on this shard.
     fn order_id(&self, seq: i64) -> Result<OrderId, PortError> {
         app_int(self.first_order_id + (seq - 1) * self.order_id_step)
+    }
+
+    /// The sequence number of order `id` on this shard, if it is one of this shard's ids.
+    fn seq_of(&self, id: OrderId) -> Option<i64> {
+        let offset = i64::try_from(id).ok()?.checked_sub(self.first_order_id)?;
+        (offset % self.order_id_step == 0).then_some(offset / self.order_id_step + 1)
     }
 
     /// Closes every connection, after the queries in flight finish.
@@ -454,6 +462,14 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         }
+        if order.outbox {
+            // The side work's message, in the same transaction as the order (see `outbox`).
+            sqlx::query("INSERT INTO outbox (order_seq) VALUES ($1)")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
         // Until this returns, the order does not exist; after it, it must never be lost.
         tx.commit().await.map_err(db_error)?;
         Ok(Placement::Placed(Order {
@@ -523,6 +539,66 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let orders = sqlx::query(
+            "SELECT o.seq, o.customer_id, o.total_cents, o.payment_ref \
+             FROM outbox x JOIN orders o ON o.seq = x.order_seq \
+             WHERE x.published = 0 ORDER BY o.seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let mut lines_by_seq: BTreeMap<i64, Vec<Line>> = BTreeMap::new();
+        let seqs = orders.iter().map(|r| r.try_get::<i64, _>(0));
+        if let Some(last) = seqs.clone().filter_map(Result::ok).max() {
+            let first = seqs.filter_map(Result::ok).min().unwrap_or(last);
+            let lines = sqlx::query(
+                "SELECT order_seq, product_id, quantity, price_cents FROM order_lines \
+                 WHERE order_seq BETWEEN $1 AND $2 ORDER BY order_seq, line_no",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+            for r in &lines {
+                let seq: i64 = r.try_get(0).map_err(db_error)?;
+                lines_by_seq.entry(seq).or_default().push(Line {
+                    product_id: get(r, 1)?,
+                    quantity: get(r, 2)?,
+                    price_cents: get(r, 3)?,
+                });
+            }
+        }
+        orders
+            .iter()
+            .map(|r| {
+                let seq: i64 = r.try_get(0).map_err(db_error)?;
+                Ok(Order {
+                    id: self.order_id(seq)?,
+                    customer_id: get(r, 1)?,
+                    lines: lines_by_seq.remove(&seq).unwrap_or_default(),
+                    total_cents: get(r, 2)?,
+                    payment_ref: r.try_get(3).map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for seq in orders.iter().filter_map(|o| self.seq_of(o.id)) {
+            sqlx::query("UPDATE outbox SET published = 1 WHERE order_seq = $1")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
     }
 
     async fn sales_report(&self) -> Result<SalesReport, PortError> {
