@@ -213,6 +213,28 @@ impl SqlStore {
         (offset % self.order_id_step == 0).then_some(offset / self.order_id_step + 1)
     }
 
+    /// Whether order `id`'s stock movement and shipping label exist: what an operator (or the
+    /// crash test) asks to see that an order's side work was done.
+    pub async fn side_work_done(&self, id: OrderId) -> Result<(bool, bool), PortError> {
+        let id = db_int(id)?;
+        let mut done = [false; 2];
+        for (i, sql) in [
+            "SELECT order_id FROM stock_movements WHERE order_id = $1",
+            "SELECT order_id FROM shipping_labels WHERE order_id = $1",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let row = sqlx::query(sql)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+            done[i] = row.is_some();
+        }
+        Ok((done[0], done[1]))
+    }
+
     /// Closes every connection, after the queries in flight finish.
     pub async fn close(&self) {
         self.pool.close().await;
