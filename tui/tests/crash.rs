@@ -81,8 +81,13 @@ impl Shop {
             let _ = child.kill();
             panic!("the server did not start: {}", said.join("\n"));
         };
-        // Keep reading what it says, so that a full pipe never blocks it.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        // Keep reading what it says, so that a full pipe never blocks it; the test harness
+        // shows it if the test fails.
+        std::thread::spawn(move || {
+            for l in lines.map_while(Result::ok) {
+                eprintln!("SERVER: {l}");
+            }
+        });
         (child, front)
     }
 
