@@ -125,6 +125,15 @@ impl ShardMap {
     }
 }
 
+/// Shard `shard`'s share of `stock` units of a product split over `shards` shards. The shares
+/// add up to exactly `stock` (the first `stock % shards` shards take one more), so the shop as
+/// a whole never sells more than it has; with fewer units than shards, some shards get none.
+/// (Rounding each share up instead, say to at least one, sells units that do not exist.)
+pub fn stock_share(stock: u32, shards: u32, shard: u32) -> u32 {
+    let shards = shards.max(1);
+    stock / shards + u32::from(shard < stock % shards)
+}
+
 /// The shard router: a `Store` over one `Store` per shard.
 pub struct ShardedStore {
     map: RwLock<Arc<ShardMap>>,

@@ -31,7 +31,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::api::{AddItem, CartView, Endpoint, ErrorBody, LoggedIn, Login, Receipt};
-use crate::model::{total_cents, Line, NewOrder, Placement, ProductId};
+use crate::model::{total_cents, CustomerId, Line, NewOrder, Placement, ProductId};
 use crate::ports::{Payments, PortError, SessionStore, SideWork, Store};
 use crate::session::{CartItem, Session, SessionId, SessionIds};
 
@@ -39,6 +39,9 @@ use crate::session::{CartItem, Session, SessionId, SessionIds};
 pub const MAX_QUANTITY: u32 = 99;
 /// Most distinct products in one cart.
 pub const MAX_CART_LINES: usize = 50;
+/// The largest customer id: databases keep ids as signed 64-bit integers (BIGINT). Checked at
+/// the door, so that an id no database can hold is refused before anything (a payment) is done.
+pub const MAX_CUSTOMER_ID: CustomerId = i64::MAX as CustomerId;
 
 /// Everything the handlers need: the ports, and how session ids are made.
 pub struct App {
@@ -133,7 +136,19 @@ async fn login(
     form: Result<Json<Login>, JsonRejection>,
 ) -> ApiResult {
     let Json(form) = form?;
+    if form.customer_id == 0 || form.customer_id > MAX_CUSTOMER_ID {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "customer_id must be 1 to {MAX_CUSTOMER_ID}, got {}",
+                form.customer_id
+            ),
+        ));
+    }
     let mut visit = Visit::start(&app, &headers).await?;
+    // A new session id at login, the cart coming along: an id handed out (or planted by
+    // someone else) before login must not become a logged-in session (session fixation).
+    visit.renew(&app);
     visit.session.customer_id = Some(form.customer_id);
     visit.save(&app).await?;
     let reply = LoggedIn {
@@ -350,6 +365,14 @@ impl Visit {
             session: Session::default(),
             is_new: true,
         })
+    }
+
+    /// Moves the session to a fresh id (the old one keeps what it had, and expires).
+    fn renew(&mut self, app: &App) {
+        if !self.is_new {
+            self.id = app.session_ids.next();
+            self.is_new = true;
+        }
     }
 
     async fn save(&self, app: &App) -> Result<(), ApiError> {

@@ -236,6 +236,21 @@ async fn a_double_click_places_one_order_in_every_design() {
     }
 }
 
+#[test]
+fn sharded_stock_adds_up_to_the_stock_configured() {
+    // 3 units over 4 shards used to be 1 on each: 4 sold of a stock of 3.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut c = config(Design::Sharded, dir.path());
+    for (stock, shards) in [(3, 4), (300, 3), (10, 4)] {
+        c.stock = stock;
+        c.shards = shards;
+        let total: u32 = (0..shards)
+            .map(|i| c.database(i).expect("a shard").1.stock)
+            .sum();
+        assert_eq!(total, stock, "{stock} units over {shards} shards");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_orders_land_on_their_customers_shard() {
     let dir = tempfile::tempdir().expect("temp dir");

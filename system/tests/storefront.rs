@@ -308,3 +308,58 @@ async fn in_process_sessions_keep_the_session_store_promises() {
     let ttl = Duration::from_millis(50);
     scalelab_system::conformance::session_store(&InMemorySessions::new(ttl), ttl).await;
 }
+
+#[tokio::test]
+async fn an_id_no_database_can_hold_is_refused_at_the_door() {
+    // Customer ids are stored as signed 64-bit integers (BIGINT): above i64::MAX (or 0, which
+    // no customer has) the login is refused with 422, before a payment could be taken.
+    for id in [0, i64::MAX as u64 + 1, u64::MAX] {
+        let mut shop = Shop::new(5);
+        let (s, body) = shop
+            .call("POST", "/login", Some(json!({ "customer_id": id })))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "customer {id}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("customer_id must be 1 to 9223372036854775807")),
+            "{body}"
+        );
+    }
+    let mut shop = Shop::new(5);
+    let (s, _) = shop
+        .call("POST", "/login", Some(json!({ "customer_id": i64::MAX })))
+        .await;
+    assert_eq!(s, StatusCode::OK, "the largest id a database holds is fine");
+}
+
+#[tokio::test]
+async fn login_renews_the_session_id() {
+    // Session fixation: an id handed out before login (or planted by someone else) must not
+    // become the logged-in session's id. The cart comes along.
+    let mut shop = Shop::new(5);
+    shop.send(Call::AddToCart(AddItem {
+        product_id: 3,
+        quantity: 1,
+    }))
+    .await;
+    let before = shop.cookie.clone().expect("a session before login");
+    let (s, _) = shop.send(Call::Login(Login { customer_id: 7 })).await;
+    assert_eq!(s, StatusCode::OK);
+    let after = shop.cookie.clone().expect("a session after login");
+    assert_ne!(before, after, "login hands out a new session id");
+    let (_, cart) = shop.send(Call::ShowCart).await;
+    assert_eq!(
+        typed::<CartView>(cart).lines.len(),
+        1,
+        "the cart came along"
+    );
+    let mut old = Shop {
+        app: shop.app.clone(),
+        store: shop.store.clone(),
+        mailer: shop.mailer.clone(),
+        cookie: Some(before),
+    };
+    let (s, _) = old.send(Call::OrderHistory).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the old id is not logged in");
+}

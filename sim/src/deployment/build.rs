@@ -34,6 +34,7 @@ use crate::world::mail::MailServer;
 use crate::world::node::Node;
 use crate::world::sessions::SessionServer;
 use scalelab_system::memory::demo_catalog;
+use scalelab_system::shard::stock_share;
 use scalelab_system::worker::Job;
 
 /// Creates every node of `design` (with `wiring`, which may carry planted bugs) on the
@@ -187,7 +188,7 @@ fn databases(
     let products = scn.workload().products.get();
     (0..shards)
         .map(|i| {
-            let stock = scn.database.stock_per_product / shards;
+            let stock = stock_share(scn.database.stock_per_product, shards, i);
             // A shard's share of the data may fit in memory where the whole did not.
             let mut params = scn.database.clone();
             if shards > 1 {

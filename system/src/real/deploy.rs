@@ -49,7 +49,7 @@ use crate::memory_broker::MemoryBroker;
 use crate::outbox::{run_relay, Outbox};
 use crate::ports::{Mailer, PortError, Publisher, SessionStore, SideWork, Store, Subscription};
 use crate::session::SessionIds;
-use crate::shard::{ShardMap, ShardedStore, Strategy};
+use crate::shard::{stock_share, ShardMap, ShardedStore, Strategy};
 use crate::storefront::{router, App};
 use crate::worker::{run_worker, Inline, Job, ORDERS_TOPIC};
 
@@ -152,8 +152,8 @@ impl Config {
     /// One database and each shard count get their own files or databases (`scalelab`,
     /// `scalelab_4shards_0`, ...), so that switching designs never mixes shops whose order
     /// ids follow different sequences. Shard `i` of `n` numbers its orders `i+1, i+1+n, ...`,
-    /// so ids never collide across shards, and starts with the whole catalog and a `1/n`
-    /// share of every product's stock.
+    /// so ids never collide across shards, and starts with the whole catalog and its share of
+    /// every product's stock (`shard::stock_share`: the shares add up to the stock).
     pub fn database(&self, shard: u32) -> Result<(String, ShardSetup), ServiceError> {
         let shards = self.databases();
         let name = if shards == 1 {
@@ -170,7 +170,7 @@ impl Config {
         };
         let setup = ShardSetup {
             catalog: demo_catalog(self.products),
-            stock: (self.stock / shards).max(1),
+            stock: stock_share(self.stock, shards, shard),
             first_order_id: u64::from(shard) + 1,
             order_id_step: u64::from(shards),
             max_connections: DB_CONNECTIONS,
