@@ -101,6 +101,35 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Refuses flags that the chosen design would silently ignore, saying why: a flag that
+    /// does nothing misleads whoever reads the command line.
+    pub fn check(&self) -> Result<(), String> {
+        let design = format!("{:?}", self.design).to_lowercase();
+        if self.redis_url.is_some() && self.design == Design::Vertical {
+            return Err(
+                "--redis-url (or SCALELAB_REDIS_URL) does not apply to the vertical design: its \
+                 sessions live in the one server's memory. Drop it, or choose --design \
+                 horizontal, queued or sharded."
+                    .into(),
+            );
+        }
+        if self.nats_url.is_some() && matches!(self.design, Design::Vertical | Design::Horizontal) {
+            return Err(format!(
+                "--nats-url (or SCALELAB_NATS_URL) does not apply to the {design} design: its \
+                 side work is done inline in checkout. Drop it, or choose --design queued or \
+                 sharded."
+            ));
+        }
+        if let Some(name) = self.postgres_url.as_deref().and_then(database_in_url) {
+            return Err(format!(
+                "--postgres-url (or SCALELAB_POSTGRES_URL) names a database ({name}); give the \
+                 server only, e.g. postgres://postgres@127.0.0.1:5432: the shop creates and \
+                 names its own databases there (scalelab, scalelab_4shards_0, ...)."
+            ));
+        }
+        Ok(())
+    }
+
     /// The deployment these flags ask for, signing cookies with `session_secret`.
     fn config(&self, session_secret: Vec<u8>) -> Config {
         Config {
@@ -117,6 +146,15 @@ impl ServeArgs {
             session_secret,
         }
     }
+}
+
+/// The database a PostgreSQL URL names in its path, if any (`postgres://host:5432/shop` ->
+/// `shop`). Only the name is returned: the URL may hold a password.
+fn database_in_url(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.split_once('/').map(|(_, path)| path)?;
+    let name = path.split(['?', '#']).next().unwrap_or("");
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 pub fn main() -> ExitCode {
@@ -143,6 +181,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(crate::EXIT_INTERNAL);
         }
     };
+    if let Err(e) = args.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(crate::EXIT_BAD_INPUT);
+    }
     runtime.block_on(async move {
         let secret = match session_secret(&args) {
             Ok(s) => s,
@@ -287,6 +329,49 @@ mod tests {
                 e.contains("production mode needs SCALELAB_SESSION_SECRET"),
                 "{e}"
             );
+        }
+    }
+
+    #[test]
+    fn flags_that_do_not_apply_to_the_design_are_refused() {
+        let mut a = args(Design::Vertical);
+        a.nats_url = None;
+        assert_eq!(a.check(), Ok(()));
+        a.redis_url = Some("redis://127.0.0.1:6379".into());
+        let e = a.check().expect_err("redis on the vertical design");
+        assert!(
+            e.contains("--redis-url") && e.contains("vertical design"),
+            "{e}"
+        );
+        let mut a = args(Design::Horizontal);
+        let e = a.check().expect_err("nats on the horizontal design");
+        assert!(
+            e.contains("--nats-url") && e.contains("horizontal design"),
+            "{e}"
+        );
+        a.nats_url = None;
+        a.redis_url = Some("redis://127.0.0.1:6379".into());
+        assert_eq!(a.check(), Ok(()), "redis is for the horizontal design");
+        let mut a = args(Design::Queued);
+        assert_eq!(a.check(), Ok(()), "nats is for the queued design");
+        for (url, name) in [
+            ("postgres://u:hunter2@127.0.0.1:5432/shop", Some("shop")),
+            (
+                "postgres://127.0.0.1:5432/shop?sslmode=disable",
+                Some("shop"),
+            ),
+            ("postgres://postgres@127.0.0.1:5432", None),
+            ("postgres://postgres@127.0.0.1:5432/", None),
+        ] {
+            a.postgres_url = Some(url.into());
+            match (a.check(), name) {
+                (Ok(()), None) => {}
+                (Err(e), Some(name)) => {
+                    assert!(e.contains(&format!("names a database ({name})")), "{e}");
+                    assert!(!e.contains("hunter2"), "{e}");
+                }
+                (got, _) => panic!("{url}: {got:?}"),
+            }
         }
     }
 
