@@ -35,12 +35,15 @@ fn config(design: Design, dir: &Path) -> Config {
         products: 10,
         stock: 300,
         session_secret: vec![1u8; 32],
+        secure_cookies: false,
     }
 }
 
 struct Reply {
     status: u16,
     cookie: Option<String>,
+    /// The whole Set-Cookie header, attributes included.
+    set_cookie: Option<String>,
     body: String,
 }
 
@@ -69,14 +72,18 @@ async fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let cookie = head
+    let set_cookie = head
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: "))
+        .map(str::to_owned);
+    let cookie = set_cookie
+        .as_deref()
         .and_then(|c| c.split(';').next())
         .map(str::to_owned);
     Reply {
         status,
         cookie,
+        set_cookie,
         body: body.to_owned(),
     }
 }
@@ -233,6 +240,25 @@ async fn a_double_click_places_one_order_in_every_design() {
             5,
             "{design:?}: one email per order"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cookies_are_secure_in_production() {
+    for secure in [false, true] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = config(Design::Horizontal, dir.path());
+        c.secure_cookies = secure;
+        let shop = deploy::start(&c).await.expect("start");
+        let login = http(shop.front, "POST", "/login", r#"{"customer_id":1}"#, None).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let set = login.set_cookie.expect("a session cookie");
+        assert_eq!(set.contains("; Secure"), secure, "{set}");
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+        shop.stop().await;
     }
 }
 

@@ -95,7 +95,8 @@ pub struct ServeArgs {
     pub products: u32,
     #[arg(long, default_value_t = 10_000)]
     pub stock: u32,
-    /// Production mode: refuse to start without SCALELAB_SESSION_SECRET.
+    /// Production mode: refuse to start without SCALELAB_SESSION_SECRET, and mark the session
+    /// cookie Secure (the shop is then expected behind TLS).
     #[arg(long, env = "SCALELAB_PRODUCTION")]
     pub production: bool,
 }
@@ -144,6 +145,7 @@ impl ServeArgs {
             products: self.products,
             stock: self.stock,
             session_secret,
+            secure_cookies: self.production,
         }
     }
 }
@@ -391,6 +393,13 @@ mod tests {
             (0, 2, 3, 10, 300)
         );
         assert_eq!(config.session_secret, secret);
+        assert!(!config.secure_cookies, "plain cookies outside production");
+        let mut production = args(Design::Sharded);
+        production.production = true;
+        assert!(
+            production.config(secret.clone()).secure_cookies,
+            "Secure in production"
+        );
         assert_eq!(config.databases(), 3);
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -109,6 +109,7 @@ impl Shop {
             products: 100,
             stock: 100_000,
             session_secret: Vec::new(),
+            secure_cookies: false,
         }
     }
 }

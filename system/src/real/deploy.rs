@@ -115,6 +115,8 @@ pub struct Config {
     pub stock: u32,
     /// Signs the session cookies; at least `cookies::MIN_SECRET_BYTES` long.
     pub session_secret: Vec<u8>,
+    /// Marks the session cookie `Secure` (sent over HTTPS only): production, behind TLS.
+    pub secure_cookies: bool,
 }
 
 impl fmt::Debug for Config {
@@ -133,6 +135,7 @@ impl fmt::Debug for Config {
             .field("products", &self.products)
             .field("stock", &self.stock)
             .field("session_secret", &"***")
+            .field("secure_cookies", &self.secure_cookies)
             .finish()
     }
 }
@@ -321,7 +324,11 @@ impl Broker {
 /// the services it names, starts the workers, the replicas and the balancer, and returns once
 /// all of them listen. Fails, naming what could not be set up, before serving anything.
 pub async fn start(config: &Config) -> Result<Shop, StartError> {
-    let signer = Arc::new(CookieSigner::new(&config.session_secret).map_err(StartError::Secret)?);
+    let signer = Arc::new(
+        CookieSigner::new(&config.session_secret)
+            .map_err(StartError::Secret)?
+            .secure(config.secure_cookies),
+    );
     std::fs::create_dir_all(&config.data_dir).map_err(|error| StartError::DataDir {
         path: config.data_dir.clone(),
         error,
