@@ -37,6 +37,16 @@ enum Command {
     Other(Vec<String>),
 }
 
+/// Like `eprintln!`, but a stderr that is gone (`scalelab serve ... 2>&1 | head`, a closed
+/// terminal) is no reason to stop: `eprintln!` would panic on the failed write and skip the
+/// graceful stop, cutting requests in flight. What cannot be said is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// The `--design` values; their comments are the help text. `deploy::Design` is what they
 /// mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -164,7 +174,7 @@ pub fn main() -> ExitCode {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Other(words) => {
-            eprintln!(
+            say!(
                 "error: `scalelab {}` is the simulator's, and this is the real-world build, \
                  which only serves.\nUse: cargo run --release --bin scalelab -- {}",
                 words.first().map_or("", String::as_str),
@@ -179,42 +189,42 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the tokio runtime: {e}");
+            say!("error: cannot start the tokio runtime: {e}");
             return ExitCode::from(crate::EXIT_INTERNAL);
         }
     };
     if let Err(e) = args.check() {
-        eprintln!("error: {e}");
+        say!("error: {e}");
         return ExitCode::from(crate::EXIT_BAD_INPUT);
     }
     runtime.block_on(async move {
         let secret = match session_secret(&args) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return ExitCode::from(crate::EXIT_BAD_INPUT);
             }
         };
         let mut shop = match deploy::start(&args.config(secret)).await {
             Ok(shop) => shop,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
         announce(&shop, args.design);
-        eprintln!("Ctrl-C or SIGTERM stops it without losing an acknowledged order.");
+        say!("Ctrl-C or SIGTERM stops it without losing an acknowledged order.");
         let stop = stop_signal();
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 () = &mut stop => break,
-                notice = shop.next_notice() => eprintln!("{notice}"),
+                notice = shop.next_notice() => say!("{notice}"),
             }
         }
-        eprintln!("stopping: no new connections; finishing requests in flight ...");
+        say!("stopping: no new connections; finishing requests in flight ...");
         warn_about(&shop.stop().await);
-        eprintln!("stopped.");
+        say!("stopped.");
         ExitCode::SUCCESS
     })
 }
@@ -223,24 +233,25 @@ pub fn main() -> ExitCode {
 /// scripts look for starts with `scalelab serve:`).
 fn announce(shop: &Shop, design: Design) {
     for (shard, url) in shop.databases.iter().enumerate() {
-        eprintln!("  shard {shard}: {url}");
+        say!("  shard {shard}: {url}");
     }
     for (r, addr) in shop.replicas.iter().enumerate() {
-        eprintln!("  replica {r} on http://{addr}");
+        say!("  replica {r} on http://{addr}");
     }
-    eprintln!(
+    say!(
         "scalelab serve: {design:?} design on http://{} — try: curl http://{}/products",
-        shop.front, shop.front
+        shop.front,
+        shop.front
     );
 }
 
 /// What the stop could not finish, if anything.
 fn warn_about(stopped: &Stopped) {
     if let Some(e) = &stopped.lag_unknown {
-        eprintln!("warning: cannot read NATS consumer lag ({e}); not waiting for side work");
+        say!("warning: cannot read NATS consumer lag ({e}); not waiting for side work");
     }
     if stopped.jobs_left > 0 {
-        eprintln!(
+        say!(
             "warning: {} side-work jobs were still queued after 30 s",
             stopped.jobs_left
         );
@@ -286,7 +297,7 @@ fn session_secret(args: &ServeArgs) -> Result<Vec<u8>, String> {
              bytes, e.g. from: openssl rand -hex 32) to sign session cookies"
         )),
         Err(_) => {
-            eprintln!(
+            say!(
                 "note: no SCALELAB_SESSION_SECRET: session cookies are signed with a random \
                  secret, so sessions end when the server stops"
             );
