@@ -262,6 +262,53 @@ async fn session_cookies_are_secure_in_production() {
     }
 }
 
+/// A TCP port that accepts connections and never says a word: what a client sees when its URL
+/// reaches the wrong kind of service (each waits for the other to speak first).
+async fn silent_service() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_that_reaches_the_wrong_service_fails_the_start_in_seconds_naming_it() {
+    let silent = silent_service().await;
+    for (service, design) in [
+        ("PostgreSQL", Design::Vertical),
+        ("Redis", Design::Horizontal),
+        ("NATS", Design::Queued),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = config(design, dir.path());
+        match service {
+            "PostgreSQL" => c.postgres_url = Some(format!("postgres://u:hunter2@{silent}")),
+            "Redis" => c.redis_url = Some(format!("redis://:hunter2@{silent}")),
+            _ => c.nats_url = Some(format!("nats://u:hunter2@{silent}")),
+        }
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(Duration::from_secs(30), deploy::start(&c)).await;
+        let Ok(Err(e)) = outcome else {
+            panic!("{service}: the start did not fail within 30 s");
+        };
+        let e = e.to_string();
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{service}: {e}"
+        );
+        assert!(e.starts_with(service), "{service}: {e}");
+        assert!(e.contains("no answer"), "{service}: {e}");
+        assert!(!e.contains("hunter2"), "{service}: {e}");
+    }
+}
+
 #[test]
 fn sharded_stock_adds_up_to_the_stock_configured() {
     // 3 units over 4 shards used to be 1 on each: 4 sold of a stock of 3.

@@ -339,7 +339,13 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
     let mut databases = Vec::new();
     for shard in 0..config.databases() {
         let (url, setup) = config.database(shard)?;
-        stores.push(Arc::new(SqlStore::connect(&url, &setup).await?));
+        let kind = if config.postgres_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
+        let store = answers(kind, &url, SqlStore::connect(&url, &setup)).await?;
+        stores.push(Arc::new(store));
         databases.push(redact(&url));
     }
     let store: Arc<dyn Store> = match stores.as_slice() {
@@ -362,7 +368,12 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
     let shared_sessions: Option<Arc<dyn SessionStore>> = match (config.design, &config.redis_url) {
         (Design::Vertical, _) => None,
         (_, Some(url)) => Some(Arc::new(
-            RedisSessions::connect(url, "scalelab", SESSION_TTL).await?,
+            answers(
+                "Redis",
+                url,
+                RedisSessions::connect(url, "scalelab", SESSION_TTL),
+            )
+            .await?,
         )),
         // Without Redis, the replicas (all in this process) share one in-memory store: it
         // stands in for the external store, and sessions end with the process.
@@ -381,9 +392,11 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
     } else {
         let publisher: Arc<dyn Publisher> = match &config.nats_url {
             Some(url) => {
-                let nats = Arc::new(NatsBroker::connect(url, "scalelab").await?);
+                let nats =
+                    Arc::new(answers("NATS", url, NatsBroker::connect(url, "scalelab")).await?);
                 for job in Job::ALL {
-                    let sub = nats.subscribe(ORDERS_TOPIC, job.group()).await?;
+                    let sub =
+                        answers("NATS", url, nats.subscribe(ORDERS_TOPIC, job.group())).await?;
                     workers.push(spawn_worker(job, Box::new(sub), &store, &mailer, &notify));
                 }
                 broker = Some(Broker::Nats(nats.clone()));
@@ -477,6 +490,28 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
         broker,
         stores,
     })
+}
+
+/// How long start-up waits for a service to answer. A URL that reaches the wrong kind of
+/// service (PostgreSQL's URL at Redis's port) gets no answer a client understands, and some
+/// clients wait for one forever; a few seconds is plenty for a service that is there.
+pub const ANSWER_LIMIT: Duration = Duration::from_secs(5);
+
+/// `connecting`, given at most [`ANSWER_LIMIT`]; past it, an error naming the service.
+async fn answers<T>(
+    service: &'static str,
+    url: &str,
+    connecting: impl std::future::Future<Output = Result<T, ServiceError>>,
+) -> Result<T, ServiceError> {
+    match tokio::time::timeout(ANSWER_LIMIT, connecting).await {
+        Ok(result) => result,
+        Err(_) => Err(ServiceError::new(
+            service,
+            url,
+            format!("no answer in {} s", ANSWER_LIMIT.as_secs()),
+            format!("Is a {service} server listening there, and not another kind of service?"),
+        )),
+    }
 }
 
 async fn bind(port: u16) -> Result<TcpListener, StartError> {
