@@ -244,6 +244,24 @@ impl Planner {
     }
 }
 
+/// About how many requests one design's run of `scn` simulates: the arrivals the curve
+/// promises times the mean length of a session (over 1,000 plans drawn on seed 0); for a
+/// closed workload, each user's requests over the run. For telling a user before a long run
+/// starts; no run reads it.
+pub fn expected_requests(scn: &crate::scenario::Scenario) -> f64 {
+    let w = scn.workload();
+    let planner = Planner::new(0, w);
+    const SAMPLE: u64 = 1000;
+    let steps: usize = (0..SAMPLE).map(|i| planner.plan(i).steps.len()).sum();
+    let per_session = steps as f64 / SAMPLE as f64;
+    match w.users {
+        Some(users) if w.model == crate::scenario::Model::Closed => {
+            f64::from(users.get()) * scn.duration_s() * 1000.0 / w.think_time_ms_mean.0
+        }
+        _ => RateCurve::from_workload(w).expected_arrivals(scn.duration_s()) * per_session,
+    }
+}
+
 /// Which shoppers a hot-shard or hot-product fault redirects; the fault injector sets it, the
 /// load generator reads it for each new session.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
