@@ -309,6 +309,36 @@ async fn a_url_that_reaches_the_wrong_service_fails_the_start_in_seconds_naming_
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_connection_does_not_hold_the_stop_for_long() {
+    // A client that sends half a request head and then nothing: the stop must not wait for it
+    // for as long as it likes.
+    for design in [Design::Vertical, Design::Horizontal] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shop = deploy::start(&config(design, dir.path()))
+            .await
+            .expect("start");
+        let mut stream = TcpStream::connect(shop.front).await.expect("connect");
+        stream
+            .write_all(b"GET /products HTTP/1.1\r\nHost: sh")
+            .await
+            .expect("send half a head");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        let stopped = tokio::time::timeout(Duration::from_secs(40), shop.stop()).await;
+        assert!(
+            stopped.is_ok(),
+            "{design:?}: the stop still waited after 40 s"
+        );
+        assert!(
+            started.elapsed() <= deploy::SHUTDOWN_LIMIT + Duration::from_secs(5),
+            "{design:?}: stopped after {:?}",
+            started.elapsed()
+        );
+        drop(stream);
+    }
+}
+
 #[test]
 fn sharded_stock_adds_up_to_the_stock_configured() {
     // 3 units over 4 shards used to be 1 on each: 4 sold of a stock of 3.

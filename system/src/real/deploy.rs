@@ -58,6 +58,9 @@ use crate::worker::{run_worker, Inline, Job, ORDERS_TOPIC};
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Sessions idle this long expire.
 pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
+/// How long [`Shop::stop`] lets open connections finish once it has stopped accepting; a
+/// client that never finishes its request (half a header, then silence) is cut off then.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
 /// How long [`Shop::stop`] waits for the workers to empty the queue before giving up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// Partitions of the in-process broker's topics: as many as the NATS adapter uses
@@ -459,15 +462,23 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
                 signer.clone(),
                 sign_session_cookies,
             ));
-        let mut stopped = stopped.clone();
+        let (mut stopped, mut told) = (stopped.clone(), stopped.clone());
         servers.push(tokio::spawn(async move {
             // Graceful: on stop, accept nothing more, let requests in flight finish (and
-            // their orders commit), close idle connections, then return.
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|&s| s).await;
-                })
-                .await;
+            // their orders commit), close idle connections, then return; but wait at most
+            // SHUTDOWN_LIMIT for connections that do not finish (a client that sent half a
+            // request and went quiet would otherwise hold the stop as long as it likes).
+            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|&s| s).await;
+            });
+            let limit = async move {
+                let _ = told.wait_for(|&s| s).await;
+                tokio::time::sleep(SHUTDOWN_LIMIT).await;
+            };
+            tokio::select! {
+                _ = serving => {}
+                () = limit => {}
+            }
         }));
     }
     let (front, replicas, balancer) = if balanced {
