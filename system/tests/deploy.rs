@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 fn config(design: Design, dir: &Path) -> Config {
     Config {
         design,
+        name: "scalelab".into(),
         port: 0,
         replicas: 2,
         shards: 3,
@@ -510,6 +511,45 @@ fn services(test: &str) -> Option<(String, String, String)> {
             None
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shops_on_one_nats_server_keep_to_their_own_side_work() {
+    let Some((_, _, nats)) = services("two_shops_on_one_nats_server_keep_to_their_own_side_work")
+    else {
+        return;
+    };
+    // Names of this run's own, so that old streams of earlier runs play no part.
+    let run = std::process::id();
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut a = config(Design::Queued, dir_a.path());
+    let mut b = config(Design::Queued, dir_b.path());
+    a.name = format!("shop_a_{run}");
+    b.name = format!("shop_b_{run}");
+    a.nats_url = Some(nats.clone());
+    b.nats_url = Some(nats);
+    let (shop_a, shop_b) = (
+        deploy::start(&a).await.expect("start a"),
+        deploy::start(&b).await.expect("start b"),
+    );
+    let mut orders = Vec::new();
+    for customer in 1..=12 {
+        orders.push(buy(shop_a.front, customer).await);
+    }
+    shop_a.stop().await;
+    shop_b.stop().await;
+    let (mut mailed_a, mailed_b) = (mailed_orders(&a), mailed_orders(&b));
+    assert!(
+        mailed_b.is_empty(),
+        "shop b did shop a's side work: {mailed_b:?}"
+    );
+    mailed_a.sort_unstable();
+    mailed_a.dedup();
+    orders.sort_unstable();
+    assert_eq!(mailed_a, orders, "shop a did all of its own");
 }
 
 /// The whole real stack: PostgreSQL shards, Redis sessions, NATS JetStream side work.

@@ -90,6 +90,11 @@ pub struct ServeArgs {
     /// Where the SQLite files and the mail log go.
     #[arg(long, default_value = "scalelab-data")]
     pub data_dir: PathBuf,
+    /// The shop's name, the prefix of its NATS streams and consumer groups and of its Redis
+    /// keys, so that shops can share those servers (letters, digits, - and _). Default: the
+    /// data directory's name.
+    #[arg(long)]
+    pub name: Option<String>,
     /// A PostgreSQL server instead of SQLite files, e.g. postgres://postgres@127.0.0.1:5432;
     /// one database per shard is created there.
     #[arg(long, env = "SCALELAB_POSTGRES_URL", hide_env_values = true)]
@@ -131,6 +136,19 @@ impl ServeArgs {
                  sharded."
             ));
         }
+        if let Some(name) = &self.name {
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(format!(
+                    "--name {name:?}: a shop's name is 1 to 64 letters, digits, - and _ (it \
+                     prefixes NATS streams and Redis keys)"
+                ));
+            }
+        }
         if let Some(name) = self.postgres_url.as_deref().and_then(database_in_url) {
             return Err(format!(
                 "--postgres-url (or SCALELAB_POSTGRES_URL) names a database ({name}); give the \
@@ -141,10 +159,38 @@ impl ServeArgs {
         Ok(())
     }
 
+    /// `--name`, or the data directory's name with anything but letters, digits, - and _
+    /// made `_` (`scalelab-data` by default).
+    fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let dir = self
+                .data_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name: String = dir
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            if name.is_empty() {
+                "scalelab".into()
+            } else {
+                name
+            }
+        })
+    }
+
     /// The deployment these flags ask for, signing cookies with `session_secret`.
     fn config(&self, session_secret: Vec<u8>) -> Config {
         Config {
             design: self.design.into(),
+            name: self.name(),
             port: self.port,
             replicas: self.replicas,
             shards: self.shards,
@@ -322,6 +368,7 @@ mod tests {
             replicas: 2,
             shards: 3,
             data_dir: PathBuf::from("scalelab-data"),
+            name: None,
             postgres_url: None,
             redis_url: None,
             nats_url: Some("nats://user:hunter2@127.0.0.1:4222".into()),
@@ -404,6 +451,15 @@ mod tests {
             (0, 2, 3, 10, 300)
         );
         assert_eq!(config.session_secret, secret);
+        assert_eq!(
+            config.name, "scalelab-data",
+            "named after its data directory"
+        );
+        let mut named = args(Design::Sharded);
+        named.name = Some("shop_b".into());
+        assert_eq!(named.config(secret.clone()).name, "shop_b");
+        named.name = Some("shop.b".into());
+        assert!(named.check().is_err_and(|e| e.contains("--name")), "a dot");
         assert!(!config.secure_cookies, "plain cookies outside production");
         let mut production = args(Design::Sharded);
         production.production = true;

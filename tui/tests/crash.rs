@@ -99,6 +99,7 @@ impl Shop {
             } else {
                 Design::Queued
             },
+            name: "scalelab".into(),
             port: 0,
             replicas: 2,
             shards: self.shards,

@@ -96,6 +96,10 @@ impl Design {
 #[derive(Clone)]
 pub struct Config {
     pub design: Design,
+    /// The shop's name: the prefix of its NATS streams (and so its consumer groups) and of its
+    /// Redis keys, so that two shops can share those servers without taking each other's side
+    /// work or sessions. Letters, digits, `-` and `_`.
+    pub name: String,
     /// The front door's port on 127.0.0.1: the server, or the load balancer, whose replicas
     /// take the ports after it. 0 picks free ports for all of them.
     pub port: u16,
@@ -128,6 +132,7 @@ impl fmt::Debug for Config {
         let url = |u: &Option<String>| u.as_deref().map(redact);
         f.debug_struct("Config")
             .field("design", &self.design)
+            .field("name", &self.name)
             .field("port", &self.port)
             .field("replicas", &self.replicas)
             .field("shards", &self.shards)
@@ -374,7 +379,7 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
             answers(
                 "Redis",
                 url,
-                RedisSessions::connect(url, "scalelab", SESSION_TTL),
+                RedisSessions::connect(url, &config.name, SESSION_TTL),
             )
             .await?,
         )),
@@ -396,7 +401,7 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
         let publisher: Arc<dyn Publisher> = match &config.nats_url {
             Some(url) => {
                 let nats =
-                    Arc::new(answers("NATS", url, NatsBroker::connect(url, "scalelab")).await?);
+                    Arc::new(answers("NATS", url, NatsBroker::connect(url, &config.name)).await?);
                 for job in Job::ALL {
                     let sub =
                         answers("NATS", url, nats.subscribe(ORDERS_TOPIC, job.group())).await?;
