@@ -45,3 +45,4 @@ pub use harness::launch::{run, run_designs, run_designs_with, run_with, RunError
 pub use harness::report::Report;
 pub use harness::run::{Progress, RunOptions};
 pub use scenario::{parse, Scenario, ScenarioError};
+pub use traffic::workload::expected_requests;

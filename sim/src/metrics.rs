@@ -308,6 +308,8 @@ pub struct Recorder {
     pub carts_lost: Vec<CartLoss>,
     /// Carts that showed, or charged for, something the shopper did not put there.
     pub carts_wrong: Vec<CartWrong>,
+    /// Checkouts a shopper clicked twice (`funnel.double_click`).
+    pub double_clicks: u64,
     /// Order histories browsers read back (not in the trace: they are what requests, already
     /// traced, answered).
     pub history_reads: Vec<HistoryRead>,
@@ -349,6 +351,7 @@ impl Recorder {
             carts_lost: Vec::new(),
             carts_wrong: Vec::new(),
             history_reads: Vec::new(),
+            double_clicks: 0,
             log: std::collections::VecDeque::new(),
             notes: 0,
             window: histogram(),

@@ -20,6 +20,8 @@ pub enum Purpose {
     Skew,
     /// A swarm seed's variations of the world (scarce stock, a late mail provider).
     Variation,
+    /// Which shoppers click "buy" twice (`funnel.double_click`).
+    DoubleClick,
 }
 
 /// A generator for one purpose, derived from the run's seed.
@@ -31,6 +33,7 @@ pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
         Purpose::Faults => b"faults",
         Purpose::Skew => b"skew",
         Purpose::Variation => b"variation",
+        Purpose::DoubleClick => b"double-click",
     };
     let mut key = seed.to_le_bytes().to_vec();
     key.extend_from_slice(tag);

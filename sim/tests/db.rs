@@ -21,6 +21,7 @@ fn order(customer: u64, product: u32) -> NewOrder {
             price_cents: 100,
         }],
         payment_ref: format!("pay-{customer}"),
+        outbox: false,
     }
 }
 

@@ -1,4 +1,5 @@
-//! The queued design: checkout publishes, workers do the side work.
+//! The queued design: checkout writes the side work to the outbox, a relay publishes it,
+//! workers do it.
 
 mod common;
 
@@ -52,4 +53,50 @@ fn every_order_of_the_queued_design_is_confirmed_once_the_queue_drains() {
         "one confirmation per acknowledged order"
     );
     assert!(r.queue_lag_max > 0, "the queue was used");
+}
+
+#[test]
+fn a_broker_outage_only_delays_the_side_work() {
+    // The whole broker cluster is down from 20 s to 40 s. Checkout writes its message to the
+    // outbox with the order, so the shop answers as before; the lag rises while the relay
+    // cannot publish, and falls back once it can.
+    let text = format!(
+        "{}\n[[faults]]\nat_s = 20\nkind = \"broker-outage\"\nduration_s = 20\n",
+        common::small_text(30.0, 80.0)
+    );
+    let scenario = scalelab_sim::parse(&text).expect("scenario");
+    for design in [Design::Queued, Design::Sharded] {
+        let r = run(&scenario, design, 5, None).expect("runs");
+        let window = |from: f64, to: f64| {
+            let points: Vec<_> = r
+                .series
+                .iter()
+                .filter(|p| p.t_s >= from && p.t_s < to)
+                .collect();
+            let requests: u64 = points.iter().map(|p| p.requests).sum();
+            let answered: u64 = points.iter().map(|p| p.answered_in_slo).sum();
+            let orders: u64 = points.iter().map(|p| p.orders).sum();
+            let lag = points.iter().map(|p| p.queue_lag).max().unwrap_or(0);
+            (answered as f64 / requests.max(1) as f64, orders, lag)
+        };
+        let (before, orders_before, lag_before) = window(5.0, 20.0);
+        let (during, orders_during, lag_during) = window(21.0, 40.0);
+        let (_, _, lag_late) = window(70.0, 80.0);
+        assert!(
+            during >= before - 0.005,
+            "{design:?}: availability {during} during the outage, {before} before"
+        );
+        assert!(
+            orders_during > orders_before / 2,
+            "{design:?}: orders go on: {orders_during} during, {orders_before} before"
+        );
+        assert!(
+            lag_during > 10 * (lag_before + 1),
+            "{design:?}: the lag rises during the outage: {lag_during}, before {lag_before}"
+        );
+        assert!(
+            lag_late <= lag_before + 10,
+            "{design:?}: and recovers: {lag_late} at the end, {lag_before} before"
+        );
+    }
 }

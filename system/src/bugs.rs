@@ -46,8 +46,9 @@ pub struct Bugs {
     /// (Caught by lag-recovers.)
     #[cfg(feature = "planted-bugs")]
     pub worker_gives_up: bool,
-    /// Checkout's publisher gives up on the broker after its first failure and never tries
-    /// it again: after a broker outage the shop takes no order. (Caught by recovers.)
+    /// The outbox relay's publisher gives up on the broker after its first failure and never
+    /// tries it again: after a broker outage no side work is published any more, and the
+    /// outbox only grows. (Caught by lag-recovers.)
     #[cfg(feature = "planted-bugs")]
     pub publisher_never_reconnects: bool,
     /// The mail client drops the emails' idempotency keys: every retried send is one more
@@ -71,6 +72,10 @@ pub struct Bugs {
     /// did. (Caught by read-your-writes, which compares the report with the databases.)
     #[cfg(feature = "planted-bugs")]
     pub report_first_shard_only: bool,
+    /// The database does not keep payment references unique: two checkouts of one cart at
+    /// once (a double click) both become orders. (Caught by one-order-per-cart.)
+    #[cfg(feature = "planted-bugs")]
+    pub cart_paid_twice: bool,
 }
 
 impl Bugs {
@@ -157,6 +162,13 @@ impl Bugs {
         #[cfg(not(feature = "planted-bugs"))]
         false
     }
+
+    pub fn cart_paid_twice(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.cart_paid_twice;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
 }
 
 /// PLANTED BUG (`email_without_key`): a mail client that sends the email without its
@@ -181,7 +193,7 @@ impl Mailer for KeylessMailer {
 /// PLANTED BUG (`publisher_never_reconnects`): a "circuit breaker" in front of the broker
 /// that opens on the first failure and has no way to close again. Real breakers let a trial
 /// request through after a while (half-open) and close when it succeeds; without that, a
-/// broker outage of a minute becomes an outage of the shop for good.
+/// broker outage of a minute stops the side work for good.
 pub struct StuckPublisher {
     pub inner: Arc<dyn Publisher>,
     pub open: AtomicBool,

@@ -84,11 +84,13 @@ fn line(product: &Product, quantity: u32) -> Line {
     }
 }
 
-fn new_order(customer: CustomerId, lines: Vec<Line>) -> NewOrder {
+/// An order paid with `payment`: each checkout has its own payment reference.
+fn new_order(payment: &str, customer: CustomerId, lines: Vec<Line>) -> NewOrder {
     NewOrder {
         customer_id: customer,
-        payment_ref: format!("pay-{customer}-{}", lines.len()),
+        payment_ref: payment.to_owned(),
         lines,
+        outbox: false,
     }
 }
 
@@ -146,7 +148,7 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
     );
 
     // A placed order takes its lines out of stock and is the customer's.
-    let first = place(s, new_order(1, vec![line(p1, 2), line(p2, 1)])).await;
+    let first = place(s, new_order("pay-1-2", 1, vec![line(p1, 2), line(p2, 1)])).await;
     assert_eq!(first.customer_id, 1);
     assert_eq!(
         first.lines,
@@ -170,7 +172,7 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
     );
 
     // All lines or none: the second line cannot be served, so the first must not be taken.
-    let too_many = new_order(2, vec![line(p3, 1), line(p4, stock + 1)]);
+    let too_many = new_order("pay-too-many", 2, vec![line(p3, 1), line(p4, stock + 1)]);
     assert_eq!(
         s.place_order(too_many).await,
         Ok(Placement::OutOfStock(p4.id)),
@@ -182,6 +184,7 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
         "a refused order takes no stock at all"
     );
     let unknown = new_order(
+        "pay-unknown",
         2,
         vec![
             line(p3, 1),
@@ -203,9 +206,59 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
         "a refused order takes no stock at all"
     );
 
+    // One payment, one order: the same cart checked out again (a double click, a retry)
+    // finds the order it became and takes nothing more; twice at once, exactly one places it.
+    let again = new_order("pay-1-2", 1, vec![line(p1, 2), line(p2, 1)]);
+    assert_eq!(
+        s.place_order(again).await,
+        Ok(Placement::AlreadyPlaced(first.id)),
+        "a payment that already has an order is not placed again"
+    );
+    assert_eq!(
+        in_stock(s, p1.id).await,
+        stock - 2,
+        "an order placed again takes no stock"
+    );
+    let clicks: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            let order = new_order("pay-double-click", 4, vec![line(p1, 1)]);
+            tokio::spawn(async move { store.place_order(order).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for click in clicks {
+        outcomes.push(click.await.expect("the click's task"));
+    }
+    let placed: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Ok(Placement::Placed(order)) => Some(order.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        placed.len(),
+        1,
+        "two checkouts of one cart at once: {outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| *o == Ok(Placement::AlreadyPlaced(placed[0]))),
+        "the other click is told which order the cart became: {outcomes:?}"
+    );
+    assert_eq!(
+        in_stock(s, p1.id).await,
+        stock - 3,
+        "a cart checked out twice at once takes its stock once"
+    );
+    let double = s.orders_for(4).await.expect("history");
+    assert_eq!(double.len(), 1, "one order for the double click");
+
     // History: a customer's orders, oldest first, and nobody else's.
-    let second = place(s, new_order(1, vec![line(p3, 1)])).await;
-    let other = place(s, new_order(2, vec![line(p3, 1)])).await;
+    let second = place(s, new_order("pay-second", 1, vec![line(p3, 1)])).await;
+    let other = place(s, new_order("pay-other", 2, vec![line(p3, 1)])).await;
     let ids = [first.id, second.id, other.id];
     assert!(
         ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
@@ -239,12 +292,12 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
 
     // The sales report adds up every order.
     let report = s.sales_report().await.expect("sales report");
-    assert_eq!(report.orders, 3, "the report counts every order");
+    assert_eq!(report.orders, 4, "the report counts every order");
     assert_eq!(
         report.revenue_cents,
-        first.total_cents + second.total_cents + other.total_cents
+        first.total_cents + second.total_cents + other.total_cents + p1.price_cents
     );
-    assert_eq!(report.units_by_product.get(&p1.id), Some(&2));
+    assert_eq!(report.units_by_product.get(&p1.id), Some(&3));
     assert_eq!(report.units_by_product.get(&p2.id), Some(&1));
     assert_eq!(report.units_by_product.get(&p3.id), Some(&2));
     assert_eq!(
@@ -257,9 +310,9 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
     // up), so exactly stock / quantity of them can be served.
     let quantity = stock.div_ceil(3);
     let buyers: Vec<_> = (0..8)
-        .map(|_| {
+        .map(|buyer| {
             let store = store.clone();
-            let order = new_order(4, vec![line(p4, quantity)]);
+            let order = new_order(&format!("pay-buyer-{buyer}"), 4, vec![line(p4, quantity)]);
             tokio::spawn(async move { store.place_order(order).await })
         })
         .collect();
@@ -281,6 +334,54 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
         stock % quantity,
         "stock never goes below zero"
     );
+
+    // The outbox: an order placed with its message has it waiting, oldest first, until it is
+    // marked published; a refused order leaves no message; orders without one have none.
+    assert_eq!(
+        s.unpublished(10).await,
+        Ok(vec![]),
+        "orders placed without a message leave the outbox empty"
+    );
+    let with_message = |payment: &str, product: &Product| {
+        let mut order = new_order(payment, 3, vec![line(product, 1)]);
+        order.outbox = true;
+        order
+    };
+    let a = place(s, with_message("pay-outbox-a", p3)).await;
+    let b = place(s, with_message("pay-outbox-b", p3)).await;
+    assert_eq!(
+        s.place_order(with_message("pay-outbox-a", p3)).await,
+        Ok(Placement::AlreadyPlaced(a.id)),
+        "placed again"
+    );
+    let mut sold_out = with_message("pay-outbox-sold-out", p4);
+    sold_out.lines[0].quantity = stock + 1;
+    assert_eq!(
+        s.place_order(sold_out).await,
+        Ok(Placement::OutOfStock(p4.id))
+    );
+    assert_eq!(
+        s.unpublished(10).await,
+        Ok(vec![a.clone(), b.clone()]),
+        "the outbox holds each placed order's message once, oldest first, and no refused one"
+    );
+    assert_eq!(
+        s.unpublished(1).await,
+        Ok(vec![a.clone()]),
+        "at most `limit`"
+    );
+    s.mark_published(std::slice::from_ref(&a))
+        .await
+        .expect("mark published");
+    assert_eq!(
+        s.unpublished(10).await,
+        Ok(vec![b.clone()]),
+        "a message marked published is not read again"
+    );
+    s.mark_published(&[a.clone(), b.clone()])
+        .await
+        .expect("marking again is harmless");
+    assert_eq!(s.unpublished(10).await, Ok(vec![]), "all published");
 }
 
 /// How the broker suite makes consumers: a new member of `group` reading `topic`.

@@ -19,6 +19,8 @@
 //! - [`storefront`]: the axum router and its handlers (browse, cart, checkout, order history).
 //! - [`worker`]: the side work of a checkout (confirmation email, inventory update, shipping
 //!   label), and the inline dispatcher that runs it inside the checkout request.
+//! - [`outbox`]: the transactional outbox of the queued designs: checkout writes the side
+//!   work's message with the order, in one transaction; a relay publishes it to the broker.
 //! - [`shard`]: sharding by customer: the shard map, its strategies, and the routing `Store`.
 //! - [`memory`]: in-memory implementations of the ports (among them `InMemorySessions`, the
 //!   naive design's session store), for tests and the embedded default.
@@ -40,6 +42,7 @@ pub mod exercises;
 pub mod memory;
 pub mod memory_broker;
 pub mod model;
+pub mod outbox;
 pub mod ports;
 #[cfg(not(madsim))]
 pub mod real;

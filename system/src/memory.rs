@@ -58,6 +58,10 @@ struct Tables {
     products: BTreeMap<ProductId, (Product, u32)>,
     orders: BTreeMap<OrderId, Order>,
     by_customer: BTreeMap<CustomerId, Vec<OrderId>>,
+    /// Payment reference -> order: a unique index, so one payment (one cart) is one order.
+    by_payment: BTreeMap<String, OrderId>,
+    /// The outbox: orders whose side-work message is not yet published.
+    unpublished: BTreeSet<OrderId>,
     stock_movements: BTreeSet<OrderId>,
     shipping_labels: BTreeSet<OrderId>,
     /// The order id sequence: the next id, and the step between ids.
@@ -126,6 +130,11 @@ impl MemoryStore {
             .collect()
     }
 
+    /// Messages waiting in the outbox (for the queue lag).
+    pub fn outbox_len(&self) -> usize {
+        self.lock().unpublished.len()
+    }
+
     /// How many stock movements and shipping labels exist (for tests and checkers).
     pub fn side_effects(&self) -> (usize, usize) {
         let t = self.lock();
@@ -160,6 +169,14 @@ impl Store for MemoryStore {
 
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
         let mut t = self.lock();
+        // One payment, one order: the second checkout of a cart (a double click) finds the
+        // first one's order and changes nothing.
+        // PLANTED BUG (`cart_paid_twice`): without this lookup, both clicks become orders.
+        if let Some(&id) = t.by_payment.get(&order.payment_ref) {
+            if !self.bugs.cart_paid_twice() {
+                return Ok(Placement::AlreadyPlaced(id));
+            }
+        }
         // Check every line before taking anything, so a failed order reserves nothing.
         // PLANTED BUG (`skip_stock_check`): without this check, stock "runs out" below zero
         // (held at zero here, as an unsigned column would be) and buyers get goods that do
@@ -190,6 +207,10 @@ impl Store for MemoryStore {
             .entry(placed.customer_id)
             .or_default()
             .push(placed.id);
+        t.by_payment.insert(placed.payment_ref.clone(), placed.id);
+        if order.outbox {
+            t.unpublished.insert(placed.id);
+        }
         t.orders.insert(placed.id, placed.clone());
         Ok(Placement::Placed(placed))
     }
@@ -214,6 +235,23 @@ impl Store for MemoryStore {
 
     async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
         self.lock().shipping_labels.insert(order.id);
+        Ok(())
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        let t = self.lock();
+        Ok(t.unpublished
+            .iter()
+            .take(limit)
+            .filter_map(|id| t.orders.get(id).cloned())
+            .collect())
+    }
+
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        let mut t = self.lock();
+        for order in orders {
+            t.unpublished.remove(&order.id);
+        }
         Ok(())
     }
 

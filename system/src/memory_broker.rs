@@ -118,7 +118,31 @@ impl Publisher for MemoryBroker {
         self.news.notify_waiters();
         Ok(())
     }
+
+    /// What this broker holds dies with the process, so a message is safe only once every
+    /// consumer group has committed it: this waits until no group has any lag left. (The
+    /// outbox relay marks messages published only after this; see `outbox`.)
+    async fn settled(&self) -> Result<(), PortError> {
+        loop {
+            let behind = {
+                let state = self.lock();
+                state.groups.iter().any(|((topic, _), group)| {
+                    let logs = state.logs.get(topic).map(Vec::as_slice).unwrap_or(&[]);
+                    (0u32..).zip(logs).any(|(p, log)| {
+                        group.committed.get(&p).copied().unwrap_or(0) < log.len() as u64
+                    })
+                })
+            };
+            if !behind {
+                return Ok(());
+            }
+            tokio::time::sleep(SETTLE_CHECK).await;
+        }
+    }
 }
+
+/// How often `settled` looks whether the consumers have caught up.
+const SETTLE_CHECK: Duration = Duration::from_millis(5);
 
 /// One member of a consumer group.
 pub struct MemorySubscription {

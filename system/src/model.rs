@@ -40,6 +40,10 @@ pub struct NewOrder {
     pub customer_id: CustomerId,
     pub lines: Vec<Line>,
     pub payment_ref: String,
+    /// Also write the order's side-work message to the outbox, in the same transaction (the
+    /// queued designs: a relay publishes it to the broker later; see `outbox`).
+    #[serde(default)]
+    pub outbox: bool,
 }
 
 impl NewOrder {
@@ -58,12 +62,15 @@ pub struct Order {
     pub payment_ref: String,
 }
 
-/// The outcome of trying to place an order: either it is placed, or one product ran out and
-/// nothing was reserved.
+/// The outcome of trying to place an order: it is placed; or one product ran out and nothing
+/// was reserved; or an order with the same payment already exists, and nothing was done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Placement {
     Placed(Order),
     OutOfStock(ProductId),
+    /// The cart was already turned into this order: a double click, or a retried checkout.
+    /// One payment reference, one order (the database keeps it unique).
+    AlreadyPlaced(OrderId),
 }
 
 /// A confirmation email.

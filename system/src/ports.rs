@@ -63,6 +63,12 @@ pub trait Store: Send + Sync {
     async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError>;
     /// Totals over every order: a query across all customers.
     async fn sales_report(&self) -> Result<SalesReport, PortError>;
+    /// The outbox: orders placed with `NewOrder::outbox` whose message is not yet marked
+    /// published, oldest first, at most `limit`.
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError>;
+    /// Marks these orders' messages as published: the relay will not publish them again.
+    /// Whole orders, so that a shard router can send each to its customer's shard.
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError>;
 }
 
 /// Where sessions live: in process memory (naive) or in a shared store (stateless designs).
@@ -94,9 +100,15 @@ pub trait Payments: Send + Sync {
 }
 
 /// What happens after an order is committed: confirmation email, stock movement, shipping
-/// label. Inline (inside the checkout request) or handed to a broker for workers.
+/// label. Inline (inside the checkout request), or written to the outbox with the order for a
+/// relay to hand to a broker and its workers.
 #[async_trait]
 pub trait SideWork: Send + Sync {
+    /// Whether checkout writes the side-work message to the outbox, in the order's own
+    /// transaction (see `outbox`). If so, `order_placed` has nothing left to do.
+    fn in_outbox(&self) -> bool {
+        false
+    }
     async fn order_placed(&self, order: &Order) -> Result<(), PortError>;
 }
 
@@ -115,6 +127,13 @@ pub struct Delivery {
 #[async_trait]
 pub trait Publisher: Send + Sync {
     async fn publish(&self, topic: &str, key: u64, payload: Vec<u8>) -> Result<(), PortError>;
+    /// Returns once what was published so far would survive a crash of this process: at once
+    /// for a broker that keeps its messages (the default), only after its consumers are done
+    /// for a broker in this process's memory. The outbox relay marks a message published only
+    /// after this, so that a crash never loses one.
+    async fn settled(&self) -> Result<(), PortError> {
+        Ok(())
+    }
 }
 
 /// A consumer's view of one topic, as a member of a consumer group: the group's members share

@@ -151,6 +151,15 @@ impl ShardMap {
     }
 }
 
+/// Shard `shard`'s share of `stock` units of a product split over `shards` shards. The shares
+/// add up to exactly `stock` (the first `stock % shards` shards take one more), so the shop as
+/// a whole never sells more than it has; with fewer units than shards, some shards get none.
+/// (Rounding each share up instead, say to at least one, sells units that do not exist.)
+pub fn stock_share(stock: u32, shards: u32, shard: u32) -> u32 {
+    let shards = shards.max(1);
+    stock / shards + u32::from(shard < stock % shards)
+}
+
 /// The shard router: a `Store` over one `Store` per shard.
 pub struct ShardedStore {
     map: RwLock<Arc<ShardMap>>,
@@ -253,6 +262,28 @@ impl Store for ShardedStore {
         self.for_customer(order.customer_id)?
             .create_shipping_label(order)
             .await
+    }
+
+    /// Every shard's outbox, gathered (a relay per shard reads its own more cheaply: the
+    /// deployments run one per database).
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        let mut all = Vec::new();
+        for shard in &self.shards {
+            all.extend(shard.unpublished(limit).await?);
+        }
+        all.sort_by_key(|o| o.id);
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// Each order is marked on its customer's shard, where it was placed.
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        for order in orders {
+            self.for_customer(order.customer_id)?
+                .mark_published(std::slice::from_ref(order))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Scatter-gather: ask every shard, add up. One shard down fails the whole report; a

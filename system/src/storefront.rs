@@ -31,7 +31,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::api::{AddItem, CartView, Endpoint, ErrorBody, LoggedIn, Login, Receipt};
-use crate::model::{total_cents, Line, NewOrder, Placement, ProductId};
+use crate::model::{total_cents, CustomerId, Line, NewOrder, Placement, ProductId};
 use crate::ports::{Payments, PortError, SessionStore, SideWork, Store};
 use crate::session::{CartItem, Session, SessionId, SessionIds};
 
@@ -39,6 +39,9 @@ use crate::session::{CartItem, Session, SessionId, SessionIds};
 pub const MAX_QUANTITY: u32 = 99;
 /// Most distinct products in one cart.
 pub const MAX_CART_LINES: usize = 50;
+/// The largest customer id: databases keep ids as signed 64-bit integers (BIGINT). Checked at
+/// the door, so that an id no database can hold is refused before anything (a payment) is done.
+pub const MAX_CUSTOMER_ID: CustomerId = i64::MAX as CustomerId;
 
 /// Everything the handlers need: the ports, and how session ids are made.
 pub struct App {
@@ -133,7 +136,19 @@ async fn login(
     form: Result<Json<Login>, JsonRejection>,
 ) -> ApiResult {
     let Json(form) = form?;
+    if form.customer_id == 0 || form.customer_id > MAX_CUSTOMER_ID {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "customer_id must be 1 to {MAX_CUSTOMER_ID}, got {}",
+                form.customer_id
+            ),
+        ));
+    }
     let mut visit = Visit::start(&app, &headers).await?;
+    // A new session id at login, the cart coming along: an id handed out (or planted by
+    // someone else) before login must not become a logged-in session (session fixation).
+    visit.renew(&app);
     visit.session.customer_id = Some(form.customer_id);
     visit.save(&app).await?;
     let reply = LoggedIn {
@@ -224,6 +239,12 @@ async fn remove_from_cart(
 
 /// Checkout: charge, then reserve stock and record the order in one transaction, then the side
 /// work. The order is *acknowledged* only by the 201 response: after that it must never be lost.
+///
+/// A cart is checked out once. Two checkouts of one cart at once (a double click) read the
+/// same session, so they make the same payment idempotency key: the provider charges once and
+/// both get the same payment reference, which the database keeps unique. The second finds the
+/// first's order and gets 409; a second click that comes after the first has finished finds
+/// the cart empty (400).
 async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
     let mut visit = Visit::start(&app, &headers).await?;
     let Some(customer_id) = visit.session.customer_id else {
@@ -245,13 +266,25 @@ async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult 
         .charge(customer_id, total_cents(&lines), &key)
         .await?;
 
+    // With an outbox, the side work's message is written in the order's own transaction: the
+    // order and its message exist together or not at all (see `outbox`).
     let new_order = NewOrder {
         customer_id,
         lines,
         payment_ref: payment_ref.clone(),
+        outbox: app.side_work.in_outbox(),
     };
     let order = match app.store.place_order(new_order).await {
         Ok(Placement::Placed(order)) => order,
+        Ok(Placement::AlreadyPlaced(order_id)) => {
+            // The same cart, checked out twice at once (a double click): the other request
+            // placed it. Its payment is this one (same idempotency key), so nothing to refund,
+            // and the session is left to the request that placed the order.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("this cart was already checked out as order {order_id}"),
+            ));
+        }
         Ok(Placement::OutOfStock(product_id)) => {
             app.payments.refund(&payment_ref).await?;
             return Err(ApiError::new(
@@ -272,7 +305,8 @@ async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult 
     visit.save(&app).await?;
 
     // Inline side work makes the customer wait for it, and fail with it: the naive design's
-    // weakness, kept on purpose so the lab can show it.
+    // weakness, kept on purpose so the lab can show it. (Through the outbox there is nothing
+    // left to do here: the relay publishes the message.)
     if let Err(e) = app.side_work.order_placed(&order).await {
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -331,6 +365,14 @@ impl Visit {
             session: Session::default(),
             is_new: true,
         })
+    }
+
+    /// Moves the session to a fresh id (the old one keeps what it had, and expires).
+    fn renew(&mut self, app: &App) {
+        if !self.is_new {
+            self.id = app.session_ids.next();
+            self.is_new = true;
+        }
     }
 
     async fn save(&self, app: &App) -> Result<(), ApiError> {

@@ -6,8 +6,9 @@
 //!
 //! The naive and horizontal designs run them *inline*, inside the checkout request, with
 //! [`Inline`]: the customer waits for the mail provider, and when it is down checkout fails.
-//! The queued designs publish the order instead ([`Queued`]) and run these same handlers in
-//! worker services ([`run_worker`]), one consumer group per kind of job.
+//! The queued designs write the order's message to the outbox instead (`outbox::Outbox`; a
+//! relay publishes it to the broker) and run these same handlers in worker services
+//! ([`run_worker`]), one consumer group per kind of job.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use async_trait::async_trait;
 
 use crate::bugs::Bugs;
 use crate::model::{Email, Order};
-use crate::ports::{Mailer, PortError, Publisher, SideWork, Store, Subscription};
+use crate::ports::{Mailer, PortError, SideWork, Store, Subscription};
 
 /// The topic that committed orders are published to.
 pub const ORDERS_TOPIC: &str = "orders";
@@ -91,23 +92,6 @@ impl SideWork for Inline {
             handle(job, order, self.store.as_ref(), self.mailer.as_ref()).await?;
         }
         Ok(())
-    }
-}
-
-/// Side work handed to a broker: checkout publishes the order and returns; workers do the rest.
-/// The order id is the key, so one order's messages stay in one partition.
-pub struct Queued {
-    pub publisher: Arc<dyn Publisher>,
-}
-
-#[async_trait]
-impl SideWork for Queued {
-    async fn order_placed(&self, order: &Order) -> Result<(), PortError> {
-        let payload = serde_json::to_vec(order)
-            .map_err(|e| PortError::Unavailable(format!("encoding order: {e}")))?;
-        self.publisher
-            .publish(ORDERS_TOPIC, order.id, payload)
-            .await
     }
 }
 

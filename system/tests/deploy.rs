@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 fn config(design: Design, dir: &Path) -> Config {
     Config {
         design,
+        name: "scalelab".into(),
         port: 0,
         replicas: 2,
         shards: 3,
@@ -35,12 +36,15 @@ fn config(design: Design, dir: &Path) -> Config {
         products: 10,
         stock: 300,
         session_secret: vec![1u8; 32],
+        secure_cookies: false,
     }
 }
 
 struct Reply {
     status: u16,
     cookie: Option<String>,
+    /// The whole Set-Cookie header, attributes included.
+    set_cookie: Option<String>,
     body: String,
 }
 
@@ -69,14 +73,18 @@ async fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let cookie = head
+    let set_cookie = head
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: "))
+        .map(str::to_owned);
+    let cookie = set_cookie
+        .as_deref()
         .and_then(|c| c.split(';').next())
         .map(str::to_owned);
     Reply {
         status,
         cookie,
+        set_cookie,
         body: body.to_owned(),
     }
 }
@@ -175,6 +183,175 @@ async fn every_design_takes_orders_and_confirms_them() {
         mailed.sort_unstable();
         orders.sort_unstable();
         assert_eq!(mailed, orders, "{design:?}: one confirmation per order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_click_places_one_order_in_every_design() {
+    for design in [
+        Design::Vertical,
+        Design::Horizontal,
+        Design::Queued,
+        Design::Sharded,
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let c = config(design, dir.path());
+        let shop = deploy::start(&c).await.expect("start");
+        let front = shop.front;
+        // Several carts, each checked out by four clicks at once on four connections (behind
+        // the balancer, on both replicas): one order per cart, the other clicks told so.
+        for customer in 1..=5 {
+            let login = send(front, login(customer), None).await;
+            let cookie = login.cookie.expect("a session cookie");
+            assert_eq!(send(front, add(1), Some(&cookie)).await.status, 200);
+            let clicks: Vec<_> = (0..4)
+                .map(|_| {
+                    let cookie = cookie.clone();
+                    tokio::spawn(async move { send(front, Call::Checkout, Some(&cookie)).await })
+                })
+                .collect();
+            let mut placed = 0;
+            for click in clicks {
+                let reply = click.await.expect("the click's task");
+                match reply.status {
+                    201 => placed += 1,
+                    409 => assert!(reply.body.contains("already checked out"), "{}", reply.body),
+                    // A click that came after the first had finished: the cart is empty.
+                    400 => assert!(reply.body.contains("the cart is empty"), "{}", reply.body),
+                    other => panic!("{design:?}: a click got {other}: {}", reply.body),
+                }
+            }
+            assert_eq!(
+                placed, 1,
+                "{design:?}: customer {customer}'s cart bought once"
+            );
+        }
+        let stopped = shop.stop().await;
+        assert_eq!(stopped, deploy::Stopped::default(), "{design:?}");
+        let mut orders = 0;
+        for shard in 0..c.databases() {
+            let store = open_shard(&c, shard).await;
+            for customer in 1..=5 {
+                orders += store.orders_for(customer).await.expect("history").len();
+            }
+        }
+        assert_eq!(orders, 5, "{design:?}: one order per cart in the databases");
+        assert_eq!(
+            mailed_orders(&c).len(),
+            5,
+            "{design:?}: one email per order"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cookies_are_secure_in_production() {
+    for secure in [false, true] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = config(Design::Horizontal, dir.path());
+        c.secure_cookies = secure;
+        let shop = deploy::start(&c).await.expect("start");
+        let login = http(shop.front, "POST", "/login", r#"{"customer_id":1}"#, None).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let set = login.set_cookie.expect("a session cookie");
+        assert_eq!(set.contains("; Secure"), secure, "{set}");
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+        shop.stop().await;
+    }
+}
+
+/// A TCP port that accepts connections and never says a word: what a client sees when its URL
+/// reaches the wrong kind of service (each waits for the other to speak first).
+async fn silent_service() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_that_reaches_the_wrong_service_fails_the_start_in_seconds_naming_it() {
+    let silent = silent_service().await;
+    for (service, design) in [
+        ("PostgreSQL", Design::Vertical),
+        ("Redis", Design::Horizontal),
+        ("NATS", Design::Queued),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = config(design, dir.path());
+        match service {
+            "PostgreSQL" => c.postgres_url = Some(format!("postgres://u:hunter2@{silent}")),
+            "Redis" => c.redis_url = Some(format!("redis://:hunter2@{silent}")),
+            _ => c.nats_url = Some(format!("nats://u:hunter2@{silent}")),
+        }
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(Duration::from_secs(30), deploy::start(&c)).await;
+        let Ok(Err(e)) = outcome else {
+            panic!("{service}: the start did not fail within 30 s");
+        };
+        let e = e.to_string();
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{service}: {e}"
+        );
+        assert!(e.starts_with(service), "{service}: {e}");
+        assert!(e.contains("no answer"), "{service}: {e}");
+        assert!(!e.contains("hunter2"), "{service}: {e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_connection_does_not_hold_the_stop_for_long() {
+    // A client that sends half a request head and then nothing: the stop must not wait for it
+    // for as long as it likes.
+    for design in [Design::Vertical, Design::Horizontal] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shop = deploy::start(&config(design, dir.path()))
+            .await
+            .expect("start");
+        let mut stream = TcpStream::connect(shop.front).await.expect("connect");
+        stream
+            .write_all(b"GET /products HTTP/1.1\r\nHost: sh")
+            .await
+            .expect("send half a head");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        let stopped = tokio::time::timeout(Duration::from_secs(40), shop.stop()).await;
+        assert!(
+            stopped.is_ok(),
+            "{design:?}: the stop still waited after 40 s"
+        );
+        assert!(
+            started.elapsed() <= deploy::SHUTDOWN_LIMIT + Duration::from_secs(5),
+            "{design:?}: stopped after {:?}",
+            started.elapsed()
+        );
+        drop(stream);
+    }
+}
+
+#[test]
+fn sharded_stock_adds_up_to_the_stock_configured() {
+    // 3 units over 4 shards used to be 1 on each: 4 sold of a stock of 3.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut c = config(Design::Sharded, dir.path());
+    for (stock, shards) in [(3, 4), (300, 3), (10, 4)] {
+        c.stock = stock;
+        c.shards = shards;
+        let total: u32 = (0..shards)
+            .map(|i| c.database(i).expect("a shard").1.stock)
+            .sum();
+        assert_eq!(total, stock, "{stock} units over {shards} shards");
     }
 }
 
@@ -334,6 +511,45 @@ fn services(test: &str) -> Option<(String, String, String)> {
             None
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shops_on_one_nats_server_keep_to_their_own_side_work() {
+    let Some((_, _, nats)) = services("two_shops_on_one_nats_server_keep_to_their_own_side_work")
+    else {
+        return;
+    };
+    // Names of this run's own, so that old streams of earlier runs play no part.
+    let run = std::process::id();
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut a = config(Design::Queued, dir_a.path());
+    let mut b = config(Design::Queued, dir_b.path());
+    a.name = format!("shop_a_{run}");
+    b.name = format!("shop_b_{run}");
+    a.nats_url = Some(nats.clone());
+    b.nats_url = Some(nats);
+    let (shop_a, shop_b) = (
+        deploy::start(&a).await.expect("start a"),
+        deploy::start(&b).await.expect("start b"),
+    );
+    let mut orders = Vec::new();
+    for customer in 1..=12 {
+        orders.push(buy(shop_a.front, customer).await);
+    }
+    shop_a.stop().await;
+    shop_b.stop().await;
+    let (mut mailed_a, mailed_b) = (mailed_orders(&a), mailed_orders(&b));
+    assert!(
+        mailed_b.is_empty(),
+        "shop b did shop a's side work: {mailed_b:?}"
+    );
+    mailed_a.sort_unstable();
+    mailed_a.dedup();
+    orders.sort_unstable();
+    assert_eq!(mailed_a, orders, "shop a did all of its own");
 }
 
 /// The whole real stack: PostgreSQL shards, Redis sessions, NATS JetStream side work.

@@ -89,6 +89,7 @@ fn order(customer: u64, i: u64) -> NewOrder {
             price_cents: 500 + u64::from(product) * 7,
         }],
         payment_ref: format!("pay-{i}"),
+        outbox: false,
     }
 }
 
@@ -146,4 +147,19 @@ async fn scatter_gather_totals_equal_the_unsharded_totals() {
     assert_eq!(sharded, unsharded);
     assert_eq!(sharded.orders, 400);
     assert!(shards.iter().all(|s| s.side_effects() == (0, 0)));
+}
+
+#[test]
+fn stock_split_over_shards_adds_up_to_the_stock() {
+    use scalelab_system::shard::stock_share;
+    for (stock, shards) in [(3, 4), (10, 3), (1_000_000, 4), (0, 2), (7, 1)] {
+        let shares: Vec<u32> = (0..shards).map(|i| stock_share(stock, shards, i)).collect();
+        assert_eq!(
+            shares.iter().sum::<u32>(),
+            stock,
+            "{stock} units over {shards} shards: {shares:?}"
+        );
+        let (min, max) = (shares.iter().min(), shares.iter().max());
+        assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1), "{shares:?}");
+    }
 }

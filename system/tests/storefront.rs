@@ -14,6 +14,8 @@ use scalelab_system::api::{
 use scalelab_system::memory::{
     demo_catalog, FakePayments, InMemorySessions, MemoryMailer, MemoryStore,
 };
+use scalelab_system::model::CustomerId;
+use scalelab_system::ports::{Payments, PortError};
 use scalelab_system::session::SessionIds;
 use scalelab_system::storefront::{router, App};
 use scalelab_system::worker::Inline;
@@ -29,12 +31,17 @@ struct Shop {
 
 impl Shop {
     fn new(stock: u32) -> Shop {
+        Shop::paying(stock, Arc::new(FakePayments))
+    }
+
+    /// A shop whose payment provider is `payments`.
+    fn paying(stock: u32, payments: Arc<dyn Payments>) -> Shop {
         let store = Arc::new(MemoryStore::new(demo_catalog(20), stock));
         let mailer = Arc::new(MemoryMailer::default());
         let app = App {
             store: store.clone(),
             sessions: Arc::new(InMemorySessions::new(Duration::from_secs(1800))),
-            payments: Arc::new(FakePayments),
+            payments,
             side_work: Arc::new(Inline {
                 store: store.clone(),
                 mailer: mailer.clone(),
@@ -155,6 +162,59 @@ async fn browse_cart_checkout_and_history() {
     assert_eq!(sales.units_by_product.get(&3), Some(&2));
 }
 
+/// A payment provider that takes its time, as real ones do: long enough for a second click to
+/// arrive while the first checkout is still paying.
+struct SlowPayments;
+
+#[async_trait::async_trait]
+impl Payments for SlowPayments {
+    async fn charge(&self, c: CustomerId, cents: u64, key: &str) -> Result<String, PortError> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        FakePayments.charge(c, cents, key).await
+    }
+
+    async fn refund(&self, payment_ref: &str) -> Result<(), PortError> {
+        FakePayments.refund(payment_ref).await
+    }
+}
+
+#[tokio::test]
+async fn a_double_click_checks_the_cart_out_once() {
+    let mut shop = Shop::paying(5, Arc::new(SlowPayments));
+    shop.send(Call::Login(Login { customer_id: 7 })).await;
+    let (s, _) = shop
+        .send(Call::AddToCart(AddItem {
+            product_id: 3,
+            quantity: 2,
+        }))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut second = Shop {
+        app: shop.app.clone(),
+        store: shop.store.clone(),
+        mailer: shop.mailer.clone(),
+        cookie: shop.cookie.clone(),
+    };
+    let ((one, a), (two, b)) = tokio::join!(shop.send(Call::Checkout), second.send(Call::Checkout));
+    let mut statuses = [one, two];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "one click buys, the other is told: {a} {b}"
+    );
+    let told = if one == StatusCode::CONFLICT { &a } else { &b };
+    assert!(
+        told["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("already checked out as order")),
+        "{told}"
+    );
+    assert_eq!(shop.store.all_orders().len(), 1, "one order");
+    assert_eq!(shop.store.stock(3), Some(3), "stock taken once");
+    assert_eq!(shop.mailer.sent().len(), 1, "one confirmation");
+}
+
 #[tokio::test]
 async fn checkout_never_oversells() {
     let mut shop = Shop::new(1);
@@ -247,4 +307,59 @@ async fn bad_input_gets_a_clear_error() {
 async fn in_process_sessions_keep_the_session_store_promises() {
     let ttl = Duration::from_millis(50);
     scalelab_system::conformance::session_store(&InMemorySessions::new(ttl), ttl).await;
+}
+
+#[tokio::test]
+async fn an_id_no_database_can_hold_is_refused_at_the_door() {
+    // Customer ids are stored as signed 64-bit integers (BIGINT): above i64::MAX (or 0, which
+    // no customer has) the login is refused with 422, before a payment could be taken.
+    for id in [0, i64::MAX as u64 + 1, u64::MAX] {
+        let mut shop = Shop::new(5);
+        let (s, body) = shop
+            .call("POST", "/login", Some(json!({ "customer_id": id })))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "customer {id}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("customer_id must be 1 to 9223372036854775807")),
+            "{body}"
+        );
+    }
+    let mut shop = Shop::new(5);
+    let (s, _) = shop
+        .call("POST", "/login", Some(json!({ "customer_id": i64::MAX })))
+        .await;
+    assert_eq!(s, StatusCode::OK, "the largest id a database holds is fine");
+}
+
+#[tokio::test]
+async fn login_renews_the_session_id() {
+    // Session fixation: an id handed out before login (or planted by someone else) must not
+    // become the logged-in session's id. The cart comes along.
+    let mut shop = Shop::new(5);
+    shop.send(Call::AddToCart(AddItem {
+        product_id: 3,
+        quantity: 1,
+    }))
+    .await;
+    let before = shop.cookie.clone().expect("a session before login");
+    let (s, _) = shop.send(Call::Login(Login { customer_id: 7 })).await;
+    assert_eq!(s, StatusCode::OK);
+    let after = shop.cookie.clone().expect("a session after login");
+    assert_ne!(before, after, "login hands out a new session id");
+    let (_, cart) = shop.send(Call::ShowCart).await;
+    assert_eq!(
+        typed::<CartView>(cart).lines.len(),
+        1,
+        "the cart came along"
+    );
+    let mut old = Shop {
+        app: shop.app.clone(),
+        store: shop.store.clone(),
+        mailer: shop.mailer.clone(),
+        cookie: Some(before),
+    };
+    let (s, _) = old.send(Call::OrderHistory).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the old id is not logged in");
 }

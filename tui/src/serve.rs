@@ -37,6 +37,16 @@ enum Command {
     Other(Vec<String>),
 }
 
+/// Like `eprintln!`, but a stderr that is gone (`scalelab serve ... 2>&1 | head`, a closed
+/// terminal) is no reason to stop: `eprintln!` would panic on the failed write and skip the
+/// graceful stop, cutting requests in flight. What cannot be said is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// The `--design` values; their comments are the help text. `deploy::Design` is what they
 /// mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +90,11 @@ pub struct ServeArgs {
     /// Where the SQLite files and the mail log go.
     #[arg(long, default_value = "scalelab-data")]
     pub data_dir: PathBuf,
+    /// The shop's name, the prefix of its NATS streams and consumer groups and of its Redis
+    /// keys, so that shops can share those servers (letters, digits, - and _). Default: the
+    /// data directory's name.
+    #[arg(long)]
+    pub name: Option<String>,
     /// A PostgreSQL server instead of SQLite files, e.g. postgres://postgres@127.0.0.1:5432;
     /// one database per shard is created there.
     #[arg(long, env = "SCALELAB_POSTGRES_URL", hide_env_values = true)]
@@ -95,16 +110,87 @@ pub struct ServeArgs {
     pub products: u32,
     #[arg(long, default_value_t = 10_000)]
     pub stock: u32,
-    /// Production mode: refuse to start without SCALELAB_SESSION_SECRET.
+    /// Production mode: refuse to start without SCALELAB_SESSION_SECRET, and mark the session
+    /// cookie Secure (the shop is then expected behind TLS).
     #[arg(long, env = "SCALELAB_PRODUCTION")]
     pub production: bool,
 }
 
 impl ServeArgs {
+    /// Refuses flags that the chosen design would silently ignore, saying why: a flag that
+    /// does nothing misleads whoever reads the command line.
+    pub fn check(&self) -> Result<(), String> {
+        let design = format!("{:?}", self.design).to_lowercase();
+        if self.redis_url.is_some() && self.design == Design::Vertical {
+            return Err(
+                "--redis-url (or SCALELAB_REDIS_URL) does not apply to the vertical design: its \
+                 sessions live in the one server's memory. Drop it, or choose --design \
+                 horizontal, queued or sharded."
+                    .into(),
+            );
+        }
+        if self.nats_url.is_some() && matches!(self.design, Design::Vertical | Design::Horizontal) {
+            return Err(format!(
+                "--nats-url (or SCALELAB_NATS_URL) does not apply to the {design} design: its \
+                 side work is done inline in checkout. Drop it, or choose --design queued or \
+                 sharded."
+            ));
+        }
+        if let Some(name) = &self.name {
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(format!(
+                    "--name {name:?}: a shop's name is 1 to 64 letters, digits, - and _ (it \
+                     prefixes NATS streams and Redis keys)"
+                ));
+            }
+        }
+        if let Some(name) = self.postgres_url.as_deref().and_then(database_in_url) {
+            return Err(format!(
+                "--postgres-url (or SCALELAB_POSTGRES_URL) names a database ({name}); give the \
+                 server only, e.g. postgres://postgres@127.0.0.1:5432: the shop creates and \
+                 names its own databases there (scalelab, scalelab_4shards_0, ...)."
+            ));
+        }
+        Ok(())
+    }
+
+    /// `--name`, or the data directory's name with anything but letters, digits, - and _
+    /// made `_` (`scalelab-data` by default).
+    fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let dir = self
+                .data_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name: String = dir
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            if name.is_empty() {
+                "scalelab".into()
+            } else {
+                name
+            }
+        })
+    }
+
     /// The deployment these flags ask for, signing cookies with `session_secret`.
     fn config(&self, session_secret: Vec<u8>) -> Config {
         Config {
             design: self.design.into(),
+            name: self.name(),
             port: self.port,
             replicas: self.replicas,
             shards: self.shards,
@@ -115,8 +201,18 @@ impl ServeArgs {
             products: self.products,
             stock: self.stock,
             session_secret,
+            secure_cookies: self.production,
         }
     }
+}
+
+/// The database a PostgreSQL URL names in its path, if any (`postgres://host:5432/shop` ->
+/// `shop`). Only the name is returned: the URL may hold a password.
+fn database_in_url(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.split_once('/').map(|(_, path)| path)?;
+    let name = path.split(['?', '#']).next().unwrap_or("");
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 pub fn main() -> ExitCode {
@@ -124,7 +220,7 @@ pub fn main() -> ExitCode {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Other(words) => {
-            eprintln!(
+            say!(
                 "error: `scalelab {}` is the simulator's, and this is the real-world build, \
                  which only serves.\nUse: cargo run --release --bin scalelab -- {}",
                 words.first().map_or("", String::as_str),
@@ -139,38 +235,42 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the tokio runtime: {e}");
+            say!("error: cannot start the tokio runtime: {e}");
             return ExitCode::from(crate::EXIT_INTERNAL);
         }
     };
+    if let Err(e) = args.check() {
+        say!("error: {e}");
+        return ExitCode::from(crate::EXIT_BAD_INPUT);
+    }
     runtime.block_on(async move {
         let secret = match session_secret(&args) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return ExitCode::from(crate::EXIT_BAD_INPUT);
             }
         };
         let mut shop = match deploy::start(&args.config(secret)).await {
             Ok(shop) => shop,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
         announce(&shop, args.design);
-        eprintln!("Ctrl-C or SIGTERM stops it without losing an acknowledged order.");
+        say!("Ctrl-C or SIGTERM stops it without losing an acknowledged order.");
         let stop = stop_signal();
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 () = &mut stop => break,
-                notice = shop.next_notice() => eprintln!("{notice}"),
+                notice = shop.next_notice() => say!("{notice}"),
             }
         }
-        eprintln!("stopping: no new connections; finishing requests in flight ...");
+        say!("stopping: no new connections; finishing requests in flight ...");
         warn_about(&shop.stop().await);
-        eprintln!("stopped.");
+        say!("stopped.");
         ExitCode::SUCCESS
     })
 }
@@ -179,24 +279,25 @@ pub fn main() -> ExitCode {
 /// scripts look for starts with `scalelab serve:`).
 fn announce(shop: &Shop, design: Design) {
     for (shard, url) in shop.databases.iter().enumerate() {
-        eprintln!("  shard {shard}: {url}");
+        say!("  shard {shard}: {url}");
     }
     for (r, addr) in shop.replicas.iter().enumerate() {
-        eprintln!("  replica {r} on http://{addr}");
+        say!("  replica {r} on http://{addr}");
     }
-    eprintln!(
+    say!(
         "scalelab serve: {design:?} design on http://{} — try: curl http://{}/products",
-        shop.front, shop.front
+        shop.front,
+        shop.front
     );
 }
 
 /// What the stop could not finish, if anything.
 fn warn_about(stopped: &Stopped) {
     if let Some(e) = &stopped.lag_unknown {
-        eprintln!("warning: cannot read NATS consumer lag ({e}); not waiting for side work");
+        say!("warning: cannot read NATS consumer lag ({e}); not waiting for side work");
     }
     if stopped.jobs_left > 0 {
-        eprintln!(
+        say!(
             "warning: {} side-work jobs were still queued after 30 s",
             stopped.jobs_left
         );
@@ -242,7 +343,7 @@ fn session_secret(args: &ServeArgs) -> Result<Vec<u8>, String> {
              bytes, e.g. from: openssl rand -hex 32) to sign session cookies"
         )),
         Err(_) => {
-            eprintln!(
+            say!(
                 "note: no SCALELAB_SESSION_SECRET: session cookies are signed with a random \
                  secret, so sessions end when the server stops"
             );
@@ -267,6 +368,7 @@ mod tests {
             replicas: 2,
             shards: 3,
             data_dir: PathBuf::from("scalelab-data"),
+            name: None,
             postgres_url: None,
             redis_url: None,
             nats_url: Some("nats://user:hunter2@127.0.0.1:4222".into()),
@@ -291,6 +393,49 @@ mod tests {
     }
 
     #[test]
+    fn flags_that_do_not_apply_to_the_design_are_refused() {
+        let mut a = args(Design::Vertical);
+        a.nats_url = None;
+        assert_eq!(a.check(), Ok(()));
+        a.redis_url = Some("redis://127.0.0.1:6379".into());
+        let e = a.check().expect_err("redis on the vertical design");
+        assert!(
+            e.contains("--redis-url") && e.contains("vertical design"),
+            "{e}"
+        );
+        let mut a = args(Design::Horizontal);
+        let e = a.check().expect_err("nats on the horizontal design");
+        assert!(
+            e.contains("--nats-url") && e.contains("horizontal design"),
+            "{e}"
+        );
+        a.nats_url = None;
+        a.redis_url = Some("redis://127.0.0.1:6379".into());
+        assert_eq!(a.check(), Ok(()), "redis is for the horizontal design");
+        let mut a = args(Design::Queued);
+        assert_eq!(a.check(), Ok(()), "nats is for the queued design");
+        for (url, name) in [
+            ("postgres://u:hunter2@127.0.0.1:5432/shop", Some("shop")),
+            (
+                "postgres://127.0.0.1:5432/shop?sslmode=disable",
+                Some("shop"),
+            ),
+            ("postgres://postgres@127.0.0.1:5432", None),
+            ("postgres://postgres@127.0.0.1:5432/", None),
+        ] {
+            a.postgres_url = Some(url.into());
+            match (a.check(), name) {
+                (Ok(()), None) => {}
+                (Err(e), Some(name)) => {
+                    assert!(e.contains(&format!("names a database ({name})")), "{e}");
+                    assert!(!e.contains("hunter2"), "{e}");
+                }
+                (got, _) => panic!("{url}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn the_flags_become_the_deployment_they_name() {
         let secret = vec![7u8; 32];
         let config = args(Design::Sharded).config(secret.clone());
@@ -306,6 +451,22 @@ mod tests {
             (0, 2, 3, 10, 300)
         );
         assert_eq!(config.session_secret, secret);
+        assert_eq!(
+            config.name, "scalelab-data",
+            "named after its data directory"
+        );
+        let mut named = args(Design::Sharded);
+        named.name = Some("shop_b".into());
+        assert_eq!(named.config(secret.clone()).name, "shop_b");
+        named.name = Some("shop.b".into());
+        assert!(named.check().is_err_and(|e| e.contains("--name")), "a dot");
+        assert!(!config.secure_cookies, "plain cookies outside production");
+        let mut production = args(Design::Sharded);
+        production.production = true;
+        assert!(
+            production.config(secret.clone()).secure_cookies,
+            "Secure in production"
+        );
         assert_eq!(config.databases(), 3);
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -381,3 +381,46 @@ fn the_demo_refuses_bad_input_and_a_missing_terminal_clearly() {
         "{err}"
     );
 }
+
+#[test]
+fn a_run_of_hours_says_so_before_it_starts() {
+    // A day of 5,000 sessions per second: allowed, and hours of wall time.
+    use std::io::{BufRead, BufReader};
+    let text = std::fs::read_to_string(workspace().join("tui/tests/invalid/network-too-fast.toml"))
+        .expect("read")
+        .replace("duration_s = 10", "duration_s = 86400")
+        .replace("sessions_per_s = 5 }", "sessions_per_s = 5000 }")
+        .replace("latency_ms_min = 0.2", "latency_ms_min = 1");
+    let path = tempdir().join("a-long-day.toml");
+    std::fs::write(&path, text).expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scalelab"))
+        .args(["run", path.to_str().expect("utf-8"), "--seed", "1"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run scalelab");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut said = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let note = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.starts_with("note: this run is estimated") => break Some(line),
+            Ok(line) => said.push(line),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let note = note.unwrap_or_else(|| panic!("no estimate before the run: {said:?}"));
+    assert!(note.contains("hours of wall time"), "{note}");
+    assert!(note.contains("million simulated requests"), "{note}");
+}

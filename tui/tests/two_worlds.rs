@@ -84,3 +84,40 @@ fn serve_answers_http_and_stops_on_sigterm() {
     assert!(status.success(), "exit {status:?}: {rest:?}");
     assert!(rest.iter().any(|l| l == "stopped."), "{rest:?}");
 }
+
+#[cfg(all(not(madsim), unix))]
+#[test]
+fn serve_stops_gracefully_when_its_stderr_is_gone() {
+    // `scalelab serve ... 2>&1 | head`: once the reader has gone, every write to stderr fails.
+    // The server must still stop on SIGTERM the graceful way (exit 0), not panic on a write.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
+        .args(["serve", "--design", "queued", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("SCALELAB_POSTGRES_URL")
+        .env_remove("SCALELAB_REDIS_URL")
+        .env_remove("SCALELAB_NATS_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start scalelab serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("Ctrl-C or SIGTERM")),
+        "the server started"
+    );
+    drop(lines);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "a graceful stop, not a panic: {status:?}");
+}

@@ -4,7 +4,8 @@
 //!
 //! The order: the databases (one, or one per shard), the mail provider, then the app tier —
 //! the naive design's one big host; or the session store, the warm replicas, the broker
-//! cluster and its workers (queued designs), the load balancer and the autoscaler.
+//! cluster, its workers and the outbox relay (queued designs), the load balancer and the
+//! autoscaler.
 //!
 //! Must not: decide anything a design's choices (`design`) do not say, or run traffic.
 
@@ -20,7 +21,7 @@ use crate::deployment::design::{
     broker_params, db_addr, session_params, wired_shard_map, Design, Wiring, LB, MAIL, SESSIONS,
 };
 use crate::deployment::nodes::{Deployment, Part};
-use crate::deployment::processes::{serve_forever, worker};
+use crate::deployment::processes::{relay, serve_forever, worker};
 use crate::deployment::replicas::{big_host, start_replica, AppHosts};
 use crate::metrics::Recorder;
 use crate::scenario::fault::Role;
@@ -33,6 +34,7 @@ use crate::world::mail::MailServer;
 use crate::world::node::Node;
 use crate::world::sessions::SessionServer;
 use scalelab_system::memory::demo_catalog;
+use scalelab_system::shard::stock_share;
 use scalelab_system::worker::Job;
 
 /// Creates every node of `design` (with `wiring`, which may carry planted bugs) on the
@@ -186,7 +188,7 @@ fn databases(
     let products = scn.workload().products.get();
     (0..shards)
         .map(|i| {
-            let stock = scn.database.stock_per_product / shards;
+            let stock = stock_share(scn.database.stock_per_product, shards, i);
             // A shard's share of the data may fit in memory where the whole did not.
             let mut params = scn.database.clone();
             if shards > 1 {
@@ -299,5 +301,20 @@ fn brokers_and_workers(
             });
         }
     }
+    // The outbox relay: a worker service of its own (a kill of `worker` takes the first
+    // email worker; a partition of `worker` cuts the relay off too).
+    let scn = scn.clone();
+    let node = handle
+        .create_node()
+        .name("outbox-relay")
+        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 10, 1)))
+        .init(move || relay(scn.clone(), wiring))
+        .build();
+    add(Part {
+        node: Node::new(node.id(), "outbox-relay"),
+        group: "workers",
+        role: Some(Role::Worker),
+        cpu: None,
+    });
     brokers
 }

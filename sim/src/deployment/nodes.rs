@@ -62,7 +62,7 @@ pub struct Sample {
     pub writes_per_s: f64,
     /// Confirmation emails the provider accepted during the tick.
     pub emails: u64,
-    /// Orders published and not yet confirmed by the email workers.
+    /// Orders placed and not yet confirmed by the email workers (in an outbox or the broker).
     pub queue_lag: u64,
     /// The load balancer took replicas out of rotation or back in (their addresses).
     pub health_changes: Vec<(u64, bool)>,
@@ -260,18 +260,29 @@ impl Deployment {
         nodes
     }
 
-    /// Orders published and not yet confirmed by the email workers (0 without a broker).
+    /// Orders placed and not yet confirmed by the email workers (0 without a broker): still
+    /// in an outbox, or published and not yet consumed.
     pub fn queue_lag(&self) -> u64 {
-        Broker::lag(&self.brokers, ORDERS_TOPIC, Job::ConfirmationEmail.group())
+        if self.brokers.is_empty() {
+            return 0;
+        }
+        let outbox: u64 = self.dbs.iter().map(|db| db.outbox_len() as u64).sum();
+        outbox + Broker::lag(&self.brokers, ORDERS_TOPIC, Job::ConfirmationEmail.group())
     }
 
-    /// Orders published and not yet done by some kind of worker (email, stock movement or
-    /// label): the drain waits for all three, not only for the emails the figures show.
+    /// Side work not yet done: messages still in an outbox, and published ones some kind of
+    /// worker (email, stock movement or label) has not done: the drain waits for all of it,
+    /// not only for the emails the figures show.
     pub fn side_work_lag(&self) -> u64 {
-        Job::ALL
-            .iter()
-            .map(|job| Broker::lag(&self.brokers, ORDERS_TOPIC, job.group()))
-            .sum()
+        if self.brokers.is_empty() {
+            return 0;
+        }
+        let outbox: u64 = self.dbs.iter().map(|db| db.outbox_len() as u64).sum();
+        outbox
+            + Job::ALL
+                .iter()
+                .map(|job| Broker::lag(&self.brokers, ORDERS_TOPIC, job.group()))
+                .sum::<u64>()
     }
 
     /// Confirmation emails the mail provider has accepted so far.

@@ -22,11 +22,12 @@ use scalelab_system::bugs::{GrowOnlySessions, KeylessMailer, StaleSessionCache, 
 use scalelab_system::exercises;
 use scalelab_system::memory::FakePayments;
 use scalelab_system::memory::InMemorySessions;
-use scalelab_system::ports::{Mailer, SessionStore, SideWork, Store};
+use scalelab_system::outbox::{run_relay, Outbox};
+use scalelab_system::ports::{Mailer, Publisher, SessionStore, SideWork, Store};
 use scalelab_system::session::SessionIds;
 use scalelab_system::shard::ShardedStore;
 use scalelab_system::storefront::{router, App};
-use scalelab_system::worker::{run_worker_with, Inline, Job, Queued, ORDERS_TOPIC};
+use scalelab_system::worker::{run_worker_with, Inline, Job, ORDERS_TOPIC};
 
 /// The `Store` port as a process of this design sees it: one database, or the shard router
 /// over every shard.
@@ -91,19 +92,10 @@ pub async fn storefront(
     } else {
         sessions
     };
+    // The queued designs write the side work's message with the order (the outbox); the
+    // relay (`relay`) publishes it, so checkout never talks to the broker.
     let side_work: Arc<dyn SideWork> = if wiring.queued {
-        match broker::Client::connect(broker_params(&scn), 8).await {
-            Ok(publisher) if wiring.bugs.publisher_never_reconnects() => Arc::new(Queued {
-                publisher: Arc::new(StuckPublisher {
-                    inner: Arc::new(publisher),
-                    open: Default::default(),
-                }),
-            }),
-            Ok(publisher) => Arc::new(Queued {
-                publisher: Arc::new(publisher),
-            }),
-            Err(_) => return,
-        }
+        Arc::new(Outbox)
     } else {
         Arc::new(Inline {
             store: store.clone(),
@@ -179,6 +171,36 @@ pub async fn worker(scn: Arc<Scenario>, job: Job, member: u64, wiring: Wiring) {
             }
         };
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The outbox relay service: one relay per database (each reads its own outbox), publishing
+/// to the broker. Restarted with its node, it finds what it had not marked still waiting.
+pub async fn relay(scn: Arc<Scenario>, wiring: Wiring) {
+    let mut params = scn.database.clone();
+    params.pool_size = std::num::NonZeroU32::MIN.saturating_add(1);
+    let mut relays = Vec::new();
+    for shard in 0..wiring.shards.max(1) {
+        let (Ok(store), Ok(client)) = (
+            SimDb::connect(db_addr(shard), &params).await,
+            broker::Client::connect(broker_params(&scn), 4).await,
+        ) else {
+            return;
+        };
+        let publisher: Arc<dyn Publisher> = if wiring.bugs.publisher_never_reconnects() {
+            Arc::new(StuckPublisher {
+                inner: Arc::new(client),
+                open: Default::default(),
+            })
+        } else {
+            Arc::new(client)
+        };
+        relays.push(tokio::spawn(async move {
+            run_relay(&store, publisher.as_ref()).await
+        }));
+    }
+    for relay in relays {
+        let _ = relay.await;
     }
 }
 

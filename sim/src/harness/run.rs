@@ -189,6 +189,7 @@ pub async fn simulate(
         carts_lost: &r.carts_lost,
         carts_wrong: &r.carts_wrong,
         history_reads: &r.history_reads,
+        double_clicks: r.double_clicks,
         sales: probe.as_ref().and_then(|p| p.sales.as_ref()),
         world: deployment.evidence(),
         lag: &tally.lag,

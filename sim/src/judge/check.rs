@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::deployment::design::Design;
 use crate::deployment::nodes::Evidence as WorldEvidence;
 use crate::faults::inject::{FaultSpan, Outage};
+use crate::judge::cart_once;
 use crate::judge::recovery::{Judge, Outcome, Recovery};
 use crate::metrics::{AckedOrder, CartLoss, CartWrong, HistoryRead};
 use crate::scenario::fault::Role;
@@ -34,6 +35,8 @@ pub struct Evidence<'a> {
     pub carts_lost: &'a [CartLoss],
     pub carts_wrong: &'a [CartWrong],
     pub history_reads: &'a [HistoryRead],
+    /// Checkouts shoppers clicked twice.
+    pub double_clicks: u64,
     /// The admin's sales report as the liveness phase read it (runs with faults), and when.
     pub sales: Option<&'a (f64, SalesReport)>,
     /// What the databases hold and the mail provider received.
@@ -100,8 +103,9 @@ impl CheckResult {
 }
 
 /// The invariants, by name, as reports and `hunt` group them.
-pub const CHECKS: [&str; 10] = [
+pub const CHECKS: [&str; 11] = [
     "no-lost-order",
+    "one-order-per-cart",
     "one-confirmation-email",
     "no-oversell",
     "cart-survives",
@@ -117,6 +121,7 @@ pub const CHECKS: [&str; 10] = [
 pub fn check_all(ev: &Evidence) -> Vec<CheckResult> {
     vec![
         no_lost_order(ev),
+        one_order_per_cart(ev),
         one_confirmation_email(ev),
         no_oversell(ev),
         cart_survives(ev),
@@ -253,6 +258,20 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
         "no-lost-order",
         format!("{} acknowledged order(s) looked up", ev.acked.len()),
         exercised,
+    )
+}
+
+/// No cart is paid for twice (see `cart_once`).
+fn one_order_per_cart(ev: &Evidence) -> CheckResult {
+    let mut found = Found::new(ev);
+    for p in cart_once::paid_twice(&ev.world.dbs, ev.acked) {
+        found.add(p.at_s, p.ids, p.message);
+    }
+    found.result(
+        "one-order-per-cart",
+        "orders that share a payment".into(),
+        // Exercised: some shopper clicked "buy" twice.
+        ev.double_clicks > 0,
     )
 }
 
@@ -610,11 +629,16 @@ fn queue_drained(ev: &Evidence) -> CheckResult {
     let (mut orders, mut unpublished) = (0, 0);
     for db in &ev.world.dbs {
         for o in &db.orders {
-            // An order whose checkout failed between its commit and its publish was never
-            // queued: its side work is lost before any queue (the dual write of checkout;
-            // counted in the note, not judged here).
+            // With the outbox, the order and its message commit together and the relay
+            // publishes it: an order never published is side work lost before any queue.
             if !ev.world.published.contains(&o.id) {
                 unpublished += 1;
+                found.add(
+                    end_s,
+                    format!("order {} (customer {})", o.id, o.customer_id),
+                    "committed, but at the end of the drain its side work was never published"
+                        .into(),
+                );
                 continue;
             }
             orders += 1;

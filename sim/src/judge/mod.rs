@@ -5,5 +5,6 @@
 //! Must not: reach into the shop's internals or change the run. Checkers live apart from the
 //! system they check, so that a bug in the shop cannot also blind the check.
 
+pub mod cart_once;
 pub mod check;
 pub mod recovery;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 pub mod fault;
+mod limits;
 pub mod swarm;
 
 pub use crate::numbers::{NonNegative, Positive, Probability};
@@ -161,15 +162,18 @@ pub struct Workload {
     pub curve: Vec<CurvePoint>,
     /// Closed model: how many users.
     #[serde(default)]
+    #[serde(deserialize_with = "limits::users")]
     pub users: Option<NonZeroU32>,
     /// Mean pause between a user's requests.
     pub think_time_ms_mean: Positive,
     /// Mean of how long a user waits for a page before leaving.
     pub patience_ms_mean: Positive,
     /// Customers 1..=customers; who shops is drawn with Zipf skew `customer_skew`.
+    #[serde(deserialize_with = "limits::customers")]
     pub customers: NonZeroU32,
     pub customer_skew: NonNegative,
     /// Products 1..=products; what they look at is drawn with Zipf skew `product_skew`.
+    #[serde(deserialize_with = "limits::products")]
     pub products: NonZeroU32,
     pub product_skew: NonNegative,
     pub funnel: Funnel,
@@ -179,6 +183,7 @@ pub struct Workload {
 #[serde(deny_unknown_fields)]
 pub struct CurvePoint {
     pub at_s: Spanned<NonNegative>,
+    #[serde(deserialize_with = "limits::rate")]
     pub sessions_per_s: NonNegative,
 }
 
@@ -193,6 +198,18 @@ pub struct Funnel {
     pub remove_item: Probability,
     pub checkout: Probability,
     pub view_orders: Probability,
+    /// The chance that a shopper who checks out clicks "buy" twice: two `POST /checkout` with
+    /// the same cookie at the same instant, each on its own connection (so behind a balancer
+    /// they may reach two replicas). The shop must take one order and answer the other with
+    /// 409; the one-order-per-cart check holds it to that. Optional, 0 by default, so that
+    /// scenarios written before it keep their trace hashes; drawn from its own seed stream
+    /// (a swarm or a scenario may turn it on without moving any other draw).
+    #[serde(default = "no_double_click")]
+    pub double_click: Probability,
+}
+
+fn no_double_click() -> Probability {
+    Probability(0.0)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -264,6 +281,7 @@ impl Default for AppCosts {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Host {
+    #[serde(deserialize_with = "limits::cores")]
     pub cores: NonZeroU32,
     pub contention: Probability,
     pub coherency: Probability,
@@ -287,6 +305,7 @@ pub struct Database {
     pub commit_ms: NonNegative,
     /// How long a transaction waits for a locked inventory row before giving up.
     pub lock_timeout_ms: Positive,
+    #[serde(deserialize_with = "limits::stock")]
     pub stock_per_product: u32,
 }
 
@@ -368,6 +387,7 @@ pub struct Horizontal {
     pub max_waiting_requests: NonZeroU32,
     /// Database connections per replica (the database's `max_connections` is shared by all).
     pub db_pool_size: NonZeroU32,
+    #[serde(deserialize_with = "limits::replicas")]
     pub min_replicas: NonZeroU32,
     pub max_replicas: Spanned<NonZeroU32>,
     /// The autoscaler's target mean CPU utilization of the replicas.
@@ -423,15 +443,20 @@ impl Default for Horizontal {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Queued {
+    #[serde(deserialize_with = "limits::brokers")]
     pub brokers: NonZeroU32,
+    #[serde(deserialize_with = "limits::partitions")]
     pub partitions: NonZeroU32,
     /// Copies of each partition (leader included); at most `brokers`.
     pub replication: Spanned<NonZeroU32>,
     /// Messages kept per partition.
     pub retention_messages: NonZeroU32,
     /// Worker services per kind of job.
+    #[serde(deserialize_with = "limits::workers")]
     pub email_workers: NonZeroU32,
+    #[serde(deserialize_with = "limits::workers")]
     pub stock_workers: NonZeroU32,
+    #[serde(deserialize_with = "limits::workers")]
     pub label_workers: NonZeroU32,
     /// A worker not heard from for this long leaves its group (its partitions move).
     pub session_timeout_ms: Positive,
@@ -470,6 +495,7 @@ pub enum ShardStrategy {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sharded {
+    #[serde(deserialize_with = "limits::shards")]
     pub shards: NonZeroU32,
     pub strategy: ShardStrategy,
     /// Points per shard on the hash ring (consistent-hash only).
@@ -572,6 +598,18 @@ impl Scenario {
 
     /// The rules that involve more than one value.
     fn check(&self) -> Result<(), ScenarioError> {
+        if self.duration_s.get_ref().0 > limits::DURATION_S {
+            return Err(invalid(
+                self.duration_s.span(),
+                format!(
+                    "duration_s is {}, more than the limit of {} (one simulated day): the run's \
+                     sessions, series and checks grow with its length, and a day is already \
+                     hours of wall time",
+                    self.duration_s.get_ref().0,
+                    limits::DURATION_S
+                ),
+            ));
+        }
         let w = self.workload.get_ref();
         match w.model {
             Model::Open if w.curve.is_empty() => {

@@ -173,17 +173,7 @@ impl Memory {
                 self.expected.clear();
             }
             (Step::Checkout, 201) => {
-                let receipt = parse::<Receipt>(body);
-                let order = receipt.map_or(0, |r| r.order_id);
-                let total = receipt.map_or(self.cart_cents, |r| r.total_cents);
-                let who = self.customer.unwrap_or(0);
-                if total != self.cart_cents {
-                    wrong(format!(
-                        "paid {total} cents for order {order}; the cart last showed {} cents",
-                        self.cart_cents
-                    ));
-                }
-                users.record(|r, at| r.order(at, session, order, who, total));
+                self.acked(body, session, users);
                 self.cart_cents = 0;
                 self.expected.clear();
             }
@@ -250,6 +240,24 @@ impl Memory {
     }
 }
 
+impl Memory {
+    /// Records the order a 201 to checkout acknowledged: what the browser was told.
+    fn acked(&self, body: &[u8], session: u64, users: &Users) {
+        let receipt = parse::<Receipt>(body);
+        let order = receipt.map_or(0, |r| r.order_id);
+        let total = receipt.map_or(self.cart_cents, |r| r.total_cents);
+        let who = self.customer.unwrap_or(0);
+        if total != self.cart_cents {
+            let what = format!(
+                "paid {total} cents for order {order}; the cart last showed {} cents",
+                self.cart_cents
+            );
+            users.record(|r, at| r.cart_wrong(at, session, what));
+        }
+        users.record(|r, at| r.order(at, session, order, who, total));
+    }
+}
+
 /// Sends one request of a session on its kept-alive connection, opening one first if it has
 /// none (a browser opens its connection on the first page and keeps it alive), and gives up
 /// at the SLO's timeout.
@@ -308,7 +316,13 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
             break;
         }
         let (kind, req) = request(step, cookie.as_deref());
-        let result = attempt(&mut sender, req, &users).await;
+        let result = if step == Step::Checkout && plan.double_click {
+            let again = request(step, cookie.as_deref()).1;
+            let clicks = (session, i, intended);
+            double_click(&mut sender, (req, again), clicks, &memory, &users).await
+        } else {
+            attempt(&mut sender, req, &users).await
+        };
         let latency = Instant::now().duration_since(intended);
         let outcome = match &result {
             Ok(reply) => Outcome::Status(reply.status),
@@ -334,6 +348,46 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
     }
     let cart_cents = memory.cart_cents;
     users.record(|r, at| r.session_ended(at, session, end, cart_cents));
+}
+
+/// A double click on "buy": the same checkout sent twice at once, the second on a connection
+/// of its own (a browser opens one when the first is busy; behind a balancer it may reach
+/// another replica). Returns the reply the browser goes on with (the one that placed the
+/// order, if one did); the other is recorded as a request, and as an acknowledged order if
+/// the shop said 201 to it too: what the browser was told is the evidence.
+async fn double_click(
+    sender: &mut Option<SendRequest<Full<Bytes>>>,
+    (first, second): (Request<Full<Bytes>>, Request<Full<Bytes>>),
+    (session, step, intended): (u64, usize, Instant),
+    memory: &Memory,
+    users: &Users,
+) -> Result<Reply, Outcome> {
+    users.record(|r, _| r.double_clicks += 1);
+    let mut own = None;
+    let timed = async |sender: &mut Option<SendRequest<Full<Bytes>>>, req| {
+        let result = attempt(sender, req, users).await;
+        (result, Instant::now())
+    };
+    let (one, two) = tokio::join!(timed(sender, first), timed(&mut own, second));
+    let placed = |r: &Result<Reply, Outcome>| r.as_ref().is_ok_and(|r| r.status == 201);
+    let ((kept, _), (other, other_at)) = if !placed(&one.0) && placed(&two.0) {
+        (two, one)
+    } else {
+        (one, two)
+    };
+    let outcome = match &other {
+        Ok(reply) => Outcome::Status(reply.status),
+        Err(o) => *o,
+    };
+    let latency = other_at.duration_since(intended);
+    let kind = Kind::of(Some(scalelab_system::api::Endpoint::Checkout));
+    users.record(|r, at| r.request(at, session, step, kind, outcome, latency));
+    if let Ok(reply) = &other {
+        if reply.status == 201 {
+            memory.acked(&reply.body, session, users);
+        }
+    }
+    kept
 }
 
 /// One try of the liveness probe (see `recovery`): a shopper who logs in as `customer`,

@@ -134,6 +134,8 @@ pub struct SessionPlan {
     pub steps: Vec<Step>,
     pub think_ms: Vec<f64>,
     pub patience_ms: f64,
+    /// This shopper clicks "buy" twice: its checkout is sent twice at once.
+    pub double_click: bool,
 }
 
 /// Draws session plans. Cheap to share: every plan seeds its own sub-streams.
@@ -216,12 +218,20 @@ impl Planner {
             .collect();
         // Patience: exponential around the mean, but nobody gives up in under 300 ms.
         let patience_ms = 300.0 + -(1.0 - rng.gen::<f64>()).ln() * self.patience_mean_ms;
+        // From a stream of its own, and only when it can matter, so that every other draw
+        // (and the hash of a scenario without double clicks) stays where it was.
+        let double_click = f.double_click.0 > 0.0 && steps.contains(&Step::Checkout) && {
+            let mut clicks = stream(self.seed, Purpose::DoubleClick);
+            clicks.set_stream(index);
+            clicks.gen_bool(f.double_click.0)
+        };
         SessionPlan {
             index,
             customer,
             steps,
             think_ms,
             patience_ms,
+            double_click,
         }
     }
 
@@ -231,6 +241,24 @@ impl Planner {
         let mut rng = stream(self.seed, Purpose::Arrivals);
         rng.set_stream(user);
         self.think.sample(&mut rng)
+    }
+}
+
+/// About how many requests one design's run of `scn` simulates: the arrivals the curve
+/// promises times the mean length of a session (over 1,000 plans drawn on seed 0); for a
+/// closed workload, each user's requests over the run. For telling a user before a long run
+/// starts; no run reads it.
+pub fn expected_requests(scn: &crate::scenario::Scenario) -> f64 {
+    let w = scn.workload();
+    let planner = Planner::new(0, w);
+    const SAMPLE: u64 = 1000;
+    let steps: usize = (0..SAMPLE).map(|i| planner.plan(i).steps.len()).sum();
+    let per_session = steps as f64 / SAMPLE as f64;
+    match w.users {
+        Some(users) if w.model == crate::scenario::Model::Closed => {
+            f64::from(users.get()) * scn.duration_s() * 1000.0 / w.think_time_ms_mean.0
+        }
+        _ => RateCurve::from_workload(w).expected_arrivals(scn.duration_s()) * per_session,
     }
 }
 

@@ -36,6 +36,9 @@ pub enum Stmt {
     StockMovement(Order),
     ShippingLabel(Order),
     SalesReport,
+    /// The outbox relay reads what is waiting, and marks what it published.
+    Unpublished(usize),
+    MarkPublished(Vec<Order>),
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +123,11 @@ impl DbServer {
         self.rows.side_work_done()
     }
 
+    /// Messages waiting in the outbox (part of the queue lag).
+    pub fn outbox_len(&self) -> usize {
+        self.rows.outbox_len()
+    }
+
     /// Units of each product this server started with.
     pub fn initial_stock(&self) -> u32 {
         self.initial_stock
@@ -181,7 +189,8 @@ impl DbServer {
                         }
                     }
                 }
-                let rows_written = order.lines.len() as u32 + 1;
+                // The order, its lines, and with an outbox its message: one more row.
+                let rows_written = order.lines.len() as u32 + 1 + u32::from(order.outbox);
                 let _ = self.cpu.run(write * rows_written).await;
                 let placed = self.rows.place_order(order).await;
                 tokio::time::sleep(commit).await;
@@ -206,6 +215,16 @@ impl DbServer {
                 let scanned = report.as_ref().map_or(0, |r| r.orders);
                 let _ = self.cpu.run(read * (1 + (scanned / 100) as u32)).await;
                 rows(report.map(Rows::Report))
+            }
+            Stmt::Unpublished(limit) => {
+                let _ = self.cpu.run(read).await;
+                rows(self.rows.unpublished(limit).await.map(Rows::Orders))
+            }
+            Stmt::MarkPublished(orders) => {
+                let _ = self.cpu.run(write).await;
+                tokio::time::sleep(commit).await;
+                self.wrote();
+                rows(self.rows.mark_published(&orders).await.map(|()| Rows::Done))
             }
             Stmt::ShippingLabel(order) => {
                 let _ = self.cpu.run(write).await;
@@ -295,6 +314,19 @@ impl Store for SimDb {
 
     async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
         self.query(Stmt::ShippingLabel(order.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        match self.query(Stmt::Unpublished(limit)).await? {
+            Rows::Orders(o) => Ok(o),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        self.query(Stmt::MarkPublished(orders.to_vec()))
             .await
             .map(|_| ())
     }

@@ -5,7 +5,7 @@
 //! A layer around the storefront rather than a change inside it: the storefront (shared with
 //! the simulator) keeps setting and reading a plain `sid=<id>`; this layer signs what goes out
 //! and checks what comes in. The storefront already marks the cookie HttpOnly (no script can
-//! read it) and SameSite=Lax.
+//! read it) and SameSite=Lax; in production this layer adds Secure (HTTPS only).
 //!
 //! Must not: log or show the secret.
 
@@ -24,6 +24,8 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Signs and checks cookie values with one secret.
 pub struct CookieSigner {
     key: Vec<u8>,
+    /// Mark outgoing session cookies `Secure`: browsers then send them over HTTPS only.
+    secure: bool,
 }
 
 impl std::fmt::Debug for CookieSigner {
@@ -43,7 +45,15 @@ impl CookieSigner {
         }
         Ok(CookieSigner {
             key: secret.to_vec(),
+            secure: false,
         })
+    }
+
+    /// The same signer, marking the cookies it signs `Secure` when `secure` (production: the
+    /// shop is behind TLS, and a session id must never travel in clear text).
+    pub fn secure(mut self, secure: bool) -> CookieSigner {
+        self.secure = secure;
+        self
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -119,7 +129,8 @@ pub async fn sign_session_cookies(
             .and_then(|v| v.strip_prefix("sid="))
             .map(|rest| {
                 let (id, attributes) = rest.split_once(';').unwrap_or((rest, ""));
-                format!("sid={};{attributes}", signer.sign(id))
+                let secure = if signer.secure { "; Secure" } else { "" };
+                format!("sid={};{attributes}{secure}", signer.sign(id))
             })
             .and_then(|v| HeaderValue::from_str(&v).ok());
         response

@@ -8,8 +8,10 @@
 //! - `Horizontal`: storefront replicas on the next ports behind the load balancer
 //!   ([`super::balance`]) on the port; sessions in a shared store (Redis, or one store in this
 //!   process standing in for it); side work inline.
-//! - `Queued`: as horizontal, and checkout publishes the order to a broker (NATS JetStream, or
-//!   one in this process) from which one worker task per kind of job (`worker::Job`) takes it.
+//! - `Queued`: as horizontal, and checkout writes the order's side-work message to the outbox
+//!   in the order's transaction; one relay task per database publishes it to a broker (NATS
+//!   JetStream, or one in this process), from which one worker task per kind of job
+//!   (`worker::Job`) takes it.
 //! - `Sharded`: as queued, with the `Store` port a `ShardedStore` over one database per shard,
 //!   by customer.
 //!
@@ -44,17 +46,21 @@ use super::sql::{postgres_database_url, ShardSetup, SqlStore};
 use super::{redact, ServiceError};
 use crate::memory::{demo_catalog, FakePayments, InMemorySessions};
 use crate::memory_broker::MemoryBroker;
+use crate::outbox::{run_relay, Outbox};
 use crate::ports::{Mailer, PortError, Publisher, SessionStore, SideWork, Store, Subscription};
 use crate::session::SessionIds;
-use crate::shard::{ShardMap, ShardedStore, Strategy};
+use crate::shard::{stock_share, ShardMap, ShardedStore, Strategy};
 use crate::storefront::{router, App};
-use crate::worker::{run_worker, Inline, Job, Queued, ORDERS_TOPIC};
+use crate::worker::{run_worker, Inline, Job, ORDERS_TOPIC};
 
 /// Largest request body the storefront reads; its JSON bodies are a few dozen bytes, so
 /// anything bigger is a mistake or an attack, refused with 413 before it is read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Sessions idle this long expire.
 pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
+/// How long [`Shop::stop`] lets open connections finish once it has stopped accepting; a
+/// client that never finishes its request (half a header, then silence) is cut off then.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
 /// How long [`Shop::stop`] waits for the workers to empty the queue before giving up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// Partitions of the in-process broker's topics: as many as the NATS adapter uses
@@ -90,6 +96,10 @@ impl Design {
 #[derive(Clone)]
 pub struct Config {
     pub design: Design,
+    /// The shop's name: the prefix of its NATS streams (and so its consumer groups) and of its
+    /// Redis keys, so that two shops can share those servers without taking each other's side
+    /// work or sessions. Letters, digits, `-` and `_`.
+    pub name: String,
     /// The front door's port on 127.0.0.1: the server, or the load balancer, whose replicas
     /// take the ports after it. 0 picks free ports for all of them.
     pub port: u16,
@@ -112,6 +122,8 @@ pub struct Config {
     pub stock: u32,
     /// Signs the session cookies; at least `cookies::MIN_SECRET_BYTES` long.
     pub session_secret: Vec<u8>,
+    /// Marks the session cookie `Secure` (sent over HTTPS only): production, behind TLS.
+    pub secure_cookies: bool,
 }
 
 impl fmt::Debug for Config {
@@ -120,6 +132,7 @@ impl fmt::Debug for Config {
         let url = |u: &Option<String>| u.as_deref().map(redact);
         f.debug_struct("Config")
             .field("design", &self.design)
+            .field("name", &self.name)
             .field("port", &self.port)
             .field("replicas", &self.replicas)
             .field("shards", &self.shards)
@@ -130,6 +143,7 @@ impl fmt::Debug for Config {
             .field("products", &self.products)
             .field("stock", &self.stock)
             .field("session_secret", &"***")
+            .field("secure_cookies", &self.secure_cookies)
             .finish()
     }
 }
@@ -149,8 +163,8 @@ impl Config {
     /// One database and each shard count get their own files or databases (`scalelab`,
     /// `scalelab_4shards_0`, ...), so that switching designs never mixes shops whose order
     /// ids follow different sequences. Shard `i` of `n` numbers its orders `i+1, i+1+n, ...`,
-    /// so ids never collide across shards, and starts with the whole catalog and a `1/n`
-    /// share of every product's stock.
+    /// so ids never collide across shards, and starts with the whole catalog and its share of
+    /// every product's stock (`shard::stock_share`: the shares add up to the stock).
     pub fn database(&self, shard: u32) -> Result<(String, ShardSetup), ServiceError> {
         let shards = self.databases();
         let name = if shards == 1 {
@@ -167,7 +181,7 @@ impl Config {
         };
         let setup = ShardSetup {
             catalog: demo_catalog(self.products),
-            stock: (self.stock / shards).max(1),
+            stock: stock_share(self.stock, shards, shard),
             first_order_id: u64::from(shard) + 1,
             order_id_step: u64::from(shards),
             max_connections: DB_CONNECTIONS,
@@ -255,8 +269,9 @@ impl fmt::Display for Notice {
 /// How a stop went: what it could not finish.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Stopped {
-    /// Side-work jobs still queued when the stop gave up waiting for the workers (after 30 s).
-    /// On NATS they wait there for the next start; in process they are lost.
+    /// Side-work jobs still waiting (in an outbox or the broker) when the stop gave up waiting
+    /// for the relays and workers (after 30 s). None is lost: an outbox keeps its messages
+    /// until they are done (in-process broker) or in NATS, for the next start.
     pub jobs_left: u64,
     /// Why the queue's length could not be read, if it could not; the stop did not wait then.
     pub lag_unknown: Option<PortError>,
@@ -289,6 +304,16 @@ enum Broker {
     Nats(Arc<NatsBroker>),
 }
 
+/// Side work not yet done: messages in the outboxes (at most `outbox::BATCH` counted per
+/// database) and in the broker.
+async fn backlog(stores: &[Arc<SqlStore>], broker: &Broker) -> Result<u64, PortError> {
+    let mut waiting = broker.lag().await?;
+    for store in stores {
+        waiting += store.unpublished(crate::outbox::BATCH).await?.len() as u64;
+    }
+    Ok(waiting)
+}
+
 impl Broker {
     /// Messages of `ORDERS_TOPIC` not yet done, over every job's consumer group.
     async fn lag(&self) -> Result<u64, PortError> {
@@ -307,7 +332,11 @@ impl Broker {
 /// the services it names, starts the workers, the replicas and the balancer, and returns once
 /// all of them listen. Fails, naming what could not be set up, before serving anything.
 pub async fn start(config: &Config) -> Result<Shop, StartError> {
-    let signer = Arc::new(CookieSigner::new(&config.session_secret).map_err(StartError::Secret)?);
+    let signer = Arc::new(
+        CookieSigner::new(&config.session_secret)
+            .map_err(StartError::Secret)?
+            .secure(config.secure_cookies),
+    );
     std::fs::create_dir_all(&config.data_dir).map_err(|error| StartError::DataDir {
         path: config.data_dir.clone(),
         error,
@@ -318,7 +347,13 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
     let mut databases = Vec::new();
     for shard in 0..config.databases() {
         let (url, setup) = config.database(shard)?;
-        stores.push(Arc::new(SqlStore::connect(&url, &setup).await?));
+        let kind = if config.postgres_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
+        let store = answers(kind, &url, SqlStore::connect(&url, &setup)).await?;
+        stores.push(Arc::new(store));
         databases.push(redact(&url));
     }
     let store: Arc<dyn Store> = match stores.as_slice() {
@@ -341,7 +376,12 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
     let shared_sessions: Option<Arc<dyn SessionStore>> = match (config.design, &config.redis_url) {
         (Design::Vertical, _) => None,
         (_, Some(url)) => Some(Arc::new(
-            RedisSessions::connect(url, "scalelab", SESSION_TTL).await?,
+            answers(
+                "Redis",
+                url,
+                RedisSessions::connect(url, &config.name, SESSION_TTL),
+            )
+            .await?,
         )),
         // Without Redis, the replicas (all in this process) share one in-memory store: it
         // stands in for the external store, and sessions end with the process.
@@ -360,9 +400,11 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
     } else {
         let publisher: Arc<dyn Publisher> = match &config.nats_url {
             Some(url) => {
-                let nats = Arc::new(NatsBroker::connect(url, "scalelab").await?);
+                let nats =
+                    Arc::new(answers("NATS", url, NatsBroker::connect(url, &config.name)).await?);
                 for job in Job::ALL {
-                    let sub = nats.subscribe(ORDERS_TOPIC, job.group()).await?;
+                    let sub =
+                        answers("NATS", url, nats.subscribe(ORDERS_TOPIC, job.group())).await?;
                     workers.push(spawn_worker(job, Box::new(sub), &store, &mailer, &notify));
                 }
                 broker = Some(Broker::Nats(nats.clone()));
@@ -378,7 +420,14 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
                 memory
             }
         };
-        Arc::new(Queued { publisher })
+        // One relay per database, each publishing its own outbox.
+        for shard in &stores {
+            let (shard, publisher) = (shard.clone(), publisher.clone());
+            workers.push(tokio::spawn(async move {
+                run_relay(shard.as_ref(), publisher.as_ref()).await
+            }));
+        }
+        Arc::new(Outbox)
     };
 
     // The storefront: one server, or replicas behind a load balancer.
@@ -418,15 +467,23 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
                 signer.clone(),
                 sign_session_cookies,
             ));
-        let mut stopped = stopped.clone();
+        let (mut stopped, mut told) = (stopped.clone(), stopped.clone());
         servers.push(tokio::spawn(async move {
             // Graceful: on stop, accept nothing more, let requests in flight finish (and
-            // their orders commit), close idle connections, then return.
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|&s| s).await;
-                })
-                .await;
+            // their orders commit), close idle connections, then return; but wait at most
+            // SHUTDOWN_LIMIT for connections that do not finish (a client that sent half a
+            // request and went quiet would otherwise hold the stop as long as it likes).
+            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|&s| s).await;
+            });
+            let limit = async move {
+                let _ = told.wait_for(|&s| s).await;
+                tokio::time::sleep(SHUTDOWN_LIMIT).await;
+            };
+            tokio::select! {
+                _ = serving => {}
+                () = limit => {}
+            }
         }));
     }
     let (front, replicas, balancer) = if balanced {
@@ -449,6 +506,28 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
         broker,
         stores,
     })
+}
+
+/// How long start-up waits for a service to answer. A URL that reaches the wrong kind of
+/// service (PostgreSQL's URL at Redis's port) gets no answer a client understands, and some
+/// clients wait for one forever; a few seconds is plenty for a service that is there.
+pub const ANSWER_LIMIT: Duration = Duration::from_secs(5);
+
+/// `connecting`, given at most [`ANSWER_LIMIT`]; past it, an error naming the service.
+async fn answers<T>(
+    service: &'static str,
+    url: &str,
+    connecting: impl std::future::Future<Output = Result<T, ServiceError>>,
+) -> Result<T, ServiceError> {
+    match tokio::time::timeout(ANSWER_LIMIT, connecting).await {
+        Ok(result) => result,
+        Err(_) => Err(ServiceError::new(
+            service,
+            url,
+            format!("no answer in {} s", ANSWER_LIMIT.as_secs()),
+            format!("Is a {service} server listening there, and not another kind of service?"),
+        )),
+    }
 }
 
 async fn bind(port: u16) -> Result<TcpListener, StartError> {
@@ -491,10 +570,10 @@ impl Shop {
     }
 
     /// Stops in the order that loses nothing: stop accepting; let every request in flight
-    /// finish (an order is acknowledged only once committed); let the workers empty the
-    /// queue (an in-process queue would die with the process; a real broker keeps its
-    /// messages for the next start, but a clean stop leaves nothing behind); then close the
-    /// databases.
+    /// finish (an order is acknowledged only once committed); let the relays and workers
+    /// empty the outboxes and the queue (nothing would be lost otherwise, the outboxes keep
+    /// what is not done for the next start, but a clean stop leaves nothing behind); then
+    /// close the databases.
     pub async fn stop(self) -> Stopped {
         let _ = self.stop.send(true);
         if let Some(b) = self.balancer {
@@ -507,7 +586,7 @@ impl Shop {
         if let Some(broker) = &self.broker {
             let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
             loop {
-                match broker.lag().await {
+                match backlog(&self.stores, broker).await {
                     Ok(0) => break,
                     Ok(lag) if tokio::time::Instant::now() > deadline => {
                         stopped.jobs_left = lag;

@@ -28,8 +28,16 @@ use crate::ports::{PortError, Store};
 /// The schema versions, oldest first, per database. Applied in order at connect, each in its
 /// own transaction, and recorded in `scalelab_migrations` so that each runs once.
 /// (sqlx's `migrate!` would do the same but needs sqlx's macros, a heavy build for two files.)
-const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("sql/sqlite.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("sql/postgres.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("sql/sqlite.sql")),
+    (2, include_str!("sql/sqlite-2.sql")),
+    (3, include_str!("sql/sqlite-3.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("sql/postgres.sql")),
+    (2, include_str!("sql/postgres-2.sql")),
+    (3, include_str!("sql/postgres-3.sql")),
+];
 
 /// How a shard is set up the first time it is used.
 #[derive(Debug, Clone)]
@@ -197,6 +205,34 @@ impl SqlStore {
     /// The order id of the order with sequence number `seq` on this shard.
     fn order_id(&self, seq: i64) -> Result<OrderId, PortError> {
         app_int(self.first_order_id + (seq - 1) * self.order_id_step)
+    }
+
+    /// The sequence number of order `id` on this shard, if it is one of this shard's ids.
+    fn seq_of(&self, id: OrderId) -> Option<i64> {
+        let offset = i64::try_from(id).ok()?.checked_sub(self.first_order_id)?;
+        (offset % self.order_id_step == 0).then_some(offset / self.order_id_step + 1)
+    }
+
+    /// Whether order `id`'s stock movement and shipping label exist: what an operator (or the
+    /// crash test) asks to see that an order's side work was done.
+    pub async fn side_work_done(&self, id: OrderId) -> Result<(bool, bool), PortError> {
+        let id = db_int(id)?;
+        let mut done = [false; 2];
+        for (i, sql) in [
+            "SELECT order_id FROM stock_movements WHERE order_id = $1",
+            "SELECT order_id FROM shipping_labels WHERE order_id = $1",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let row = sqlx::query(sql)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+            done[i] = row.is_some();
+        }
+        Ok((done[0], done[1]))
     }
 
     /// Closes every connection, after the queries in flight finish.
@@ -383,7 +419,8 @@ impl Store for SqlStore {
         }))
     }
 
-    /// One transaction: take every line out of stock, then record the order and its lines.
+    /// One transaction: record the order (unless its payment already has one), take every line
+    /// out of stock, then record its lines.
     ///
     /// Each line is one conditional `UPDATE ... WHERE stock >= quantity`: the database checks
     /// and takes in one step under the row's lock, so two checkouts can never both take the
@@ -394,7 +431,32 @@ impl Store for SqlStore {
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
         let mut by_product = order.lines.clone();
         by_product.sort_by_key(|l| l.product_id);
+        let total_cents = order.total_cents();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // The order row first: its payment reference is unique, so of two checkouts of one
+        // cart at once (a double click) the second waits here for the first to commit, then
+        // inserts nothing and learns which order the cart became.
+        let row = sqlx::query(
+            "INSERT INTO orders (customer_id, total_cents, payment_ref) VALUES ($1, $2, $3) \
+             ON CONFLICT (payment_ref) DO NOTHING RETURNING seq",
+        )
+        .bind(db_int(order.customer_id)?)
+        .bind(db_int(total_cents)?)
+        .bind(order.payment_ref.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(db_error)?;
+            let seq: i64 = sqlx::query("SELECT seq FROM orders WHERE payment_ref = $1")
+                .bind(order.payment_ref.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(db_error)?;
+            return Ok(Placement::AlreadyPlaced(self.order_id(seq)?));
+        };
+        let seq: i64 = row.try_get(0).map_err(db_error)?;
         for line in &by_product {
             let taken =
                 sqlx::query("UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1")
@@ -408,18 +470,6 @@ impl Store for SqlStore {
                 return Ok(Placement::OutOfStock(line.product_id));
             }
         }
-        let total_cents = order.total_cents();
-        let row = sqlx::query(
-            "INSERT INTO orders (customer_id, total_cents, payment_ref) VALUES ($1, $2, $3) \
-             RETURNING seq",
-        )
-        .bind(db_int(order.customer_id)?)
-        .bind(db_int(total_cents)?)
-        .bind(order.payment_ref.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let seq: i64 = row.try_get(0).map_err(db_error)?;
         for (line_no, line) in (0_i64..).zip(&order.lines) {
             sqlx::query(
                 "INSERT INTO order_lines (order_seq, line_no, product_id, quantity, price_cents) \
@@ -433,6 +483,14 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        }
+        if order.outbox {
+            // The side work's message, in the same transaction as the order (see `outbox`).
+            sqlx::query("INSERT INTO outbox (order_seq) VALUES ($1)")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
         }
         // Until this returns, the order does not exist; after it, it must never be lost.
         tx.commit().await.map_err(db_error)?;
@@ -503,6 +561,66 @@ impl Store for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let orders = sqlx::query(
+            "SELECT o.seq, o.customer_id, o.total_cents, o.payment_ref \
+             FROM outbox x JOIN orders o ON o.seq = x.order_seq \
+             WHERE x.published = 0 ORDER BY o.seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let mut lines_by_seq: BTreeMap<i64, Vec<Line>> = BTreeMap::new();
+        let seqs = orders.iter().map(|r| r.try_get::<i64, _>(0));
+        if let Some(last) = seqs.clone().filter_map(Result::ok).max() {
+            let first = seqs.filter_map(Result::ok).min().unwrap_or(last);
+            let lines = sqlx::query(
+                "SELECT order_seq, product_id, quantity, price_cents FROM order_lines \
+                 WHERE order_seq BETWEEN $1 AND $2 ORDER BY order_seq, line_no",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+            for r in &lines {
+                let seq: i64 = r.try_get(0).map_err(db_error)?;
+                lines_by_seq.entry(seq).or_default().push(Line {
+                    product_id: get(r, 1)?,
+                    quantity: get(r, 2)?,
+                    price_cents: get(r, 3)?,
+                });
+            }
+        }
+        orders
+            .iter()
+            .map(|r| {
+                let seq: i64 = r.try_get(0).map_err(db_error)?;
+                Ok(Order {
+                    id: self.order_id(seq)?,
+                    customer_id: get(r, 1)?,
+                    lines: lines_by_seq.remove(&seq).unwrap_or_default(),
+                    total_cents: get(r, 2)?,
+                    payment_ref: r.try_get(3).map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for seq in orders.iter().filter_map(|o| self.seq_of(o.id)) {
+            sqlx::query("UPDATE outbox SET published = 1 WHERE order_seq = $1")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
     }
 
     async fn sales_report(&self) -> Result<SalesReport, PortError> {
