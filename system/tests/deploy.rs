@@ -414,6 +414,65 @@ async fn forged_cookies_and_big_bodies_are_refused() {
     shop.stop().await;
 }
 
+/// Sends a POST with a `bytes`-long body, reading the answer while it sends (as curl does):
+/// the status line it got, or what went wrong.
+async fn post_big(front: SocketAddr, bytes: usize) -> Result<String, String> {
+    let stream = TcpStream::connect(front).await.map_err(|e| e.to_string())?;
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\n\
+         Content-Length: {bytes}\r\n\r\n"
+    );
+    let sending = async move {
+        write.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'a'; 64 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            write.write_all(&chunk[..n]).await?;
+            left -= n;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    let sender = tokio::spawn(sending);
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let got = loop {
+        match read.read(&mut buf).await {
+            Ok(0) => break Ok(()),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e.to_string()),
+        }
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            break Ok(());
+        }
+    };
+    sender.abort();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    match (got, text.lines().next()) {
+        (_, Some(status)) if !status.is_empty() => Ok(status.to_owned()),
+        (Err(e), _) => Err(e),
+        (Ok(()), _) => Err("closed without an answer".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_too_big_gets_413_directly_and_through_the_balancer() {
+    for design in [Design::Vertical, Design::Horizontal] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shop = deploy::start(&config(design, dir.path()))
+            .await
+            .expect("start");
+        let answer = post_big(shop.front, 10 * 1024 * 1024).await;
+        assert_eq!(
+            answer.as_deref().map(|s| s.starts_with("HTTP/1.1 413")),
+            Ok(true),
+            "{design:?}: {answer:?}"
+        );
+        shop.stop().await;
+    }
+}
+
 /// Like `buy`, but for a shop that may be stopping: `None` once it stops answering.
 async fn try_buy(front: SocketAddr, customer: u64) -> Option<u64> {
     let attempt = async move {

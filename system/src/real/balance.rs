@@ -10,6 +10,9 @@
 //! (`sim::lb`, an HTTP proxy with health checks) is a different, richer model.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -39,18 +42,48 @@ pub async fn balance(
     }
 }
 
+/// How long, after the replica has stopped reading, the client's remaining bytes are still
+/// read (and dropped) so that the replica's answer reaches it.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// Copies bytes between `client` and the first replica, from `replicas[first]` on, that
 /// accepts a connection. If none does, dropping `client` closes it: the client sees the shop
 /// refuse, as it would if the balancer were down.
-async fn forward(mut client: TcpStream, replicas: Vec<SocketAddr>, first: usize) {
+async fn forward(client: TcpStream, replicas: Vec<SocketAddr>, first: usize) {
     for i in 0..replicas.len() {
         let addr = replicas[(first + i) % replicas.len()];
-        if let Ok(mut server) = TcpStream::connect(addr).await {
-            // Ends when either side closes; an error only means one of them went away.
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        if let Ok(server) = TcpStream::connect(addr).await {
+            relay(client, server).await;
             return;
         }
     }
+}
+
+/// Each direction on its own, each passing on the end of its stream. A replica may answer
+/// before it has read the whole request (413 to a body too big) and close: the client is then
+/// still sending. Its remaining bytes are read and dropped for a moment, so that the answer
+/// reaches it; closing a socket with unread bytes would reset the connection, and the client
+/// would see a reset instead of the 413. (`copy_bidirectional` gives up on both directions at
+/// the first error of either, which is what happened.)
+async fn relay(client: TcpStream, server: TcpStream) {
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let up = async move {
+        if tokio::io::copy(&mut from_client, &mut to_server)
+            .await
+            .is_err()
+        {
+            let mut dropped = tokio::io::sink();
+            let drain = tokio::io::copy(&mut from_client, &mut dropped);
+            let _ = tokio::time::timeout(LINGER, drain).await;
+        }
+        let _ = to_server.shutdown().await;
+    };
+    let down = async move {
+        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+    };
+    tokio::join!(up, down);
 }
 
 #[cfg(test)]
