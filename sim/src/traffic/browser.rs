@@ -319,7 +319,12 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         let result = if step == Step::Checkout && plan.double_click {
             let again = request(step, cookie.as_deref()).1;
             let clicks = (session, i, intended);
-            double_click(&mut sender, (req, again), clicks, &memory, &users).await
+            let (kept, unknown) =
+                double_click(&mut sender, (req, again), clicks, &memory, &users).await;
+            if unknown && kept.as_ref().is_ok_and(|r| matches!(r.status, 400 | 409)) {
+                memory.expected.clear();
+            }
+            kept
         } else {
             attempt(&mut sender, req, &users).await
         };
@@ -361,7 +366,7 @@ async fn double_click(
     (session, step, intended): (u64, usize, Instant),
     memory: &Memory,
     users: &Users,
-) -> Result<Reply, Outcome> {
+) -> (Result<Reply, Outcome>, bool) {
     users.record(|r, _| r.double_clicks += 1);
     let mut own = None;
     let timed = async |sender: &mut Option<SendRequest<Full<Bytes>>>, req| {
@@ -387,7 +392,11 @@ async fn double_click(
             memory.acked(&reply.body, session, users);
         }
     }
-    kept
+    // The other click got no answer, or a 5xx (which may come after its commit): it may have
+    // checked the cart out, so a "cart empty" or "already checked out" on this one says
+    // nothing about a lost cart.
+    let unknown = other.as_ref().map_or(true, |r| r.status >= 500);
+    (kept, unknown)
 }
 
 /// One try of the liveness probe (see `recovery`): a shopper who logs in as `customer`,
