@@ -189,23 +189,7 @@ fn a_restarted_cluster_takes_messages_again() {
     // a broker that kept the connections of its previous life waited for replies that could
     // never come, and every publish after an outage failed.
     let rt = Runtime::with_seed_and_config(8, madsim::Config::default());
-    let p = params();
-    for b in 0..p.brokers {
-        let broker = Arc::new(Broker::new(b, p));
-        rt.create_node()
-            .name(format!("broker-{b}"))
-            .ip(broker_addr(b).ip())
-            .init(move || {
-                let broker = broker.clone();
-                async move {
-                    loop {
-                        let _ = broker.clone().serve(broker_addr(b)).await;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            })
-            .build();
-    }
+    restartable_cluster(&rt);
     let node = rt.create_node().ip([10, 0, 1, 1].into()).build();
     let (before, after) = rt
         .block_on(node.spawn(async move {
@@ -245,23 +229,7 @@ fn a_message_whose_commit_failed_is_fetched_again() {
     // rewinds to the committed offset, nobody ever fetches it again (found by queue-drained:
     // one shipping label message left over for good after a broker kill).
     let rt = Runtime::with_seed_and_config(9, madsim::Config::default());
-    let p = params();
-    for b in 0..p.brokers {
-        let broker = Arc::new(Broker::new(b, p));
-        rt.create_node()
-            .name(format!("broker-{b}"))
-            .ip(broker_addr(b).ip())
-            .init(move || {
-                let broker = broker.clone();
-                async move {
-                    loop {
-                        let _ = broker.clone().serve(broker_addr(b)).await;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            })
-            .build();
-    }
+    restartable_cluster(&rt);
     let node = rt.create_node().ip([10, 0, 1, 1].into()).build();
     let (first, again) = rt
         .block_on(node.spawn(async move {
@@ -309,4 +277,26 @@ fn a_message_whose_commit_failed_is_fetched_again() {
         vec![(first[0].partition, first[0].offset)],
         "the uncommitted message is fetched again"
     );
+}
+
+/// The brokers of `params()`, each on a node named `broker-N` that can be killed and
+/// restarted (its log, the broker's disk, lives outside the node).
+fn restartable_cluster(rt: &Runtime) {
+    let p = params();
+    for b in 0..p.brokers {
+        let broker = Arc::new(Broker::new(b, p));
+        rt.create_node()
+            .name(format!("broker-{b}"))
+            .ip(broker_addr(b).ip())
+            .init(move || {
+                let broker = broker.clone();
+                async move {
+                    loop {
+                        let _ = broker.clone().serve(broker_addr(b)).await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            })
+            .build();
+    }
 }

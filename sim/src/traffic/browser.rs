@@ -403,15 +403,7 @@ async fn double_click(
 /// puts one unit of the first product in stock into the cart and checks out, on a fresh
 /// connection. The order id and its total, or which step failed and how.
 pub async fn probe_checkout(app: SocketAddr, customer: u64) -> Result<(u64, u64), String> {
-    let stream = Flushed::connect(app)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = fresh_connection(app).await?;
     let mut cookie: Option<String> = None;
     let mut call = async |step: Step, cookie: &mut Option<String>| {
         let (kind, req) = request(step, cookie.as_deref());
@@ -470,15 +462,7 @@ const PROBE_PRODUCTS: u32 = 20;
 /// The admin's sales report, read once on a fresh connection (the liveness phase asks for it
 /// after the probe's order, and the checkers compare it with what the databases hold).
 pub async fn sales_report(app: SocketAddr) -> Result<SalesReport, String> {
-    let stream = Flushed::connect(app)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = fresh_connection(app).await?;
     let (_, req) = http_request(&Call::SalesReport, None);
     let reply = send(&mut sender, req)
         .await
@@ -487,4 +471,18 @@ pub async fn sales_report(app: SocketAddr) -> Result<SalesReport, String> {
         return Err(format!("sales report: http {}", reply.status));
     }
     parse::<SalesReport>(&reply.body).ok_or_else(|| "sales report: not a report".to_owned())
+}
+
+/// A new HTTP connection to `app`, for the liveness phase's one-off visitors.
+async fn fresh_connection(app: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = Flushed::connect(app)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
