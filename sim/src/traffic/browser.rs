@@ -158,13 +158,13 @@ impl Memory {
             (Step::Login(c), 200) => self.customer = Some(c),
             (Step::Add { product, .. }, 200) => {
                 self.expected.insert(u64::from(product));
-                let after = format!("after adding product {product}");
-                self.cart_reply(body, &after, &lost, &wrong);
+                let after = || format!("after adding product {product}");
+                self.cart_reply(body, after, &lost, &wrong);
             }
             (Step::Remove(p), 200) => {
                 self.expected.remove(&u64::from(p));
-                let after = format!("after removing product {p}");
-                self.cart_reply(body, &after, &lost, &wrong);
+                let after = || format!("after removing product {p}");
+                self.cart_reply(body, after, &lost, &wrong);
             }
             (Step::Remove(p), 404) if self.expected.contains(&u64::from(p)) => {
                 lost(format!(
@@ -213,7 +213,8 @@ impl Memory {
     fn cart_reply(
         &mut self,
         body: &[u8],
-        after: &str,
+        // Built only when there is something to report: this runs on every cart reply.
+        after: impl Fn() -> String,
         lost: &impl Fn(String),
         wrong: &impl Fn(String),
     ) {
@@ -223,7 +224,7 @@ impl Memory {
         self.extras(&seen, wrong);
         if !self.expected.is_subset(&seen) {
             let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
-            lost(format!("{after} the cart lacks {missing:?}"));
+            lost(format!("{} the cart lacks {missing:?}", after()));
             self.expected = seen;
         }
     }

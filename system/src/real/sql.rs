@@ -374,6 +374,20 @@ fn app_int<T: TryFrom<i64>>(n: i64) -> Result<T, PortError> {
     T::try_from(n).map_err(|_| PortError::Unavailable(format!("db: unexpected value {n}")))
 }
 
+/// Order lines read as (order_seq, product_id, quantity, price_cents), grouped by order.
+fn lines_by_order(rows: &[sqlx::any::AnyRow]) -> Result<BTreeMap<i64, Vec<Line>>, PortError> {
+    let mut by_seq: BTreeMap<i64, Vec<Line>> = BTreeMap::new();
+    for r in rows {
+        let seq: i64 = r.try_get(0).map_err(db_error)?;
+        by_seq.entry(seq).or_default().push(Line {
+            product_id: get(r, 1)?,
+            quantity: get(r, 2)?,
+            price_cents: get(r, 3)?,
+        });
+    }
+    Ok(by_seq)
+}
+
 fn get<T>(row: &sqlx::any::AnyRow, column: usize) -> Result<T, PortError>
 where
     T: TryFrom<i64>,
@@ -521,15 +535,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        let mut lines_by_seq: BTreeMap<i64, Vec<Line>> = BTreeMap::new();
-        for r in &lines {
-            let seq: i64 = r.try_get(0).map_err(db_error)?;
-            lines_by_seq.entry(seq).or_default().push(Line {
-                product_id: get(r, 1)?,
-                quantity: get(r, 2)?,
-                price_cents: get(r, 3)?,
-            });
-        }
+        let mut lines_by_seq = lines_by_order(&lines)?;
         orders
             .iter()
             .map(|r| {
@@ -574,7 +580,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        let mut lines_by_seq: BTreeMap<i64, Vec<Line>> = BTreeMap::new();
+        let mut lines_by_seq = BTreeMap::new();
         let seqs = orders.iter().map(|r| r.try_get::<i64, _>(0));
         if let Some(last) = seqs.clone().filter_map(Result::ok).max() {
             let first = seqs.filter_map(Result::ok).min().unwrap_or(last);
@@ -587,14 +593,7 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-            for r in &lines {
-                let seq: i64 = r.try_get(0).map_err(db_error)?;
-                lines_by_seq.entry(seq).or_default().push(Line {
-                    product_id: get(r, 1)?,
-                    quantity: get(r, 2)?,
-                    price_cents: get(r, 3)?,
-                });
-            }
+            lines_by_seq = lines_by_order(&lines)?;
         }
         orders
             .iter()
