@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::model::{CustomerId, Email, Line, NewOrder, Order, Placement, Product, ProductId};
+use crate::model::{
+    CustomerId, Email, Line, NewOrder, Order, Placement, Product, ProductId, Settlement,
+};
 use crate::ports::{Delivery, Mailer, Publisher, SessionStore, Store, Subscription};
 use crate::session::{CartItem, Session, SessionId};
 
@@ -382,6 +384,73 @@ pub async fn store(store: Arc<dyn Store>, catalog: &[Product], stock: u32) {
         .await
         .expect("marking again is harmless");
     assert_eq!(s.unpublished(10).await, Ok(vec![]), "all published");
+
+    settling(store.clone(), p2).await;
+}
+
+/// `settle`: after a placement with an unknown outcome, the payment's fate is decided once,
+/// and a placement that arrives later obeys it. Customer 6 and one unit of `product` per order.
+async fn settling(store: Arc<dyn Store>, product: &Product) {
+    let s = store.as_ref();
+    let placed = place(s, new_order("pay-settle-placed", 6, vec![line(product, 1)])).await;
+    assert_eq!(
+        s.settle(6, "pay-settle-placed").await,
+        Ok(Settlement::Placed(placed.clone())),
+        "a payment whose order committed settles as that order"
+    );
+    let stock = in_stock(s, product.id).await;
+    assert_eq!(
+        s.settle(6, "pay-settle-lost").await,
+        Ok(Settlement::Voided),
+        "a payment without an order is voided"
+    );
+    assert_eq!(
+        s.settle(6, "pay-settle-lost").await,
+        Ok(Settlement::Voided),
+        "settling again says the same"
+    );
+    assert_eq!(
+        s.place_order(new_order("pay-settle-lost", 6, vec![line(product, 1)]))
+            .await,
+        Ok(Placement::PaymentVoided),
+        "a placement that arrives after its payment was voided is refused"
+    );
+    assert_eq!(
+        in_stock(s, product.id).await,
+        stock,
+        "a refused late placement takes no stock"
+    );
+    assert_eq!(
+        s.orders_for(6).await,
+        Ok(vec![placed]),
+        "and leaves no order"
+    );
+
+    // A late placement and its settlement at once: exactly one of them wins, never both (an
+    // order whose payment was refunded) and never neither.
+    for round in 0..6 {
+        let payment = format!("pay-settle-race-{round}");
+        let placing = {
+            let (store, order) = (
+                store.clone(),
+                new_order(&payment, 7, vec![line(product, 1)]),
+            );
+            tokio::spawn(async move { store.place_order(order).await })
+        };
+        let settling = {
+            let (store, payment) = (store.clone(), payment.clone());
+            tokio::spawn(async move { store.settle(7, &payment).await })
+        };
+        let placement = placing.await.expect("the placement's task");
+        let settlement = settling.await.expect("the settlement's task");
+        let history = s.orders_for(7).await.expect("history");
+        let order = history.iter().find(|o| o.payment_ref == payment);
+        match (&placement, &settlement, order) {
+            (Ok(Placement::Placed(p)), Ok(Settlement::Placed(q)), Some(o)) if p == q && q == o => {}
+            (Ok(Placement::PaymentVoided), Ok(Settlement::Voided), None) => {}
+            other => panic!("a placement and its settlement at once disagree: {other:?}"),
+        }
+    }
 }
 
 /// How the broker suite makes consumers: a new member of `group` reading `topic`.

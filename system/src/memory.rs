@@ -14,6 +14,7 @@ use crate::bugs::Bugs;
 use crate::model::SalesReport;
 use crate::model::{
     CustomerId, Email, NewOrder, Order, OrderId, Placement, Product, ProductId, ProductPage,
+    Settlement,
 };
 use crate::ports::{Mailer, Payments, PortError, SessionStore, Store};
 use crate::session::{Session, SessionId};
@@ -60,6 +61,8 @@ struct Tables {
     by_customer: BTreeMap<CustomerId, Vec<OrderId>>,
     /// Payment reference -> order: a unique index, so one payment (one cart) is one order.
     by_payment: BTreeMap<String, OrderId>,
+    /// Payments given up on by `settle`: no order may use them (see `Store::settle`).
+    voided: BTreeSet<String>,
     /// The outbox: orders whose side-work message is not yet published.
     unpublished: BTreeSet<OrderId>,
     stock_movements: BTreeSet<OrderId>,
@@ -169,6 +172,11 @@ impl Store for MemoryStore {
 
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
         let mut t = self.lock();
+        // A placement that arrives after its checkout gave up on it (and refunded the charge)
+        // must not become an order nobody paid for.
+        if t.voided.contains(&order.payment_ref) {
+            return Ok(Placement::PaymentVoided);
+        }
         // One payment, one order: the second checkout of a cart (a double click) finds the
         // first one's order and changes nothing.
         // PLANTED BUG (`cart_paid_twice`): without this lookup, both clicks become orders.
@@ -213,6 +221,23 @@ impl Store for MemoryStore {
         }
         t.orders.insert(placed.id, placed.clone());
         Ok(Placement::Placed(placed))
+    }
+
+    async fn settle(
+        &self,
+        _customer: CustomerId,
+        payment_ref: &str,
+    ) -> Result<Settlement, PortError> {
+        let mut t = self.lock();
+        if let Some(order) = t
+            .by_payment
+            .get(payment_ref)
+            .and_then(|id| t.orders.get(id))
+        {
+            return Ok(Settlement::Placed(order.clone()));
+        }
+        t.voided.insert(payment_ref.to_owned());
+        Ok(Settlement::Voided)
     }
 
     async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {

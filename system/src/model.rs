@@ -71,6 +71,19 @@ pub enum Placement {
     /// The cart was already turned into this order: a double click, or a retried checkout.
     /// One payment reference, one order (the database keeps it unique).
     AlreadyPlaced(OrderId),
+    /// The checkout that took this payment gave up on it (its placement's outcome was unknown,
+    /// see `Store::settle`) and refunded it: no order may use this payment any more.
+    PaymentVoided,
+}
+
+/// What became of a payment whose placement failed with an unknown outcome (a timeout: the
+/// transaction may have committed after the shop stopped waiting). See `Store::settle`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Settlement {
+    /// The order was placed after all: the checkout goes on as if it had been told so.
+    Placed(Order),
+    /// No order has this payment, and now none ever will: the charge can be refunded.
+    Voided,
 }
 
 /// A confirmation email.

@@ -22,7 +22,7 @@ use std::fmt;
 
 use crate::model::SalesReport;
 use crate::model::{
-    CustomerId, Email, NewOrder, Order, Placement, Product, ProductId, ProductPage,
+    CustomerId, Email, NewOrder, Order, Placement, Product, ProductId, ProductPage, Settlement,
 };
 use crate::session::{Session, SessionId};
 
@@ -55,6 +55,15 @@ pub trait Store: Send + Sync {
     async fn product(&self, id: ProductId) -> Result<Option<ProductPage>, PortError>;
     /// In one transaction: take every line out of stock, or none of them; then record the order.
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError>;
+    /// After `place_order` failed with an unknown outcome, decide it for good, in one
+    /// transaction: if an order has this payment, it is returned; otherwise the payment is
+    /// voided, so that the lost placement cannot commit later (it will find
+    /// `Placement::PaymentVoided`), and the caller may refund the charge. Safe to repeat.
+    async fn settle(
+        &self,
+        customer: CustomerId,
+        payment_ref: &str,
+    ) -> Result<Settlement, PortError>;
     /// A customer's orders, oldest first.
     async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError>;
     /// Side work: record the stock movement of an order for the warehouse. Idempotent by order id.

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use crate::bugs::Bugs;
 use crate::model::{
     CustomerId, NewOrder, Order, Placement, Product, ProductId, ProductPage, SalesReport,
+    Settlement,
 };
 use crate::ports::{PortError, Store};
 
@@ -239,6 +240,17 @@ impl Store for ShardedStore {
         }
         self.for_customer(order.customer_id)?
             .place_order(order)
+            .await
+    }
+
+    /// On the customer's shard, where its order would be.
+    async fn settle(
+        &self,
+        customer: CustomerId,
+        payment_ref: &str,
+    ) -> Result<Settlement, PortError> {
+        self.for_customer(customer)?
+            .settle(customer, payment_ref)
             .await
     }
 

@@ -31,7 +31,9 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::api::{AddItem, CartView, Endpoint, ErrorBody, LoggedIn, Login, Receipt};
-use crate::model::{total_cents, CustomerId, Line, NewOrder, Placement, ProductId};
+use crate::model::{
+    total_cents, CustomerId, Line, NewOrder, Order, Placement, ProductId, Settlement,
+};
 use crate::ports::{Payments, PortError, SessionStore, SideWork, Store};
 use crate::session::{CartItem, Session, SessionId, SessionIds};
 
@@ -285,6 +287,13 @@ async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult 
                 format!("this cart was already checked out as order {order_id}"),
             ));
         }
+        Ok(Placement::PaymentVoided) => {
+            // The other click of a double click timed out, voided this payment and refunded it.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "this checkout was cancelled and its payment refunded; check out again",
+            ));
+        }
         Ok(Placement::OutOfStock(product_id)) => {
             app.payments.refund(&payment_ref).await?;
             return Err(ApiError::new(
@@ -292,11 +301,7 @@ async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult 
                 format!("product {product_id} is out of stock"),
             ));
         }
-        Err(e) => {
-            // We cannot know whether the transaction committed; a real shop reconciles later.
-            // Refunding here could refund a placed order, so the charge stays and the error goes up.
-            return Err(e.into());
-        }
+        Err(e) => settle(&app, customer_id, &payment_ref, e).await?,
     };
 
     // The order is committed: empty the cart first, so that a failure below cannot lead the
@@ -321,6 +326,44 @@ async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult 
         total_cents: order.total_cents,
     };
     Ok(visit.respond(StatusCode::CREATED, receipt))
+}
+
+/// The placement failed and may or may not have committed (a timeout, a connection lost on
+/// the way back): the customer has paid, so the outcome must be decided, not guessed. The
+/// database settles it (`Store::settle`): the order is there after all, and the checkout goes
+/// on; or the payment is voided, so the lost placement can never commit, and refunded.
+///
+/// If the database cannot be asked either, nothing safe can be done now: refunding could
+/// refund an order that did commit. The charge stays and the customer is told so; a real shop
+/// reconciles its payment provider's charges against its orders later.
+async fn settle(
+    app: &App,
+    customer_id: CustomerId,
+    payment_ref: &str,
+    error: PortError,
+) -> Result<Order, ApiError> {
+    // The answer keeps the status the failure had (503 or 504) and says what became of the money.
+    let failed = ApiError::from(error);
+    match app.store.settle(customer_id, payment_ref).await {
+        Ok(Settlement::Placed(order)) => Ok(order),
+        Ok(Settlement::Voided) => {
+            app.payments.refund(payment_ref).await?;
+            Err(ApiError::new(
+                failed.status,
+                format!(
+                    "{}; no order was placed and the payment was refunded",
+                    failed.message
+                ),
+            ))
+        }
+        Err(_) => Err(ApiError::new(
+            failed.status,
+            format!(
+                "{}; payment {payment_ref} will be refunded if no order is found for it",
+                failed.message
+            ),
+        )),
+    }
 }
 
 async fn order_history(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {

@@ -14,8 +14,10 @@ use scalelab_system::api::{
 use scalelab_system::memory::{
     demo_catalog, FakePayments, InMemorySessions, MemoryMailer, MemoryStore,
 };
-use scalelab_system::model::CustomerId;
-use scalelab_system::ports::{Payments, PortError};
+use scalelab_system::model::{
+    CustomerId, NewOrder, Order, Placement, Product, ProductId, SalesReport as Report, Settlement,
+};
+use scalelab_system::ports::{Payments, PortError, Store};
 use scalelab_system::session::SessionIds;
 use scalelab_system::storefront::{router, App};
 use scalelab_system::worker::Inline;
@@ -36,10 +38,19 @@ impl Shop {
 
     /// A shop whose payment provider is `payments`.
     fn paying(stock: u32, payments: Arc<dyn Payments>) -> Shop {
+        Shop::on(stock, payments, |store| store)
+    }
+
+    /// A shop whose database is `wrap` of a memory store (which `store` keeps, to look into).
+    fn on(
+        stock: u32,
+        payments: Arc<dyn Payments>,
+        wrap: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn Store>,
+    ) -> Shop {
         let store = Arc::new(MemoryStore::new(demo_catalog(20), stock));
         let mailer = Arc::new(MemoryMailer::default());
         let app = App {
-            store: store.clone(),
+            store: wrap(store.clone()),
             sessions: Arc::new(InMemorySessions::new(Duration::from_secs(1800))),
             payments,
             side_work: Arc::new(Inline {
@@ -362,4 +373,144 @@ async fn login_renews_the_session_id() {
     };
     let (s, _) = old.send(Call::OrderHistory).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "the old id is not logged in");
+}
+
+/// A payment provider that records what it was asked to do.
+#[derive(Default)]
+struct RecordingPayments {
+    charged: std::sync::Mutex<Vec<String>>,
+    refunded: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl Payments for RecordingPayments {
+    async fn charge(&self, c: CustomerId, cents: u64, key: &str) -> Result<String, PortError> {
+        let payment = FakePayments.charge(c, cents, key).await?;
+        self.charged.lock().expect("lock").push(payment.clone());
+        Ok(payment)
+    }
+
+    async fn refund(&self, payment_ref: &str) -> Result<(), PortError> {
+        self.refunded
+            .lock()
+            .expect("lock")
+            .push(payment_ref.to_owned());
+        Ok(())
+    }
+}
+
+/// A database whose answer to a placement is lost on the way back (a timeout): the
+/// transaction committed (`commits`) or did not, and the shop cannot tell which.
+struct LostAnswer {
+    rows: Arc<MemoryStore>,
+    commits: bool,
+}
+
+#[async_trait::async_trait]
+impl Store for LostAnswer {
+    async fn list_products(&self, limit: usize) -> Result<Vec<Product>, PortError> {
+        self.rows.list_products(limit).await
+    }
+    async fn product(
+        &self,
+        id: ProductId,
+    ) -> Result<Option<scalelab_system::model::ProductPage>, PortError> {
+        self.rows.product(id).await
+    }
+    async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
+        if self.commits {
+            self.rows.place_order(order).await?;
+        }
+        Err(PortError::Timeout("db: statement timeout".into()))
+    }
+    async fn settle(&self, customer: CustomerId, payment: &str) -> Result<Settlement, PortError> {
+        self.rows.settle(customer, payment).await
+    }
+    async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
+        self.rows.orders_for(customer).await
+    }
+    async fn record_stock_movement(&self, order: &Order) -> Result<(), PortError> {
+        self.rows.record_stock_movement(order).await
+    }
+    async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
+        self.rows.create_shipping_label(order).await
+    }
+    async fn sales_report(&self) -> Result<Report, PortError> {
+        self.rows.sales_report().await
+    }
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        self.rows.unpublished(limit).await
+    }
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        self.rows.mark_published(orders).await
+    }
+}
+
+/// Checks out one item of product 3 as customer 9 on a database that loses the answer.
+async fn checkout_losing_the_answer(
+    commits: bool,
+) -> (Shop, Arc<RecordingPayments>, StatusCode, Value) {
+    let payments = Arc::new(RecordingPayments::default());
+    let mut shop = Shop::on(5, payments.clone(), |rows| {
+        Arc::new(LostAnswer { rows, commits })
+    });
+    shop.send(Call::Login(Login { customer_id: 9 })).await;
+    shop.send(Call::AddToCart(AddItem {
+        product_id: 3,
+        quantity: 1,
+    }))
+    .await;
+    let (status, body) = shop.send(Call::Checkout).await;
+    (shop, payments, status, body)
+}
+
+#[tokio::test]
+async fn a_placement_lost_before_it_committed_is_refunded() {
+    let (shop, payments, status, body) = checkout_losing_the_answer(false).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no order was placed and the payment was refunded")),
+        "the customer is told what became of the money: {body}"
+    );
+    let charged = payments.charged.lock().expect("lock").clone();
+    assert_eq!(charged.len(), 1);
+    assert_eq!(
+        *payments.refunded.lock().expect("lock"),
+        charged,
+        "the charge without an order is refunded"
+    );
+    assert!(shop.store.all_orders().is_empty(), "no order");
+    assert_eq!(
+        shop.store
+            .place_order(NewOrder {
+                customer_id: 9,
+                lines: vec![],
+                payment_ref: charged[0].clone(),
+                outbox: false,
+            })
+            .await,
+        Ok(Placement::PaymentVoided),
+        "the lost placement, should it arrive now, cannot use the refunded payment"
+    );
+}
+
+#[tokio::test]
+async fn a_placement_that_committed_though_its_answer_was_lost_is_acknowledged() {
+    let (mut shop, payments, status, body) = checkout_losing_the_answer(true).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let receipt: Receipt = typed(body);
+    assert!(
+        payments.refunded.lock().expect("lock").is_empty(),
+        "a placed order's payment is not refunded"
+    );
+    assert_eq!(shop.store.all_orders().len(), 1, "one order");
+    assert_eq!(shop.store.all_orders()[0].id, receipt.order_id);
+    assert_eq!(shop.mailer.sent().len(), 1, "its side work was done");
+    let (_, cart) = shop.send(Call::ShowCart).await;
+    assert!(
+        typed::<CartView>(cart).lines.is_empty(),
+        "the cart was emptied"
+    );
 }

@@ -23,6 +23,7 @@ use crate::world::rpc::{self, Pool};
 use scalelab_system::memory::MemoryStore;
 use scalelab_system::model::{
     CustomerId, NewOrder, Order, OrderId, Placement, Product, ProductId, ProductPage, SalesReport,
+    Settlement,
 };
 use scalelab_system::ports::{PortError, Store};
 
@@ -32,6 +33,8 @@ pub enum Stmt {
     ListProducts(usize),
     Product(ProductId),
     PlaceOrder(NewOrder),
+    /// After a placement timed out: find its order or void its payment (`Store::settle`).
+    Settle(CustomerId, String),
     OrdersFor(CustomerId),
     StockMovement(Order),
     ShippingLabel(Order),
@@ -46,6 +49,7 @@ pub enum Rows {
     Products(Vec<Product>),
     Product(Option<ProductPage>),
     Placement(Placement),
+    Settlement(Settlement),
     Orders(Vec<Order>),
     Report(SalesReport),
     Done,
@@ -198,6 +202,14 @@ impl DbServer {
                 drop(guards);
                 rows(placed.map(Rows::Placement))
             }
+            Stmt::Settle(customer, payment_ref) => {
+                // One row written (the voided claim), or one read when the order is there.
+                let _ = self.cpu.run(write).await;
+                let settled = self.rows.settle(customer, &payment_ref).await;
+                tokio::time::sleep(commit).await;
+                self.wrote();
+                rows(settled.map(Rows::Settlement))
+            }
             Stmt::StockMovement(order) => {
                 let _ = self.cpu.run(write).await;
                 tokio::time::sleep(commit).await;
@@ -295,6 +307,20 @@ impl Store for SimDb {
     async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
         match self.query(Stmt::PlaceOrder(order)).await? {
             Rows::Placement(p) => Ok(p),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn settle(
+        &self,
+        customer: CustomerId,
+        payment_ref: &str,
+    ) -> Result<Settlement, PortError> {
+        match self
+            .query(Stmt::Settle(customer, payment_ref.to_owned()))
+            .await?
+        {
+            Rows::Settlement(s) => Ok(s),
             _ => Err(unexpected()),
         }
     }

@@ -21,7 +21,7 @@ use sqlx::{AnyPool, Row};
 use super::ServiceError;
 use crate::model::{
     CustomerId, Line, NewOrder, Order, OrderId, Placement, Product, ProductId, ProductPage,
-    SalesReport,
+    SalesReport, Settlement,
 };
 use crate::ports::{PortError, Store};
 
@@ -32,11 +32,13 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sql/sqlite.sql")),
     (2, include_str!("sql/sqlite-2.sql")),
     (3, include_str!("sql/sqlite-3.sql")),
+    (4, include_str!("sql/sqlite-4.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sql/postgres.sql")),
     (2, include_str!("sql/postgres-2.sql")),
     (3, include_str!("sql/postgres-3.sql")),
+    (4, include_str!("sql/postgres-4.sql")),
 ];
 
 /// How a shard is set up the first time it is used.
@@ -396,6 +398,46 @@ where
     app_int(n)
 }
 
+/// Who holds a payment's row in `payments` (see `sql/*-4.sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    ForOrder,
+    Voided,
+}
+
+impl SqlStore {
+    /// Claims `payment_ref` for `want` unless it is claimed already; returns who holds it now.
+    /// The row is unique: of two transactions claiming one payment, the second waits for the
+    /// first to end, so a placement and a settlement can never both win.
+    async fn claim_payment(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        payment_ref: &str,
+        want: Claim,
+    ) -> Result<Claim, PortError> {
+        sqlx::query(
+            "INSERT INTO payments (payment_ref, voided) VALUES ($1, $2) \
+             ON CONFLICT (payment_ref) DO NOTHING",
+        )
+        .bind(payment_ref)
+        .bind(i64::from(want == Claim::Voided))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        let voided: i64 = sqlx::query("SELECT voided FROM payments WHERE payment_ref = $1")
+            .bind(payment_ref)
+            .fetch_one(&mut **tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db_error)?;
+        Ok(if voided != 0 {
+            Claim::Voided
+        } else {
+            Claim::ForOrder
+        })
+    }
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn list_products(&self, limit: usize) -> Result<Vec<Product>, PortError> {
@@ -447,9 +489,19 @@ impl Store for SqlStore {
         by_product.sort_by_key(|l| l.product_id);
         let total_cents = order.total_cents();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // The order row first: its payment reference is unique, so of two checkouts of one
-        // cart at once (a double click) the second waits here for the first to commit, then
-        // inserts nothing and learns which order the cart became.
+        // The payment's claim first, on the key `settle` also writes: a placement that lost
+        // its checkout (it timed out and settled the payment as voided) must not commit now.
+        if self
+            .claim_payment(&mut tx, &order.payment_ref, Claim::ForOrder)
+            .await?
+            == Claim::Voided
+        {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(Placement::PaymentVoided);
+        }
+        // Then the order row: its payment reference is unique, so of two checkouts of one
+        // cart at once (a double click) the second waits (on the claim above) for the first
+        // to commit, then inserts nothing and learns which order the cart became.
         let row = sqlx::query(
             "INSERT INTO orders (customer_id, total_cents, payment_ref) VALUES ($1, $2, $3) \
              ON CONFLICT (payment_ref) DO NOTHING RETURNING seq",
@@ -515,6 +567,32 @@ impl Store for SqlStore {
             total_cents,
             payment_ref: order.payment_ref,
         }))
+    }
+
+    /// One transaction: the payment's claim as voided, unless a placement claimed it first,
+    /// in which case its order is there (claims commit with their order, or not at all).
+    async fn settle(
+        &self,
+        customer: CustomerId,
+        payment_ref: &str,
+    ) -> Result<Settlement, PortError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let claim = self
+            .claim_payment(&mut tx, payment_ref, Claim::Voided)
+            .await?;
+        if claim == Claim::Voided {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(Settlement::Voided);
+        }
+        tx.rollback().await.map_err(db_error)?;
+        let orders = self.orders_for(customer).await?;
+        match orders.into_iter().find(|o| o.payment_ref == payment_ref) {
+            Some(order) => Ok(Settlement::Placed(order)),
+            // Claimed for an order that is not the customer's: not a state this shop writes.
+            None => Err(PortError::Unavailable(format!(
+                "payment {payment_ref} is claimed by an order of another customer"
+            ))),
+        }
     }
 
     async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
