@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use scalelab_system::api::{AddItem, Call, Login, Receipt};
 use scalelab_system::model::Order;
@@ -337,6 +337,72 @@ async fn a_half_open_connection_does_not_hold_the_stop_for_long() {
             started.elapsed()
         );
         drop(stream);
+    }
+}
+
+/// Waits for the shop to close `stream` (the read ends, in error or at the end of the stream,
+/// or with a 408) for at most `limit` after `since`; what the shop did, or `None` if the
+/// connection was still open then.
+async fn closed_within(stream: &mut TcpStream, since: Instant, limit: Duration) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let left = limit.checked_sub(since.elapsed())?;
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) => {
+                return Some(format!(
+                    "closed, having said {:?}",
+                    String::from_utf8_lossy(&got)
+                ))
+            }
+            Ok(Err(e)) => return Some(format!("closed: {e}")),
+            Ok(Ok(n)) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.starts_with(b"HTTP/1.1 408") {
+                    return Some("408".into());
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
+    // A slowloris: a head without its last blank line, then silence; and a client that says
+    // nothing at all. Each must lose its connection once HEADER_READ_LIMIT has passed (not
+    // hold it until the stop), directly and through the balancer, and the shop must go on
+    // serving everyone else.
+    let slack = Duration::from_secs(3);
+    for design in [Design::Vertical, Design::Horizontal] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shop = deploy::start(&config(design, dir.path()))
+            .await
+            .expect("start");
+        let mut half = TcpStream::connect(shop.front).await.expect("connect");
+        let mut mute = TcpStream::connect(shop.front).await.expect("connect");
+        let since = Instant::now();
+        half.write_all(b"GET /products HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("send all but the head's end");
+        for (what, stream) in [("half a head", &mut half), ("nothing", &mut mute)] {
+            let Some(how) = closed_within(stream, since, deploy::HEADER_READ_LIMIT + slack).await
+            else {
+                panic!(
+                    "{design:?}: a client that sent {what} still had its connection after {:?}",
+                    deploy::HEADER_READ_LIMIT + slack
+                );
+            };
+            // Cut by the limit, not at once: a real client gets the time it was promised.
+            assert!(
+                since.elapsed() + Duration::from_millis(500) >= deploy::HEADER_READ_LIMIT,
+                "{design:?}: a client that sent {what} was cut after {:?} ({how})",
+                since.elapsed()
+            );
+        }
+        let products = http(shop.front, "GET", "/products", "", None).await;
+        assert_eq!(products.status, 200, "{design:?}: {}", products.body);
+        shop.stop().await;
     }
 }
 
