@@ -53,13 +53,17 @@ impl Shop {
         let mut command = Command::new(env!("CARGO_BIN_EXE_scalelab"));
         command
             .args(["serve", "--design", self.design, "--port", "0"])
-            .args(["--shards", &self.shards.to_string(), "--stock", "100000"])
+            .args(["--stock", "100000"])
             .arg("--data-dir")
             .arg(&self.dir)
             .env_remove("SCALELAB_POSTGRES_URL")
             .env_remove("SCALELAB_REDIS_URL")
             .env_remove("SCALELAB_NATS_URL")
             .stderr(Stdio::piped());
+        // Only the sharded design has shards: serve refuses --shards on the others.
+        if self.design == "sharded" {
+            command.args(["--shards", &self.shards.to_string()]);
+        }
         if let Some(s) = &self.services {
             command
                 .args(["--postgres-url", &s.postgres])
