@@ -421,6 +421,49 @@ fn sharded_stock_adds_up_to_the_stock_configured() {
     }
 }
 
+#[test]
+fn shops_sharing_a_postgresql_server_have_databases_of_their_own() {
+    // Two shops under one database would share one outbox: each relay would publish the
+    // other's orders to its own broker. Their names keep them apart, as on NATS and Redis.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut c = config(Design::Sharded, dir.path());
+    c.postgres_url = Some("postgres://u:hunter2@127.0.0.1:5432".into());
+    let urls = |c: &Config| -> Vec<String> {
+        (0..c.databases())
+            .map(|i| c.database(i).expect("a database").0)
+            .collect()
+    };
+    c.name = "shop-a".into();
+    assert_eq!(
+        urls(&c),
+        (0..3)
+            .map(|i| format!("postgres://u:hunter2@127.0.0.1:5432/scalelab_shop-a_3shards_{i}"))
+            .collect::<Vec<_>>()
+    );
+    let mut one = c.clone();
+    one.design = Design::Queued;
+    assert_eq!(
+        urls(&one),
+        ["postgres://u:hunter2@127.0.0.1:5432/scalelab_shop-a"]
+    );
+    let mut b = c.clone();
+    b.name = "shop_b".into();
+    assert!(
+        urls(&b).iter().all(|u| !urls(&c).contains(u)),
+        "{:?}",
+        urls(&b)
+    );
+    // PostgreSQL would cut a longer name short, and two shops' names could meet there.
+    b.name = "b".repeat(60);
+    let e = b.database(0).expect_err("too long a name").to_string();
+    assert!(e.contains("longer than PostgreSQL's 63 bytes"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+    // SQLite files stay in the shop's own data directory, under the names they always had.
+    b.postgres_url = None;
+    let (url, _) = b.database(2).expect("a file");
+    assert!(url.ends_with("scalelab_3shards_2.db?mode=rwc"), "{url}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_orders_land_on_their_customers_shard() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -72,6 +72,10 @@ impl From<Design> for deploy::Design {
     }
 }
 
+/// The longest `--name`: its PostgreSQL databases' names, `scalelab_<name>_64shards_63` at
+/// most, must fit in PostgreSQL's 63 bytes (it would cut them short, and two shops' names
+/// could meet).
+const MAX_NAME_BYTES: usize = 42;
 /// Replicas and shards when the flags are not given (their help text says so too).
 const DEFAULT_REPLICAS: u32 = 2;
 const DEFAULT_SHARDS: u32 = 4;
@@ -96,9 +100,9 @@ pub struct ServeArgs {
     /// Where the SQLite files and the mail log go.
     #[arg(long, default_value = "scalelab-data")]
     pub data_dir: PathBuf,
-    /// The shop's name, the prefix of its NATS streams and consumer groups and of its Redis
-    /// keys, so that shops can share those servers (letters, digits, - and _). Default: the
-    /// data directory's name.
+    /// The shop's name: it names its PostgreSQL databases and prefixes its NATS streams and
+    /// consumer groups and its Redis keys, so that shops can share those servers (1 to 42
+    /// letters, digits, - and _). Default: the data directory's name.
     #[arg(long)]
     pub name: Option<String>,
     /// A PostgreSQL server instead of SQLite files, e.g. postgres://postgres@127.0.0.1:5432;
@@ -158,14 +162,15 @@ impl ServeArgs {
         }
         if let Some(name) = &self.name {
             let ok = !name.is_empty()
-                && name.len() <= 64
+                && name.len() <= MAX_NAME_BYTES
                 && name
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
                 return Err(format!(
-                    "--name {name:?}: a shop's name is 1 to 64 letters, digits, - and _ (it \
-                     prefixes NATS streams and Redis keys)"
+                    "--name {name:?}: a shop's name is 1 to {MAX_NAME_BYTES} letters, digits, \
+                     - and _ (it names its PostgreSQL databases and prefixes its NATS streams \
+                     and Redis keys)"
                 ));
             }
         }
@@ -173,7 +178,8 @@ impl ServeArgs {
             return Err(format!(
                 "--postgres-url (or SCALELAB_POSTGRES_URL) names a database ({name}); give the \
                  server only, e.g. postgres://postgres@127.0.0.1:5432: the shop creates and \
-                 names its own databases there (scalelab, scalelab_4shards_0, ...)."
+                 names its own databases there, after --name (scalelab_<name>, \
+                 scalelab_<name>_4shards_0, ...)."
             ));
         }
         Ok(())

@@ -82,6 +82,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 const MEMORY_PARTITIONS: u32 = 6;
 /// Connections each database's pool opens at most.
 const DB_CONNECTIONS: u32 = 8;
+/// The longest name PostgreSQL keeps whole; it cuts longer ones short, which could give two
+/// shops one database.
+const POSTGRES_NAME_BYTES: usize = 63;
 /// Products `GET /products` lists.
 const CATALOG_PAGE: usize = 20;
 
@@ -110,9 +113,10 @@ impl Design {
 #[derive(Clone)]
 pub struct Config {
     pub design: Design,
-    /// The shop's name: the prefix of its NATS streams (and so its consumer groups) and of its
-    /// Redis keys, so that two shops can share those servers without taking each other's side
-    /// work or sessions. Letters, digits, `-` and `_`.
+    /// The shop's name: the prefix of its NATS streams (and so its consumer groups), of its
+    /// Redis keys and of its PostgreSQL databases' names, so that two shops can share those
+    /// servers without taking each other's orders, side work or sessions. Letters, digits, `-`
+    /// and `_`.
     pub name: String,
     /// The front door's port on 127.0.0.1: the server, or the load balancer, whose replicas
     /// take the ports after it. 0 picks free ports for all of them.
@@ -174,23 +178,45 @@ impl Config {
 
     /// Where database `shard` (of [`Config::databases`]) lives, and what it starts with.
     ///
-    /// One database and each shard count get their own files or databases (`scalelab`,
-    /// `scalelab_4shards_0`, ...), so that switching designs never mixes shops whose order
-    /// ids follow different sequences. Shard `i` of `n` numbers its orders `i+1, i+1+n, ...`,
-    /// so ids never collide across shards, and starts with the whole catalog and its share of
-    /// every product's stock (`shard::stock_share`: the shares add up to the stock).
+    /// One database and each shard count get their own files or databases, so that switching
+    /// designs never mixes shops whose order ids follow different sequences: SQLite files
+    /// `scalelab.db`, `scalelab_4shards_0.db`, ... in the data directory, which is the shop's
+    /// own; PostgreSQL databases named after the shop, `scalelab_<name>`,
+    /// `scalelab_<name>_4shards_0`, ..., since shops may share a server (under one database,
+    /// one shop's relay would publish the other's outbox to its own broker, and its workers do
+    /// the other's side work). Shard `i` of `n` numbers its orders `i+1, i+1+n, ...`, so ids
+    /// never collide across shards, and starts with the whole catalog and its share of every
+    /// product's stock (`shard::stock_share`: the shares add up to the stock).
     pub fn database(&self, shard: u32) -> Result<(String, ShardSetup), ServiceError> {
         let shards = self.databases();
-        let name = if shards == 1 {
-            "scalelab".to_owned()
-        } else {
-            format!("scalelab_{shards}shards_{shard}")
+        let name = |base: &str| {
+            if shards == 1 {
+                base.to_owned()
+            } else {
+                format!("{base}_{shards}shards_{shard}")
+            }
         };
         let url = match &self.postgres_url {
-            Some(server) => postgres_database_url(server, &name)?,
+            Some(server) => {
+                let database = name(&format!("scalelab_{}", self.name));
+                if database.len() > POSTGRES_NAME_BYTES {
+                    return Err(ServiceError::new(
+                        "PostgreSQL",
+                        server,
+                        format!(
+                            "the database name {database} is longer than PostgreSQL's \
+                             {POSTGRES_NAME_BYTES} bytes"
+                        ),
+                        "Give the shop a shorter name (--name).",
+                    ));
+                }
+                postgres_database_url(server, &database)?
+            }
             None => format!(
                 "sqlite://{}?mode=rwc",
-                self.data_dir.join(format!("{name}.db")).display()
+                self.data_dir
+                    .join(format!("{}.db", name("scalelab")))
+                    .display()
             ),
         };
         let setup = ShardSetup {
