@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use scalelab_system::api::{AddItem, Call, Login, Receipt};
 use scalelab_system::model::Order;
@@ -186,6 +186,67 @@ async fn every_design_takes_orders_and_confirms_them() {
     }
 }
 
+/// Starts `c`'s shop, and checks out several carts, each by four clicks at once on four
+/// connections (behind the balancer, on both replicas): one order per cart, and one payment (the
+/// other clicks are told it was already checked out as that order, or find the cart empty).
+async fn double_clicks_place_one_order(c: &Config) {
+    let design = c.design;
+    let shop = deploy::start(c).await.expect("start");
+    let front = shop.front;
+    for customer in 1..=5 {
+        let login = send(front, login(customer), None).await;
+        let cookie = login.cookie.expect("a session cookie");
+        assert_eq!(send(front, add(1), Some(&cookie)).await.status, 200);
+        let clicks: Vec<_> = (0..4)
+            .map(|_| {
+                let cookie = cookie.clone();
+                tokio::spawn(async move { send(front, Call::Checkout, Some(&cookie)).await })
+            })
+            .collect();
+        let mut placed = Vec::new();
+        let mut told = Vec::new();
+        for click in clicks {
+            let reply = click.await.expect("the click's task");
+            match reply.status {
+                201 => placed.push(
+                    serde_json::from_str::<Receipt>(&reply.body)
+                        .expect("a receipt")
+                        .order_id,
+                ),
+                409 => told.push(reply.body),
+                // A click that came after the first had finished: the cart is empty.
+                400 => assert!(reply.body.contains("the cart is empty"), "{}", reply.body),
+                other => panic!("{design:?}: a click got {other}: {}", reply.body),
+            }
+        }
+        let [order] = placed[..] else {
+            panic!("{design:?}: customer {customer}'s cart bought {placed:?}");
+        };
+        // The same payment (one idempotency key per checkout of the session) found the order.
+        let already = format!("already checked out as order {order}");
+        for body in told {
+            assert!(body.contains(&already), "{design:?}: {body}");
+        }
+    }
+    let stopped = shop.stop().await;
+    assert_eq!(stopped, deploy::Stopped::default(), "{design:?}");
+    let mut payments = BTreeSet::new();
+    let mut orders = 0;
+    for shard in 0..c.databases() {
+        let store = open_shard(c, shard).await;
+        for customer in 1..=5 {
+            for order in store.orders_for(customer).await.expect("history") {
+                orders += 1;
+                payments.insert(order.payment_ref);
+            }
+        }
+        store.close().await;
+    }
+    assert_eq!(orders, 5, "{design:?}: one order per cart in the databases");
+    assert_eq!(payments.len(), 5, "{design:?}: one payment per order");
+    assert_eq!(mailed_orders(c).len(), 5, "{design:?}: one email per order");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_double_click_places_one_order_in_every_design() {
     for design in [
@@ -195,53 +256,34 @@ async fn a_double_click_places_one_order_in_every_design() {
         Design::Sharded,
     ] {
         let dir = tempfile::tempdir().expect("temp dir");
-        let c = config(design, dir.path());
-        let shop = deploy::start(&c).await.expect("start");
-        let front = shop.front;
-        // Several carts, each checked out by four clicks at once on four connections (behind
-        // the balancer, on both replicas): one order per cart, the other clicks told so.
-        for customer in 1..=5 {
-            let login = send(front, login(customer), None).await;
-            let cookie = login.cookie.expect("a session cookie");
-            assert_eq!(send(front, add(1), Some(&cookie)).await.status, 200);
-            let clicks: Vec<_> = (0..4)
-                .map(|_| {
-                    let cookie = cookie.clone();
-                    tokio::spawn(async move { send(front, Call::Checkout, Some(&cookie)).await })
-                })
-                .collect();
-            let mut placed = 0;
-            for click in clicks {
-                let reply = click.await.expect("the click's task");
-                match reply.status {
-                    201 => placed += 1,
-                    409 => assert!(reply.body.contains("already checked out"), "{}", reply.body),
-                    // A click that came after the first had finished: the cart is empty.
-                    400 => assert!(reply.body.contains("the cart is empty"), "{}", reply.body),
-                    other => panic!("{design:?}: a click got {other}: {}", reply.body),
-                }
-            }
-            assert_eq!(
-                placed, 1,
-                "{design:?}: customer {customer}'s cart bought once"
-            );
-        }
-        let stopped = shop.stop().await;
-        assert_eq!(stopped, deploy::Stopped::default(), "{design:?}");
-        let mut orders = 0;
-        for shard in 0..c.databases() {
-            let store = open_shard(&c, shard).await;
-            for customer in 1..=5 {
-                orders += store.orders_for(customer).await.expect("history").len();
-            }
-        }
-        assert_eq!(orders, 5, "{design:?}: one order per cart in the databases");
-        assert_eq!(
-            mailed_orders(&c).len(),
-            5,
-            "{design:?}: one email per order"
-        );
+        double_clicks_place_one_order(&config(design, dir.path())).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_click_places_one_order_with_the_sessions_in_redis() {
+    // The clicks reach different replicas, which read and write the session in Redis, over the
+    // network, instead of one store in this process.
+    let test = "a_double_click_places_one_order_with_the_sessions_in_redis";
+    let Some(redis) = service_url("SCALELAB_TEST_REDIS_URL", test) else {
+        return;
+    };
+    for design in [Design::Horizontal, Design::Queued] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = config(design, dir.path());
+        c.redis_url = Some(redis.clone());
+        // Redis keys of this run's own: customers 1 to 5 of another run are other sessions.
+        c.name = run_name(&format!("double_click_{design:?}"));
+        double_clicks_place_one_order(&c).await;
+    }
+}
+
+/// A shop name no other run uses: `what`, this process and the time.
+fn run_name(what: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_millis());
+    format!("{what}_{}_{millis}", std::process::id())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,6 +382,72 @@ async fn a_half_open_connection_does_not_hold_the_stop_for_long() {
     }
 }
 
+/// Waits for the shop to close `stream` (the read ends, in error or at the end of the stream,
+/// or with a 408) for at most `limit` after `since`; what the shop did, or `None` if the
+/// connection was still open then.
+async fn closed_within(stream: &mut TcpStream, since: Instant, limit: Duration) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let left = limit.checked_sub(since.elapsed())?;
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) => {
+                return Some(format!(
+                    "closed, having said {:?}",
+                    String::from_utf8_lossy(&got)
+                ))
+            }
+            Ok(Err(e)) => return Some(format!("closed: {e}")),
+            Ok(Ok(n)) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.starts_with(b"HTTP/1.1 408") {
+                    return Some("408".into());
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
+    // A slowloris: a head without its last blank line, then silence; and a client that says
+    // nothing at all. Each must lose its connection once HEADER_READ_LIMIT has passed (not
+    // hold it until the stop), directly and through the balancer, and the shop must go on
+    // serving everyone else.
+    let slack = Duration::from_secs(3);
+    for design in [Design::Vertical, Design::Horizontal] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shop = deploy::start(&config(design, dir.path()))
+            .await
+            .expect("start");
+        let mut half = TcpStream::connect(shop.front).await.expect("connect");
+        let mut mute = TcpStream::connect(shop.front).await.expect("connect");
+        let since = Instant::now();
+        half.write_all(b"GET /products HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("send all but the head's end");
+        for (what, stream) in [("half a head", &mut half), ("nothing", &mut mute)] {
+            let Some(how) = closed_within(stream, since, deploy::HEADER_READ_LIMIT + slack).await
+            else {
+                panic!(
+                    "{design:?}: a client that sent {what} still had its connection after {:?}",
+                    deploy::HEADER_READ_LIMIT + slack
+                );
+            };
+            // Cut by the limit, not at once: a real client gets the time it was promised.
+            assert!(
+                since.elapsed() + Duration::from_millis(500) >= deploy::HEADER_READ_LIMIT,
+                "{design:?}: a client that sent {what} was cut after {:?} ({how})",
+                since.elapsed()
+            );
+        }
+        let products = http(shop.front, "GET", "/products", "", None).await;
+        assert_eq!(products.status, 200, "{design:?}: {}", products.body);
+        shop.stop().await;
+    }
+}
+
 #[test]
 fn sharded_stock_adds_up_to_the_stock_configured() {
     // 3 units over 4 shards used to be 1 on each: 4 sold of a stock of 3.
@@ -353,6 +461,49 @@ fn sharded_stock_adds_up_to_the_stock_configured() {
             .sum();
         assert_eq!(total, stock, "{stock} units over {shards} shards");
     }
+}
+
+#[test]
+fn shops_sharing_a_postgresql_server_have_databases_of_their_own() {
+    // Two shops under one database would share one outbox: each relay would publish the
+    // other's orders to its own broker. Their names keep them apart, as on NATS and Redis.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut c = config(Design::Sharded, dir.path());
+    c.postgres_url = Some("postgres://u:hunter2@127.0.0.1:5432".into());
+    let urls = |c: &Config| -> Vec<String> {
+        (0..c.databases())
+            .map(|i| c.database(i).expect("a database").0)
+            .collect()
+    };
+    c.name = "shop-a".into();
+    assert_eq!(
+        urls(&c),
+        (0..3)
+            .map(|i| format!("postgres://u:hunter2@127.0.0.1:5432/scalelab_shop-a_3shards_{i}"))
+            .collect::<Vec<_>>()
+    );
+    let mut one = c.clone();
+    one.design = Design::Queued;
+    assert_eq!(
+        urls(&one),
+        ["postgres://u:hunter2@127.0.0.1:5432/scalelab_shop-a"]
+    );
+    let mut b = c.clone();
+    b.name = "shop_b".into();
+    assert!(
+        urls(&b).iter().all(|u| !urls(&c).contains(u)),
+        "{:?}",
+        urls(&b)
+    );
+    // PostgreSQL would cut a longer name short, and two shops' names could meet there.
+    b.name = "b".repeat(60);
+    let e = b.database(0).expect_err("too long a name").to_string();
+    assert!(e.contains("longer than PostgreSQL's 63 bytes"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+    // SQLite files stay in the shop's own data directory, under the names they always had.
+    b.postgres_url = None;
+    let (url, _) = b.database(2).expect("a file");
+    assert!(url.ends_with("scalelab_3shards_2.db?mode=rwc"), "{url}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -562,14 +713,27 @@ fn services(test: &str) -> Option<(String, String, String)> {
     ) {
         (Some(pg), Some(redis), Some(nats)) => Some((pg, redis, nats)),
         _ => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: set SCALELAB_TEST_POSTGRES_URL, SCALELAB_TEST_REDIS_URL and SCALELAB_TEST_NATS_URL to run it"
+            skipped(
+                test,
+                "SCALELAB_TEST_POSTGRES_URL, SCALELAB_TEST_REDIS_URL and SCALELAB_TEST_NATS_URL",
             );
             None
         }
     }
+}
+
+/// The URL in the environment variable `var`, or `None` (saying so) when it is not set.
+fn service_url(var: &str, test: &str) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        skipped(test, var);
+    }
+    url
+}
+
+fn skipped(test: &str, vars: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: set {vars} to run it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

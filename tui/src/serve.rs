@@ -72,6 +72,14 @@ impl From<Design> for deploy::Design {
     }
 }
 
+/// The longest `--name`: its PostgreSQL databases' names, `scalelab_<name>_64shards_63` at
+/// most, must fit in PostgreSQL's 63 bytes (it would cut them short, and two shops' names
+/// could meet).
+const MAX_NAME_BYTES: usize = 42;
+/// Replicas and shards when the flags are not given (their help text says so too).
+const DEFAULT_REPLICAS: u32 = 2;
+const DEFAULT_SHARDS: u32 = 4;
+
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Which design to serve.
@@ -81,18 +89,20 @@ pub struct ServeArgs {
     /// replicas, which take the next ports). 0 picks free ports.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Storefront replicas (horizontal, queued, sharded).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=32))]
-    pub replicas: u32,
-    /// Database shards (sharded).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub shards: u32,
+    /// Storefront replicas (horizontal, queued, sharded) [default: 2].
+    // An Option, not a default value, so that a flag given to a design it does not apply to
+    // can be told from the default, and refused (`check`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub replicas: Option<u32>,
+    /// Database shards (sharded) [default: 4].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub shards: Option<u32>,
     /// Where the SQLite files and the mail log go.
     #[arg(long, default_value = "scalelab-data")]
     pub data_dir: PathBuf,
-    /// The shop's name, the prefix of its NATS streams and consumer groups and of its Redis
-    /// keys, so that shops can share those servers (letters, digits, - and _). Default: the
-    /// data directory's name.
+    /// The shop's name: it names its PostgreSQL databases and prefixes its NATS streams and
+    /// consumer groups and its Redis keys, so that shops can share those servers (1 to 42
+    /// letters, digits, - and _). Default: the data directory's name.
     #[arg(long)]
     pub name: Option<String>,
     /// A PostgreSQL server instead of SQLite files, e.g. postgres://postgres@127.0.0.1:5432;
@@ -121,6 +131,20 @@ impl ServeArgs {
     /// does nothing misleads whoever reads the command line.
     pub fn check(&self) -> Result<(), String> {
         let design = format!("{:?}", self.design).to_lowercase();
+        if self.replicas.is_some() && self.design == Design::Vertical {
+            return Err(
+                "--replicas does not apply to the vertical design: it is one server, with no \
+                 load balancer in front. Drop it, or choose --design horizontal, queued or \
+                 sharded."
+                    .into(),
+            );
+        }
+        if self.shards.is_some() && self.design != Design::Sharded {
+            return Err(format!(
+                "--shards does not apply to the {design} design: it has one database. Drop it, \
+                 or choose --design sharded."
+            ));
+        }
         if self.redis_url.is_some() && self.design == Design::Vertical {
             return Err(
                 "--redis-url (or SCALELAB_REDIS_URL) does not apply to the vertical design: its \
@@ -138,14 +162,15 @@ impl ServeArgs {
         }
         if let Some(name) = &self.name {
             let ok = !name.is_empty()
-                && name.len() <= 64
+                && name.len() <= MAX_NAME_BYTES
                 && name
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
                 return Err(format!(
-                    "--name {name:?}: a shop's name is 1 to 64 letters, digits, - and _ (it \
-                     prefixes NATS streams and Redis keys)"
+                    "--name {name:?}: a shop's name is 1 to {MAX_NAME_BYTES} letters, digits, \
+                     - and _ (it names its PostgreSQL databases and prefixes its NATS streams \
+                     and Redis keys)"
                 ));
             }
         }
@@ -153,7 +178,8 @@ impl ServeArgs {
             return Err(format!(
                 "--postgres-url (or SCALELAB_POSTGRES_URL) names a database ({name}); give the \
                  server only, e.g. postgres://postgres@127.0.0.1:5432: the shop creates and \
-                 names its own databases there (scalelab, scalelab_4shards_0, ...)."
+                 names its own databases there, after --name (scalelab_<name>, \
+                 scalelab_<name>_4shards_0, ...)."
             ));
         }
         Ok(())
@@ -192,8 +218,8 @@ impl ServeArgs {
             design: self.design.into(),
             name: self.name(),
             port: self.port,
-            replicas: self.replicas,
-            shards: self.shards,
+            replicas: self.replicas.unwrap_or(DEFAULT_REPLICAS),
+            shards: self.shards.unwrap_or(DEFAULT_SHARDS),
             data_dir: self.data_dir.clone(),
             postgres_url: self.postgres_url.clone(),
             redis_url: self.redis_url.clone(),
@@ -365,8 +391,8 @@ mod tests {
         ServeArgs {
             design,
             port: 0,
-            replicas: 2,
-            shards: 3,
+            replicas: None,
+            shards: None,
             data_dir: PathBuf::from("scalelab-data"),
             name: None,
             postgres_url: None,
@@ -403,6 +429,29 @@ mod tests {
             e.contains("--redis-url") && e.contains("vertical design"),
             "{e}"
         );
+        // --replicas and --shards, given to a design that has no replicas or no shards.
+        let mut a = args(Design::Vertical);
+        a.nats_url = None;
+        a.replicas = Some(3);
+        let e = a.check().expect_err("replicas on the vertical design");
+        assert!(
+            e.starts_with("--replicas does not apply to the vertical design"),
+            "{e}"
+        );
+        for design in [Design::Vertical, Design::Horizontal, Design::Queued] {
+            let mut a = args(design);
+            a.nats_url = None;
+            a.shards = Some(4);
+            let e = a.check().expect_err("shards on a design with one database");
+            assert!(
+                e.starts_with("--shards does not apply to the"),
+                "{design:?}: {e}"
+            );
+            assert!(e.contains("--design sharded"), "{design:?}: {e}");
+        }
+        let mut a = args(Design::Sharded);
+        (a.replicas, a.shards) = (Some(3), Some(4));
+        assert_eq!(a.check(), Ok(()), "both are for the sharded design");
         let mut a = args(Design::Horizontal);
         let e = a.check().expect_err("nats on the horizontal design");
         assert!(
@@ -438,7 +487,9 @@ mod tests {
     #[test]
     fn the_flags_become_the_deployment_they_name() {
         let secret = vec![7u8; 32];
-        let config = args(Design::Sharded).config(secret.clone());
+        let mut sharded = args(Design::Sharded);
+        sharded.shards = Some(3);
+        let config = sharded.config(secret.clone());
         assert_eq!(config.design, deploy::Design::Sharded);
         assert_eq!(
             (
@@ -448,8 +499,11 @@ mod tests {
                 config.products,
                 config.stock
             ),
-            (0, 2, 3, 10, 300)
+            (0, 2, 3, 10, 300),
+            "two replicas unless told"
         );
+        let config = args(Design::Sharded).config(secret.clone());
+        assert_eq!((config.replicas, config.shards), (2, 4), "the defaults");
         assert_eq!(config.session_secret, secret);
         assert_eq!(
             config.name, "scalelab-data",
@@ -467,7 +521,7 @@ mod tests {
             production.config(secret.clone()).secure_cookies,
             "Secure in production"
         );
-        assert_eq!(config.databases(), 3);
+        assert_eq!(sharded.config(secret.clone()).databases(), 3);
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         for (flag, design) in [

@@ -7,7 +7,10 @@
 //! Run for the queued and sharded designs on the embedded defaults (SQLite files, in-process
 //! broker and sessions), and on PostgreSQL + Redis + NATS when `SCALELAB_TEST_POSTGRES_URL`,
 //! `SCALELAB_TEST_REDIS_URL` and `SCALELAB_TEST_NATS_URL` are set (otherwise that test says
-//! SKIPPED and passes).
+//! SKIPPED and passes). There, each run is a shop with a name of its own, so its own
+//! databases, NATS stream and consumer groups, and Redis keys: runs side by side (or after one
+//! that failed) do not meet. Its databases and stream are removed at the end, passed or failed;
+//! its Redis sessions expire on their own.
 //!
 //! Real world, Unix only: it sends signals to a child process.
 #![cfg(all(not(madsim), unix))]
@@ -23,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use scalelab_system::ports::Store;
 use scalelab_system::real::deploy::{Config, Design};
+use scalelab_system::real::nats::NatsBroker;
 use scalelab_system::real::sql::{drop_postgres_database, SqlStore};
+use scalelab_system::worker::ORDERS_TOPIC;
 
 /// Clients sending at once: the bound on the load.
 const CLIENTS: u64 = 6;
@@ -42,6 +47,8 @@ struct Services {
 /// What the shop is started with, both times.
 struct Shop {
     design: &'static str,
+    /// `--name`: what its databases, NATS stream and Redis keys are called.
+    name: String,
     shards: u32,
     dir: PathBuf,
     services: Option<Services>,
@@ -49,25 +56,29 @@ struct Shop {
 
 impl Shop {
     /// `scalelab serve` on a free port; returns the process and where it listens.
-    fn start(&self) -> (Child, String) {
+    fn start(&self) -> (Server, String) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_scalelab"));
         command
             .args(["serve", "--design", self.design, "--port", "0"])
-            .args(["--shards", &self.shards.to_string(), "--stock", "100000"])
+            .args(["--name", &self.name, "--stock", "100000"])
             .arg("--data-dir")
             .arg(&self.dir)
             .env_remove("SCALELAB_POSTGRES_URL")
             .env_remove("SCALELAB_REDIS_URL")
             .env_remove("SCALELAB_NATS_URL")
             .stderr(Stdio::piped());
+        // Only the sharded design has shards: serve refuses --shards on the others.
+        if self.design == "sharded" {
+            command.args(["--shards", &self.shards.to_string()]);
+        }
         if let Some(s) = &self.services {
             command
                 .args(["--postgres-url", &s.postgres])
                 .args(["--redis-url", &s.redis])
                 .args(["--nats-url", &s.nats]);
         }
-        let mut child = command.spawn().expect("start scalelab serve");
-        let stderr = child.stderr.take().expect("stderr");
+        let mut child = Server(command.spawn().expect("start scalelab serve"));
+        let stderr = child.0.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let mut said = Vec::new();
         let front = lines.by_ref().map_while(Result::ok).find_map(|l| {
@@ -78,7 +89,6 @@ impl Shop {
                 .and_then(|rest| rest.split_whitespace().next().map(str::to_owned))
         });
         let Some(front) = front else {
-            let _ = child.kill();
             panic!("the server did not start: {}", said.join("\n"));
         };
         // Keep reading what it says, so that a full pipe never blocks it; the test harness
@@ -99,7 +109,7 @@ impl Shop {
             } else {
                 Design::Queued
             },
-            name: "scalelab".into(),
+            name: self.name.clone(),
             port: 0,
             replicas: 2,
             shards: self.shards,
@@ -111,6 +121,65 @@ impl Shop {
             stock: 100_000,
             session_secret: Vec::new(),
             secure_cookies: false,
+        }
+    }
+}
+
+/// A `scalelab serve` process, killed (`kill -9`) when dropped unless it has exited: a test
+/// that fails half-way leaves no server behind (it would hold its databases and the port).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// What a run on the services leaves on them, removed when dropped, so also when the test
+/// fails: the shop's databases and its NATS stream (with its consumer groups).
+struct OnTheServices {
+    databases: Vec<String>,
+    nats: String,
+    name: String,
+}
+
+impl OnTheServices {
+    /// Drops what a run before might have left under these names, so that stock and order ids
+    /// start afresh.
+    fn clean(&self) -> Result<(), String> {
+        let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let mut failed = Vec::new();
+            for url in &self.databases {
+                if let Err(e) = drop_postgres_database(url).await {
+                    failed.push(e.to_string());
+                }
+            }
+            match NatsBroker::connect(&self.nats, &self.name).await {
+                Ok(nats) => match nats.delete_topic(ORDERS_TOPIC).await {
+                    // Absent already (nothing was published yet): just as good.
+                    Err(e) if e.to_string().contains("not found") => {}
+                    Err(e) => failed.push(e.to_string()),
+                    Ok(()) => {}
+                },
+                Err(e) => failed.push(e.to_string()),
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(failed.join("; "))
+            }
+        })
+    }
+}
+
+impl Drop for OnTheServices {
+    fn drop(&mut self) {
+        if let Err(e) = self.clean() {
+            eprintln!("cleaning up after {}: {e}", self.name);
         }
     }
 }
@@ -253,8 +322,8 @@ fn crash_and_check(shop: Shop) {
         std::thread::sleep(Duration::from_millis(20));
     }
     // SIGKILL under load: requests in flight, side work half done.
-    first.kill().expect("kill -9");
-    let _ = first.wait();
+    first.0.kill().expect("kill -9");
+    let _ = first.0.wait();
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().expect("a client thread");
@@ -279,9 +348,9 @@ fn crash_and_check(shop: Shop) {
         std::thread::sleep(Duration::from_millis(500));
     };
     let _ = Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
+        .args(["-TERM", &second.0.id().to_string()])
         .status();
-    let _ = second.wait();
+    let _ = second.0.wait();
     assert!(
         found.is_empty(),
         "{} design: {} of {} acknowledged orders are not whole after kill -9 and a restart: {:#?}",
@@ -298,6 +367,7 @@ fn kill_9_loses_no_acknowledged_order_nor_its_side_work_on_the_embedded_defaults
         let dir = tempfile::tempdir().expect("temp dir");
         crash_and_check(Shop {
             design,
+            name: "scalelab".into(),
             shards: 3,
             dir: dir.path().to_owned(),
             services: None,
@@ -322,6 +392,7 @@ fn kill_9_loses_no_acknowledged_order_nor_its_side_work_on_the_services() {
         let dir = tempfile::tempdir().expect("temp dir");
         let shop = Shop {
             design,
+            name: unique_name(design),
             shards,
             dir: dir.path().to_owned(),
             services: Some(Services {
@@ -330,14 +401,25 @@ fn kill_9_loses_no_acknowledged_order_nor_its_side_work_on_the_services() {
                 nats: nats.clone(),
             }),
         };
-        // Databases of their own, dropped first, so that order ids start afresh.
         let config = shop.config();
-        let rt = tokio::runtime::Runtime::new().expect("a runtime");
-        for shard in 0..config.databases() {
-            let (url, _) = config.database(shard).expect("url");
-            rt.block_on(drop_postgres_database(&url))
-                .expect("drop an old database");
-        }
+        let left = OnTheServices {
+            databases: (0..config.databases())
+                .map(|shard| config.database(shard).expect("url").0)
+                .collect(),
+            nats: nats.clone(),
+            name: shop.name.clone(),
+        };
+        left.clean().expect("clean the services before the run");
         crash_and_check(shop);
+        // `left` goes here, or while unwinding from a failure: databases and stream with it.
     }
+}
+
+/// A shop name no other run uses: the design, this process and the time. Its PostgreSQL
+/// databases are named after it, so it stays short of serve's 42 bytes.
+fn unique_name(design: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_millis());
+    format!("crash_{design}_{}_{millis}", std::process::id())
 }

@@ -42,8 +42,8 @@ pub async fn balance(
     }
 }
 
-/// How long, after the replica has stopped reading, the client's remaining bytes are still
-/// read (and dropped) so that the replica's answer reaches it.
+/// How long, after the replica has stopped reading or closed, the client's remaining bytes are
+/// still read (and dropped) so that the replica's answer reaches it.
 const LINGER: Duration = Duration::from_secs(2);
 
 /// Copies bytes between `client` and the first replica, from `replicas[first]` on, that
@@ -65,6 +65,10 @@ async fn forward(client: TcpStream, replicas: Vec<SocketAddr>, first: usize) {
 /// reaches it; closing a socket with unread bytes would reset the connection, and the client
 /// would see a reset instead of the 413. (`copy_bidirectional` gives up on both directions at
 /// the first error of either, which is what happened.)
+///
+/// Once the replica has closed, the client gets that moment too, and then its connection is
+/// closed: a client that neither sends nor closes (cut off by the replica's header timeout)
+/// would otherwise hold the balancer's connection for good.
 async fn relay(client: TcpStream, server: TcpStream) {
     let (mut from_client, mut to_client) = client.into_split();
     let (mut from_server, mut to_server) = server.into_split();
@@ -83,7 +87,13 @@ async fn relay(client: TcpStream, server: TcpStream) {
         let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
         let _ = to_client.shutdown().await;
     };
-    tokio::join!(up, down);
+    tokio::pin!(up, down);
+    tokio::select! {
+        () = &mut down => {
+            let _ = tokio::time::timeout(LINGER, up).await;
+        }
+        () = &mut up => down.await,
+    }
 }
 
 #[cfg(test)]
@@ -114,6 +124,40 @@ mod tests {
         let mut answer = String::new();
         c.read_to_string(&mut answer).await.expect("read");
         answer
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stays_silent_after_the_replica_closed_is_let_go() {
+        // A replica that closes every connection at once, as one does with a client that sent
+        // no request head in time.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let replica = listener.local_addr().expect("addr");
+        tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+        let front = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let front_addr = front.local_addr().expect("addr");
+        let (_stop, stopped) = watch::channel(false);
+        tokio::spawn(balance(front, vec![replica], stopped));
+
+        let mut client = TcpStream::connect(front_addr).await.expect("connect");
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0))),
+            "the replica's close passed on: {read:?}"
+        );
+        // Silent past the linger: the balancer must have closed its end by now, so the first
+        // write is answered with a reset and a later one fails. (Had it kept the connection,
+        // it would read and drop both.)
+        tokio::time::sleep(LINGER + Duration::from_secs(1)).await;
+        let mut failed = false;
+        for _ in 0..5 {
+            if client.write_all(b"x").await.is_err() {
+                failed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(failed, "the balancer still held the client's connection");
     }
 
     #[tokio::test]

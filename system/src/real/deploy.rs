@@ -17,7 +17,8 @@
 //!
 //! Databases are SQLite files in the data directory, or PostgreSQL databases when a server URL
 //! is given; mail goes to `mail.log` there. Each replica is the unchanged storefront router
-//! with two layers around it: a request body limit and signed session cookies.
+//! with two layers around it, a request body limit and signed session cookies, served by
+//! hyper, which closes a connection that does not send a request's head in time.
 //! [`Shop::stop`] is the graceful shutdown.
 //!
 //! Must not: print (only `tui/` does; what an operator should see is returned, as [`Shop`]'s
@@ -31,11 +32,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::balance::balance;
 use super::cookies::{sign_session_cookies, CookieSigner};
@@ -59,8 +63,18 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Sessions idle this long expire.
 pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 /// How long [`Shop::stop`] lets open connections finish once it has stopped accepting; a
-/// client that never finishes its request (half a header, then silence) is cut off then.
+/// client that never finishes its request (half a body, then silence; a head is bounded
+/// sooner, by [`HEADER_READ_LIMIT`]) is cut off then.
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
+/// How long a connection waiting for a request has to send that request's whole head (the
+/// request line and the headers) before it is closed. A browser or curl sends its head in one
+/// packet, within milliseconds even over a slow mobile link; a client that trickles it, or says
+/// nothing at all (a slowloris), would otherwise hold a connection and its task for as long as
+/// it likes, and enough of them take every connection the process can open. Five seconds is
+/// hundreds of times what a real client needs, and caps what each such connection costs. An
+/// idle keep-alive connection is closed after it too (hyper starts the clock whenever it waits
+/// for the next request): a browser just opens a new one.
+pub const HEADER_READ_LIMIT: Duration = Duration::from_secs(5);
 /// How long [`Shop::stop`] waits for the workers to empty the queue before giving up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// Partitions of the in-process broker's topics: as many as the NATS adapter uses
@@ -68,6 +82,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 const MEMORY_PARTITIONS: u32 = 6;
 /// Connections each database's pool opens at most.
 const DB_CONNECTIONS: u32 = 8;
+/// The longest name PostgreSQL keeps whole; it cuts longer ones short, which could give two
+/// shops one database.
+const POSTGRES_NAME_BYTES: usize = 63;
 /// Products `GET /products` lists.
 const CATALOG_PAGE: usize = 20;
 
@@ -96,9 +113,10 @@ impl Design {
 #[derive(Clone)]
 pub struct Config {
     pub design: Design,
-    /// The shop's name: the prefix of its NATS streams (and so its consumer groups) and of its
-    /// Redis keys, so that two shops can share those servers without taking each other's side
-    /// work or sessions. Letters, digits, `-` and `_`.
+    /// The shop's name: the prefix of its NATS streams (and so its consumer groups), of its
+    /// Redis keys and of its PostgreSQL databases' names, so that two shops can share those
+    /// servers without taking each other's orders, side work or sessions. Letters, digits, `-`
+    /// and `_`.
     pub name: String,
     /// The front door's port on 127.0.0.1: the server, or the load balancer, whose replicas
     /// take the ports after it. 0 picks free ports for all of them.
@@ -160,23 +178,45 @@ impl Config {
 
     /// Where database `shard` (of [`Config::databases`]) lives, and what it starts with.
     ///
-    /// One database and each shard count get their own files or databases (`scalelab`,
-    /// `scalelab_4shards_0`, ...), so that switching designs never mixes shops whose order
-    /// ids follow different sequences. Shard `i` of `n` numbers its orders `i+1, i+1+n, ...`,
-    /// so ids never collide across shards, and starts with the whole catalog and its share of
-    /// every product's stock (`shard::stock_share`: the shares add up to the stock).
+    /// One database and each shard count get their own files or databases, so that switching
+    /// designs never mixes shops whose order ids follow different sequences: SQLite files
+    /// `scalelab.db`, `scalelab_4shards_0.db`, ... in the data directory, which is the shop's
+    /// own; PostgreSQL databases named after the shop, `scalelab_<name>`,
+    /// `scalelab_<name>_4shards_0`, ..., since shops may share a server (under one database,
+    /// one shop's relay would publish the other's outbox to its own broker, and its workers do
+    /// the other's side work). Shard `i` of `n` numbers its orders `i+1, i+1+n, ...`, so ids
+    /// never collide across shards, and starts with the whole catalog and its share of every
+    /// product's stock (`shard::stock_share`: the shares add up to the stock).
     pub fn database(&self, shard: u32) -> Result<(String, ShardSetup), ServiceError> {
         let shards = self.databases();
-        let name = if shards == 1 {
-            "scalelab".to_owned()
-        } else {
-            format!("scalelab_{shards}shards_{shard}")
+        let name = |base: &str| {
+            if shards == 1 {
+                base.to_owned()
+            } else {
+                format!("{base}_{shards}shards_{shard}")
+            }
         };
         let url = match &self.postgres_url {
-            Some(server) => postgres_database_url(server, &name)?,
+            Some(server) => {
+                let database = name(&format!("scalelab_{}", self.name));
+                if database.len() > POSTGRES_NAME_BYTES {
+                    return Err(ServiceError::new(
+                        "PostgreSQL",
+                        server,
+                        format!(
+                            "the database name {database} is longer than PostgreSQL's \
+                             {POSTGRES_NAME_BYTES} bytes"
+                        ),
+                        "Give the shop a shorter name (--name).",
+                    ));
+                }
+                postgres_database_url(server, &database)?
+            }
             None => format!(
                 "sqlite://{}?mode=rwc",
-                self.data_dir.join(format!("{name}.db")).display()
+                self.data_dir
+                    .join(format!("{}.db", name("scalelab")))
+                    .display()
             ),
         };
         let setup = ShardSetup {
@@ -467,24 +507,7 @@ pub async fn start(config: &Config) -> Result<Shop, StartError> {
                 signer.clone(),
                 sign_session_cookies,
             ));
-        let (mut stopped, mut told) = (stopped.clone(), stopped.clone());
-        servers.push(tokio::spawn(async move {
-            // Graceful: on stop, accept nothing more, let requests in flight finish (and
-            // their orders commit), close idle connections, then return; but wait at most
-            // SHUTDOWN_LIMIT for connections that do not finish (a client that sent half a
-            // request and went quiet would otherwise hold the stop as long as it likes).
-            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|&s| s).await;
-            });
-            let limit = async move {
-                let _ = told.wait_for(|&s| s).await;
-                tokio::time::sleep(SHUTDOWN_LIMIT).await;
-            };
-            tokio::select! {
-                _ = serving => {}
-                () = limit => {}
-            }
-        }));
+        servers.push(tokio::spawn(serve_replica(listener, app, stopped.clone())));
     }
     let (front, replicas, balancer) = if balanced {
         let listener = bind(config.port).await?;
@@ -540,6 +563,70 @@ fn local_addr(listener: &TcpListener, port: u16) -> Result<SocketAddr, StartErro
     listener
         .local_addr()
         .map_err(|error| StartError::Listen { port, error })
+}
+
+/// Serves `app` on every connection `listener` accepts, until `stop` turns true; then stops
+/// gracefully: accepts nothing more, lets requests in flight finish (and their orders commit),
+/// closes idle connections, and returns once every connection has closed, or after
+/// [`SHUTDOWN_LIMIT`], cutting those still open (a client that sent half a request and went
+/// quiet would otherwise hold the stop as long as it likes).
+///
+/// hyper itself, not `axum::serve`: axum's server has no header-read timeout, so a client that
+/// never finished its request head held its connection until the stop.
+async fn serve_replica(listener: TcpListener, app: axum::Router, mut stop: watch::Receiver<bool>) {
+    // Each connection is a task in this set: finished ones are reaped as the loop goes, and
+    // dropping the set at the end aborts those still open.
+    let mut connections = JoinSet::new();
+    let told = stop.clone();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next() => continue,
+            _ = stop.wait_for(|&s| s) => break,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                connections.spawn(serve_connection(stream, app.clone(), told.clone()));
+            }
+            Err(e) => accept_failed(e).await,
+        }
+    }
+    drop(listener);
+    let all_closed = async { while connections.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(SHUTDOWN_LIMIT, all_closed).await;
+}
+
+/// One client's connection: HTTP/1.1 requests, kept alive between them, each head read within
+/// [`HEADER_READ_LIMIT`]; once `stop` turns true, the request in flight is finished and the
+/// connection closed.
+async fn serve_connection(stream: TcpStream, app: axum::Router, mut stop: watch::Receiver<bool>) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_LIMIT);
+    let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    tokio::pin!(connection);
+    // A connection that breaks (client gone, bad HTTP, too slow a head) concerns that client
+    // alone: its error is dropped.
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = stop.wait_for(|&s| s) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
+}
+
+/// What to do when accepting a connection fails. A client that gave up during the handshake
+/// concerns only itself: accept the next. Anything else (out of file descriptors, most often)
+/// will fail again at once, so wait a moment before trying, rather than spin on a core; open
+/// connections closing meanwhile is what frees descriptors.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind;
+    if !matches!(
+        error.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// A worker task doing `job` for every order on `subscription`; if the subscription fails

@@ -280,8 +280,9 @@ fn connect_error(kind: Kind, url: &str, e: &sqlx::Error) -> ServiceError {
 
 /// Runs `statement(name)` for the database that `url` names, through the server's `postgres`
 /// database (CREATE and DROP DATABASE cannot run inside the database itself). Such statements
-/// take no parameters, so only a plain name (letters, digits, `_`) is ever spliced in. Returns
-/// the name and the statement's outcome; a bad name or an unreachable server is an error.
+/// take no parameters, so only a plain name (letters, digits, `_`, `-`), in double quotes, is
+/// ever spliced in. Returns the name and the statement's outcome; a bad name or an unreachable
+/// server is an error.
 async fn on_postgres_admin(
     url: &str,
     hint: &str,
@@ -291,9 +292,10 @@ async fn on_postgres_admin(
     let err = |what: String| ServiceError::new("PostgreSQL", url, what, hint);
     let mut admin = url::Url::parse(url).map_err(|e| err(format!("not a URL ({e})")))?;
     let name = admin.path().trim_start_matches('/').to_owned();
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    if name.is_empty() || !name.bytes().all(plain) {
         return Err(err(format!(
-            "database name {name:?} is not letters, digits and _"
+            "database name {name:?} is not letters, digits, _ and -"
         )));
     }
     admin.set_path("/postgres");
