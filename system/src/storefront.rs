@@ -21,6 +21,7 @@
 //! what lets the same handlers run as one monolith or as N stateless replicas.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -333,11 +334,11 @@ async fn checkout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult 
 /// database settles it (`Store::settle`): the order is there after all, and the checkout goes
 /// on; or the payment is voided, so the lost placement can never commit, and refunded.
 ///
-/// If the database cannot be asked either, nothing safe can be done now: refunding could
-/// refund an order that did commit. The charge stays and the customer is told so; a real shop
-/// reconciles its payment provider's charges against its orders later.
+/// If the database cannot be asked either, refunding now could refund an order that did
+/// commit, so the customer is told the payment is not settled yet, and `settle_later` keeps
+/// asking in the background.
 async fn settle(
-    app: &App,
+    app: &Arc<App>,
     customer_id: CustomerId,
     payment_ref: &str,
     error: PortError,
@@ -356,13 +357,47 @@ async fn settle(
                 ),
             ))
         }
-        Err(_) => Err(ApiError::new(
-            failed.status,
-            format!(
-                "{}; payment {payment_ref} will be refunded if no order is found for it",
-                failed.message
-            ),
-        )),
+        Err(_) => {
+            tokio::spawn(settle_later(
+                app.clone(),
+                customer_id,
+                payment_ref.to_owned(),
+            ));
+            Err(ApiError::new(
+                failed.status,
+                format!(
+                    "{}; payment {payment_ref} is not settled yet: it will be refunded unless \
+                     its order turns up in your order history",
+                    failed.message
+                ),
+            ))
+        }
+    }
+}
+
+/// How long `settle_later` keeps trying. A payment still unsettled after that is left to the
+/// shop's people (a real shop reconciles its provider's charges against its orders daily).
+const SETTLE_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// Settles a payment the checkout could not, once the database answers again: refunds it if
+/// no order has it; if its order did commit, does the order's side work, which the checkout
+/// never got to (through the outbox, that is already waiting there). Waits 1 s, then twice as
+/// long each time up to 30 s, so an outage costs a few tries, not a storm of them. A process
+/// that dies meanwhile forgets the payment: reconciling against the provider is the backstop.
+async fn settle_later(app: Arc<App>, customer_id: CustomerId, payment_ref: String) {
+    let start = tokio::time::Instant::now();
+    let mut pause = Duration::from_secs(1);
+    while start.elapsed() < SETTLE_FOR {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(30));
+        let done = match app.store.settle(customer_id, &payment_ref).await {
+            Ok(Settlement::Voided) => app.payments.refund(&payment_ref).await.is_ok(),
+            Ok(Settlement::Placed(order)) => app.side_work.order_placed(&order).await.is_ok(),
+            Err(_) => false,
+        };
+        if done {
+            return;
+        }
     }
 }
 

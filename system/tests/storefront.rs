@@ -404,6 +404,8 @@ impl Payments for RecordingPayments {
 struct LostAnswer {
     rows: Arc<MemoryStore>,
     commits: bool,
+    /// Settlements that fail before one gets through (the database still unreachable).
+    settle_failures: std::sync::atomic::AtomicU32,
 }
 
 #[async_trait::async_trait]
@@ -424,6 +426,12 @@ impl Store for LostAnswer {
         Err(PortError::Timeout("db: statement timeout".into()))
     }
     async fn settle(&self, customer: CustomerId, payment: &str) -> Result<Settlement, PortError> {
+        use std::sync::atomic::Ordering;
+        let failing = self.settle_failures.load(Ordering::SeqCst);
+        if failing > 0 {
+            self.settle_failures.store(failing - 1, Ordering::SeqCst);
+            return Err(PortError::Unavailable("db: connection refused".into()));
+        }
         self.rows.settle(customer, payment).await
     }
     async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
@@ -446,13 +454,19 @@ impl Store for LostAnswer {
     }
 }
 
-/// Checks out one item of product 3 as customer 9 on a database that loses the answer.
+/// Checks out one item of product 3 as customer 9 on a database that loses the answer, and
+/// then cannot be asked `unreachable` times.
 async fn checkout_losing_the_answer(
     commits: bool,
+    unreachable: u32,
 ) -> (Shop, Arc<RecordingPayments>, StatusCode, Value) {
     let payments = Arc::new(RecordingPayments::default());
     let mut shop = Shop::on(5, payments.clone(), |rows| {
-        Arc::new(LostAnswer { rows, commits })
+        Arc::new(LostAnswer {
+            rows,
+            commits,
+            settle_failures: unreachable.into(),
+        })
     });
     shop.send(Call::Login(Login { customer_id: 9 })).await;
     shop.send(Call::AddToCart(AddItem {
@@ -466,7 +480,7 @@ async fn checkout_losing_the_answer(
 
 #[tokio::test]
 async fn a_placement_lost_before_it_committed_is_refunded() {
-    let (shop, payments, status, body) = checkout_losing_the_answer(false).await;
+    let (shop, payments, status, body) = checkout_losing_the_answer(false, 0).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
     assert!(
         body["error"]
@@ -498,7 +512,7 @@ async fn a_placement_lost_before_it_committed_is_refunded() {
 
 #[tokio::test]
 async fn a_placement_that_committed_though_its_answer_was_lost_is_acknowledged() {
-    let (mut shop, payments, status, body) = checkout_losing_the_answer(true).await;
+    let (mut shop, payments, status, body) = checkout_losing_the_answer(true, 0).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let receipt: Receipt = typed(body);
     assert!(
@@ -513,4 +527,46 @@ async fn a_placement_that_committed_though_its_answer_was_lost_is_acknowledged()
         typed::<CartView>(cart).lines.is_empty(),
         "the cart was emptied"
     );
+}
+
+#[tokio::test]
+async fn a_payment_the_database_cannot_settle_yet_is_settled_when_it_answers_again() {
+    // Not committed: refunded once the database answers (after one more failed try, 1 s later).
+    let (shop, payments, status, body) = checkout_losing_the_answer(false, 2).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is not settled yet")),
+        "the customer is told the money is not settled yet: {body}"
+    );
+    assert!(payments.refunded.lock().expect("lock").is_empty());
+    eventually(|| !payments.refunded.lock().expect("lock").is_empty()).await;
+    assert_eq!(
+        *payments.refunded.lock().expect("lock"),
+        *payments.charged.lock().expect("lock"),
+        "refunded in the background once the database could settle it"
+    );
+    assert!(shop.store.all_orders().is_empty());
+
+    // Committed: nothing refunded, and the side work the checkout never did is done.
+    let (shop, payments, status, _) = checkout_losing_the_answer(true, 2).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(shop.mailer.sent().is_empty(), "no confirmation yet");
+    eventually(|| !shop.mailer.sent().is_empty()).await;
+    assert!(payments.refunded.lock().expect("lock").is_empty());
+    assert_eq!(shop.store.all_orders().len(), 1);
+    assert_eq!(
+        shop.mailer.sent().len(),
+        1,
+        "the order's confirmation, sent late"
+    );
+}
+
+/// Waits (at most 30 s) until `done`: background work in either world, with no fixed sleep.
+async fn eventually(done: impl Fn() -> bool) {
+    let start = tokio::time::Instant::now();
+    while !done() && start.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
