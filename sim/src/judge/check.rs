@@ -675,21 +675,25 @@ fn queue_drained(ev: &Evidence) -> CheckResult {
             ),
         );
     }
-    // Exercised: side work met a broken broker, worker, mail provider or database.
+    // Exercised: side work met a broken broker, relay, worker, mail provider or database.
     let exercised = orders > 0
         && hit(ev, |r| {
             matches!(
                 r,
-                Role::Broker | Role::Worker | Role::Mail | Role::Db | Role::Shard(_)
+                Role::Broker | Role::Relay | Role::Worker | Role::Mail | Role::Db | Role::Shard(_)
             )
         })
         .next()
         .is_some();
+    let repeats = ev
+        .world
+        .publications
+        .saturating_sub(ev.world.published.len() as u64);
     found.result(
         "queue-drained",
         format!(
             "{orders} published order(s): email, stock movement and label each; {unpublished} \
-             committed but never published"
+             committed but never published; {repeats} message(s) published again"
         ),
         exercised,
     )
