@@ -310,6 +310,8 @@ pub struct Recorder {
     pub carts_wrong: Vec<CartWrong>,
     /// Checkouts a shopper clicked twice (`funnel.double_click`).
     pub double_clicks: u64,
+    /// Products a second tab added to a cart while its checkout ran (`funnel.second_tab`).
+    pub tab_adds: u64,
     /// Order histories browsers read back (not in the trace: they are what requests, already
     /// traced, answered).
     pub history_reads: Vec<HistoryRead>,
@@ -352,6 +354,7 @@ impl Recorder {
             carts_wrong: Vec::new(),
             history_reads: Vec::new(),
             double_clicks: 0,
+            tab_adds: 0,
             log: std::collections::VecDeque::new(),
             notes: 0,
             window: histogram(),

@@ -22,6 +22,10 @@ pub enum Purpose {
     Variation,
     /// Which shoppers click "buy" twice (`funnel.double_click`).
     DoubleClick,
+    /// Which shoppers have a second tab open, and what it does (`funnel.second_tab`).
+    SecondTab,
+    /// Which swarm kills and partitions are aimed at the outbox relay (`swarm.relay_share`).
+    RelayFaults,
 }
 
 /// A generator for one purpose, derived from the run's seed.
@@ -34,6 +38,8 @@ pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
         Purpose::Skew => b"skew",
         Purpose::Variation => b"variation",
         Purpose::DoubleClick => b"double-click",
+        Purpose::SecondTab => b"second-tab",
+        Purpose::RelayFaults => b"relay-faults",
     };
     let mut key = seed.to_le_bytes().to_vec();
     key.extend_from_slice(tag);

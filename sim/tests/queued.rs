@@ -3,6 +3,7 @@
 
 mod common;
 
+use scalelab_sim::judge::check::Status;
 use scalelab_sim::run;
 use scalelab_sim::Design;
 
@@ -97,6 +98,66 @@ fn a_broker_outage_only_delays_the_side_work() {
         assert!(
             lag_late <= lag_before + 10,
             "{design:?}: and recovers: {lag_late} at the end, {lag_before} before"
+        );
+    }
+}
+
+#[test]
+fn a_relay_killed_mid_batch_and_restarted_loses_and_duplicates_nothing() {
+    // The relay is down from 10 s to 30 s while orders go on: the outbox fills up. Restarted,
+    // it publishes the backlog at once, and a quarter of a second later (ticks of 0.25 s, so
+    // the kill lands there) it is killed again in the middle of a batch: published, not yet
+    // marked published. Restarted 3 s later, it publishes that batch again. Every order must
+    // still get its side work, and its customer one email.
+    let text = format!(
+        "{}\n[metrics]\ninterval_s = 0.25\n\
+         [[faults]]\nat_s = 10\nkind = \"kill\"\ntarget = \"relay\"\nrestart_after_s = 20\n\
+         [[faults]]\nat_s = 30.25\nkind = \"kill\"\ntarget = \"relay\"\nrestart_after_s = 3\n",
+        common::small_text(30.0, 60.0)
+    );
+    let scenario = scalelab_sim::parse(&text).expect("scenario");
+    for design in [Design::Queued, Design::Sharded] {
+        let r = run(&scenario, design, 5, None).expect("runs");
+        let kill = r
+            .faults
+            .iter()
+            .find(|f| f.what().starts_with("kill relay"))
+            .expect("the relay was killed");
+        assert!(kill.effect.contains("outbox-relay"), "{design:?}: {kill:?}");
+        for check in [
+            "no-lost-order",
+            "one-confirmation-email",
+            "queue-drained",
+            "recovers",
+        ] {
+            let c = r.checks.iter().find(|c| c.name == check).expect("ran");
+            assert_eq!(c.status, Status::Held, "{design:?} {check}: {c:?}");
+        }
+        // The kill came mid-batch: the restarted relay published messages again, and the
+        // workers made the repeats harmless (the provider kept one email each, by its key).
+        let note = |name: &str| {
+            r.checks
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.note.clone())
+                .unwrap_or_default()
+        };
+        let count = |text: &str, before: &str| -> u64 {
+            let head = text.split(before).next().unwrap_or("");
+            head.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        let drained = note("queue-drained");
+        assert!(
+            count(&drained, " message(s) published again") > 0,
+            "{design:?}: the relay died between publishing and marking: {drained}"
+        );
+        let emails = note("one-confirmation-email");
+        assert!(
+            count(&emails, " repeat send(s)") > 0,
+            "{design:?}: the repeats reached the mail provider, which kept one: {emails}"
         );
     }
 }

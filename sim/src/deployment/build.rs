@@ -301,8 +301,9 @@ fn brokers_and_workers(
             });
         }
     }
-    // The outbox relay: a worker service of its own (a kill of `worker` takes the first
-    // email worker; a partition of `worker` cuts the relay off too).
+    // The outbox relay: a worker service of its own, with a role of its own so that a fault
+    // can kill it mid-batch (a kill of `worker` takes the first email worker; a partition of
+    // `worker` cuts the relay off too).
     let scn = scn.clone();
     let node = handle
         .create_node()
@@ -313,7 +314,7 @@ fn brokers_and_workers(
     add(Part {
         node: Node::new(node.id(), "outbox-relay"),
         group: "workers",
-        role: Some(Role::Worker),
+        role: Some(Role::Relay),
         cpu: None,
     });
     brokers

@@ -88,6 +88,10 @@ pub struct Evidence {
     pub mail: Deliveries,
     /// The orders published to the broker (queued designs; empty without a broker).
     pub published: BTreeSet<OrderId>,
+    /// Messages published to the broker, repeats included: more than `published` when the
+    /// relay published a message again (it died, or the broker failed, before it could mark
+    /// the message published). Harmless if the workers are idempotent, as they must be.
+    pub publications: u64,
     /// Messages some kind of worker has not yet done, when the evidence was taken.
     pub unprocessed: u64,
 }
@@ -174,6 +178,9 @@ impl Deployment {
                 nodes
             }
             Role::Shard(_) => return Err("this design has one database, no shards".into()),
+            // The relay is a worker service too: what cuts the workers off cuts it off (a
+            // kill of `worker` takes one email worker, see `kill_targets`).
+            Role::Worker => self.parts_where(|r| matches!(r, Role::Worker | Role::Relay)),
             other => self.parts_where(|r| r == other),
         };
         if nodes.is_empty() {
@@ -191,7 +198,7 @@ impl Deployment {
     }
 
     /// What a kill of `role` stops: one app host (the oldest taking traffic), one worker (the
-    /// first), or every node of the role.
+    /// first), or every node of the role (the relay's one node for `relay`).
     pub fn kill_targets(&self, role: Role) -> Result<Vec<Node>, String> {
         let nodes: Vec<Node> = match role {
             Role::App => self.hosts.target().map(|(n, _)| n).into_iter().collect(),
@@ -356,6 +363,12 @@ impl Deployment {
                 .iter()
                 .flat_map(|b| b.keys(ORDERS_TOPIC))
                 .collect(),
+            // Each partition's messages counted once, on its leader.
+            publications: self
+                .brokers
+                .iter()
+                .flat_map(|b| b.end_offsets(ORDERS_TOPIC).into_values())
+                .sum(),
             unprocessed: self.side_work_lag(),
         }
     }

@@ -190,6 +190,7 @@ pub async fn simulate(
         carts_wrong: &r.carts_wrong,
         history_reads: &r.history_reads,
         double_clicks: r.double_clicks,
+        tab_adds: r.tab_adds,
         sales: probe.as_ref().and_then(|p| p.sales.as_ref()),
         world: deployment.evidence(),
         lag: &tally.lag,

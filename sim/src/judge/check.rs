@@ -37,6 +37,8 @@ pub struct Evidence<'a> {
     pub history_reads: &'a [HistoryRead],
     /// Checkouts shoppers clicked twice.
     pub double_clicks: u64,
+    /// Products a second tab added to a cart while its checkout ran.
+    pub tab_adds: u64,
     /// The admin's sales report as the liveness phase read it (runs with faults), and when.
     pub sales: Option<&'a (f64, SalesReport)>,
     /// What the databases hold and the mail provider received.
@@ -445,8 +447,13 @@ fn cart_exact(ev: &Evidence) -> CheckResult {
     );
     found.result(
         "cart-exact",
-        "browsers compare every cart and bill with what they put in the cart".into(),
-        carts_at_risk(ev),
+        format!(
+            "browsers compare every cart and bill with what they put in the cart; {} add(s) \
+             from a second tab raced a checkout",
+            ev.tab_adds
+        ),
+        // Exercised: a node that keeps carts broke, or two tabs changed one cart at once.
+        carts_at_risk(ev) || ev.tab_adds > 0,
     )
 }
 
@@ -675,21 +682,25 @@ fn queue_drained(ev: &Evidence) -> CheckResult {
             ),
         );
     }
-    // Exercised: side work met a broken broker, worker, mail provider or database.
+    // Exercised: side work met a broken broker, relay, worker, mail provider or database.
     let exercised = orders > 0
         && hit(ev, |r| {
             matches!(
                 r,
-                Role::Broker | Role::Worker | Role::Mail | Role::Db | Role::Shard(_)
+                Role::Broker | Role::Relay | Role::Worker | Role::Mail | Role::Db | Role::Shard(_)
             )
         })
         .next()
         .is_some();
+    let repeats = ev
+        .world
+        .publications
+        .saturating_sub(ev.world.published.len() as u64);
     found.result(
         "queue-drained",
         format!(
             "{orders} published order(s): email, stock movement and label each; {unpublished} \
-             committed but never published"
+             committed but never published; {repeats} message(s) published again"
         ),
         exercised,
     )

@@ -2,8 +2,8 @@
 //!
 //! Owns the fault kinds and the roles they target, the scenario's timeline entries, and live
 //! commands. A fault names a *role* (`app`, `session-store`, `db`, `shard:2`, `broker`,
-//! `worker`, `mail`), never a node: the same fault goes to all four designs, and each maps it
-//! onto its own nodes (or reports "n/a" where it has no such role).
+//! `worker`, `relay`, `mail`), never a node: the same fault goes to all four designs, and
+//! each maps it onto its own nodes (or reports "n/a" where it has no such role).
 //!
 //! Must not: know how a design is built or apply anything (`faults::inject` does, at tick
 //! boundaries), or draw randomness (`swarm` does, from the seed).
@@ -29,8 +29,13 @@ pub enum Role {
     Shard(u32),
     /// The broker cluster (queued designs only).
     Broker,
-    /// One worker service (queued designs only): the first confirmation-email worker.
+    /// One worker service (queued designs only): the first confirmation-email worker. A
+    /// partition of `worker` cuts the outbox relay off too (it is a worker service as well).
     Worker,
+    /// The outbox relay service (queued designs only): the one node whose relays publish
+    /// every database's outbox. Killed, it stops between publishing a batch and marking it
+    /// published, and its restart publishes that batch again.
+    Relay,
     /// The external mail provider.
     Mail,
 }
@@ -38,7 +43,7 @@ pub enum Role {
 impl Role {
     /// The names a scenario may use, for error messages.
     pub const NAMES: &'static str =
-        "`app`, `session-store`, `db`, `shard:N`, `broker`, `worker` or `mail`";
+        "`app`, `session-store`, `db`, `shard:N`, `broker`, `worker`, `relay` or `mail`";
 }
 
 impl fmt::Display for Role {
@@ -50,6 +55,7 @@ impl fmt::Display for Role {
             Role::Shard(n) => write!(f, "shard:{n}"),
             Role::Broker => f.write_str("broker"),
             Role::Worker => f.write_str("worker"),
+            Role::Relay => f.write_str("relay"),
             Role::Mail => f.write_str("mail"),
         }
     }
@@ -65,6 +71,7 @@ impl FromStr for Role {
             "db" => Role::Db,
             "broker" => Role::Broker,
             "worker" => Role::Worker,
+            "relay" => Role::Relay,
             "mail" => Role::Mail,
             _ => match s.strip_prefix("shard:").map(str::parse::<u32>) {
                 Some(Ok(n)) => Role::Shard(n),
@@ -482,6 +489,7 @@ mod tests {
             "shard:3",
             "broker",
             "worker",
+            "relay",
             "mail",
         ] {
             let role: Role = name.parse().expect("a valid role");

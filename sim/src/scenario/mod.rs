@@ -206,6 +206,14 @@ pub struct Funnel {
     /// (a swarm or a scenario may turn it on without moving any other draw).
     #[serde(default = "no_double_click")]
     pub double_click: Probability,
+    /// The chance that a shopper who checks out has the shop open in a second tab, which
+    /// sends a request of the same session while checkout runs: it adds a product to the
+    /// cart, or reads the order history (half the time each). The two requests race in the
+    /// shop; the checkers must judge what each tab was told, not a browser's single line of
+    /// requests. Optional, 0 by default (scenarios written before it keep their trace
+    /// hashes); drawn from its own seed stream, as `double_click` is.
+    #[serde(default = "no_double_click")]
+    pub second_tab: Probability,
 }
 
 fn no_double_click() -> Probability {

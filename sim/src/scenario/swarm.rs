@@ -42,6 +42,12 @@ pub struct Swarm {
     /// offered to the provider and one-confirmation-email has something to judge.
     #[serde(default = "never")]
     pub late_mail: Probability,
+    /// The share of kill and partition faults aimed at the outbox relay (queued designs)
+    /// instead of the role drawn for them: killed between publishing a batch and marking it
+    /// published, the relay publishes it again when it restarts. Drawn from a stream of its
+    /// own, so that at 0 (the default) every schedule stays as it was.
+    #[serde(default = "never")]
+    pub relay_share: Probability,
 }
 
 fn from_the_start() -> NonNegative {
@@ -130,17 +136,43 @@ impl Swarm {
         };
         let (min, max) = (self.min_duration_s.0, self.max_duration_s.0);
         let latest = (duration_s - min).max(self.from_s.0);
+        let mut relay = stream(seed, Purpose::RelayFaults);
         let mut faults: Vec<TimedFault> = (0..self.faults)
             .map(|_| {
                 let kind = on[rng.sample(&dist)].0;
                 let at_s = rng.gen_range(self.from_s.0..=latest).floor();
                 let d = Positive(rng.gen_range(min..=max).round().max(1.0));
-                let fault = draw(kind, d, self.max_slow_factor.0, shards, products, &mut rng);
+                let mut fault = draw(kind, d, self.max_slow_factor.0, shards, products, &mut rng);
+                if self.relay_share.0 > 0.0 && relay.gen_bool(self.relay_share.0) {
+                    fault = at_the_relay(fault);
+                }
                 TimedFault { at_s, fault }
             })
             .collect();
         faults.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         faults
+    }
+}
+
+/// `fault` aimed at the outbox relay, if it is a kind that names a role: a kill of it, or a
+/// partition between it and the first role drawn (the second, if the first is `worker`, whose
+/// nodes include the relay's).
+fn at_the_relay(fault: Fault) -> Fault {
+    match fault {
+        Fault::Kill {
+            restart_after_s, ..
+        } => Fault::Kill {
+            target: Role::Relay,
+            restart_after_s,
+        },
+        Fault::Partition {
+            between: [a, b],
+            duration_s,
+        } => Fault::Partition {
+            between: [if a == Role::Worker { b } else { a }, Role::Relay],
+            duration_s,
+        },
+        other => other,
     }
 }
 
@@ -231,6 +263,7 @@ mod tests {
             max_slow_factor: Positive(8.0),
             scarce_stock: Probability(0.0),
             late_mail: Probability(0.0),
+            relay_share: Probability(0.0),
         }
     }
 
@@ -255,6 +288,38 @@ mod tests {
                 f.fault.check(4, 500).expect("a drawn fault is valid");
             }
         }
+    }
+
+    #[test]
+    fn a_relay_share_aims_some_kills_and_partitions_at_the_relay_and_moves_nothing_else() {
+        let plain = swarm();
+        let relayed = Swarm {
+            relay_share: Probability(0.5),
+            ..swarm()
+        };
+        let (mut aimed, mut kept) = (0, 0);
+        for seed in 0..100 {
+            let a = plain.schedule(seed, 300.0, 4, 500);
+            let b = relayed.schedule(seed, 300.0, 4, 500);
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                // The same instant and kind; only a kill's or a partition's role may change.
+                assert_eq!((x.at_s, x.fault.kind()), (y.at_s, y.fault.kind()));
+                y.fault.check(4, 500).expect("a drawn fault is valid");
+                match (&x.fault, &y.fault) {
+                    (_, Fault::Kill { target, .. }) if *target == Role::Relay => aimed += 1,
+                    (_, Fault::Partition { between, .. }) if between[1] == Role::Relay => {
+                        assert!(!matches!(between[0], Role::Relay | Role::Worker));
+                        aimed += 1;
+                    }
+                    _ => {
+                        assert_eq!(x, y);
+                        kept += 1;
+                    }
+                }
+            }
+        }
+        assert!(aimed > 50 && kept > 50, "aimed {aimed}, kept {kept}");
     }
 
     #[test]

@@ -132,7 +132,29 @@ fn cart_products(view: Option<&CartView>) -> BTreeSet<u64> {
 struct Memory {
     customer: Option<u64>,
     expected: BTreeSet<u64>,
+    /// Products that may or may not be in the cart: a second tab added to it while checkout
+    /// ran, and which of the two requests the shop's session store kept last is not for a
+    /// browser to know (both read the session, both write it back). Neither their presence
+    /// nor their absence is a finding until a cart reply settles it.
+    maybe: BTreeSet<u64>,
     cart_cents: u64,
+    /// A second tab's add raced the checkout in flight (see [`Race`]).
+    race: Option<Race>,
+}
+
+/// What a browser knows after a second tab's add raced its checkout: the checkout charged
+/// the cart as it was before the add, or as the add's reply showed it.
+#[derive(Default)]
+struct Race {
+    /// The products the cart held before the race.
+    before: BTreeSet<u64>,
+    /// The product the tab added, if it may have been added.
+    product: Option<u64>,
+    /// The cart's total as the tab's reply showed it.
+    totals: Vec<u64>,
+    /// The add got no answer, or a 5xx: it may have been saved, at a price the browser was
+    /// not told, so any total may be right.
+    unknown: bool,
 }
 
 impl Memory {
@@ -225,18 +247,78 @@ impl Memory {
         if !self.expected.is_subset(&seen) {
             let missing: Vec<u64> = self.expected.difference(&seen).copied().collect();
             lost(format!("{} the cart lacks {missing:?}", after()));
-            self.expected = seen;
         }
+        // The shop's answer settles what the browser was unsure of.
+        self.expected = seen;
+        self.maybe.clear();
     }
 
     /// Reports products the cart shows that the shopper never put there, or took out.
-    fn extras(&mut self, seen: &BTreeSet<u64>, wrong: &impl Fn(String)) {
-        let extra: Vec<u64> = seen.difference(&self.expected).copied().collect();
+    fn extras(&self, seen: &BTreeSet<u64>, wrong: &impl Fn(String)) {
+        let extra: Vec<u64> = seen
+            .difference(&self.expected)
+            .filter(|p| !self.maybe.contains(p))
+            .copied()
+            .collect();
         if !extra.is_empty() {
             wrong(format!(
                 "the cart shows product(s) {extra:?} the shopper did not put there or removed"
             ));
-            self.expected.extend(extra);
+        }
+    }
+
+    /// Takes in what a second tab was told when it added `product` while checkout ran. Its
+    /// cart may show the cart before the checkout or after it (emptied), so only what it
+    /// must show is judged: the product it added, and nothing the shopper never put there.
+    fn tab_added(
+        &mut self,
+        product: u64,
+        result: &Result<Reply, Outcome>,
+        session: u64,
+        users: &Users,
+    ) {
+        let mut race = Race {
+            before: self.expected.union(&self.maybe).copied().collect(),
+            ..Race::default()
+        };
+        match result {
+            Ok(reply) if reply.status == 200 => {
+                let view = parse::<CartView>(&reply.body);
+                let seen = cart_products(view.as_ref());
+                let allowed: BTreeSet<u64> = race.before.iter().copied().chain([product]).collect();
+                let extra: Vec<u64> = seen.difference(&allowed).copied().collect();
+                if !extra.is_empty() {
+                    let what = format!(
+                        "a second tab's cart shows product(s) {extra:?} the shopper did not put there or removed"
+                    );
+                    users.record(|r, at| r.cart_wrong(at, session, what));
+                }
+                if !seen.contains(&product) {
+                    let what =
+                        format!("after adding product {product} in a second tab the cart lacks it");
+                    users.record(|r, at| r.cart_lost(at, session, what));
+                }
+                race.product = Some(product);
+                race.totals.extend(view.map(|v| v.total_cents));
+            }
+            // Refused: the tab changed nothing.
+            Ok(reply) if reply.status < 500 => {}
+            _ => {
+                race.product = Some(product);
+                race.unknown = true;
+            }
+        }
+        self.race = Some(race);
+    }
+
+    /// After the checkout a second tab raced: what the cart holds now is uncertain (the
+    /// checkout's emptied cart, the tab's, or the tab's written over the checkout's), so
+    /// every product either request may have left there is a `maybe`.
+    fn settle_race(&mut self) {
+        if let Some(race) = self.race.take() {
+            self.maybe.extend(race.before);
+            self.maybe.extend(race.product);
+            self.maybe.append(&mut self.expected);
         }
     }
 }
@@ -248,7 +330,12 @@ impl Memory {
         let order = receipt.map_or(0, |r| r.order_id);
         let total = receipt.map_or(self.cart_cents, |r| r.total_cents);
         let who = self.customer.unwrap_or(0);
-        if total != self.cart_cents {
+        // A second tab's add that raced the checkout may have been in the cart it charged.
+        let raced = self
+            .race
+            .as_ref()
+            .is_some_and(|r| r.unknown || r.totals.contains(&total));
+        if total != self.cart_cents && !raced {
             let what = format!(
                 "paid {total} cents for order {order}; the cart last showed {} cents",
                 self.cart_cents
@@ -317,15 +404,11 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
             break;
         }
         let (kind, req) = request(step, cookie.as_deref());
-        let result = if step == Step::Checkout && plan.double_click {
-            let again = request(step, cookie.as_deref()).1;
-            let clicks = (session, i, intended);
-            let (kept, unknown) =
-                double_click(&mut sender, (req, again), clicks, &memory, &users).await;
-            if unknown && kept.as_ref().is_ok_and(|r| matches!(r.status, 400 | 409)) {
-                memory.expected.clear();
-            }
-            kept
+        let company = plan.double_click || plan.second_tab.is_some();
+        let result = if step == Step::Checkout && company {
+            let at = (session, i, intended);
+            let with = (cookie.as_deref(), &plan);
+            checkout_with_company(&mut sender, req, with, at, &mut memory, &users).await
         } else {
             attempt(&mut sender, req, &users).await
         };
@@ -347,6 +430,7 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         }
         let sent = intended.duration_since(users.start);
         memory.saw(step, reply.status, &reply.body, sent, session, &users);
+        memory.settle_race();
         if latency.as_secs_f64() * 1000.0 > plan.patience_ms {
             end = SessionEnd::Slow;
             break;
@@ -356,18 +440,86 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
     users.record(|r, at| r.session_ended(at, session, end, cart_cents));
 }
 
+/// Checkout with company: a second click of "buy" (`double_click`), a second tab's request
+/// (`second_tab`), or both, sent at the same instant as the checkout, each on a connection of
+/// its own. Returns the checkout reply the browser goes on with; what the company was told
+/// is taken in first, so that the checkout's bill is judged against every cart the shopper
+/// may have had.
+async fn checkout_with_company(
+    sender: &mut Option<SendRequest<Full<Bytes>>>,
+    req: Request<Full<Bytes>>,
+    (cookie, plan): (Option<&str>, &SessionPlan),
+    at: (u64, usize, Instant),
+    memory: &mut Memory,
+    users: &Users,
+) -> Result<Reply, Outcome> {
+    let clicks = async {
+        if plan.double_click {
+            let again = request(Step::Checkout, cookie).1;
+            double_click(sender, (req, again), at, users).await
+        } else {
+            (attempt(sender, req, users).await, None, false)
+        }
+    };
+    let tab = async {
+        match plan.second_tab {
+            Some(step) => Some((step, second_tab(step, cookie, at, users).await)),
+            None => None,
+        }
+    };
+    let ((kept, other, unknown), tab) = tokio::join!(clicks, tab);
+    let (session, _, intended) = at;
+    match tab {
+        Some((Step::Add { product, .. }, result)) => {
+            users.record(|r, _| r.tab_adds += 1);
+            memory.tab_added(u64::from(product), &result, session, users);
+        }
+        Some((step, Ok(reply))) => {
+            let sent = intended.duration_since(users.start);
+            memory.saw(step, reply.status, &reply.body, sent, session, users);
+        }
+        _ => {}
+    }
+    if let Some(other) = other {
+        memory.acked(&other.body, session, users);
+    }
+    if unknown && kept.as_ref().is_ok_and(|r| matches!(r.status, 400 | 409)) {
+        memory.expected.clear();
+    }
+    kept
+}
+
+/// A second tab's request (`step`), sent with the session's cookie on a connection of its
+/// own while checkout runs, and recorded as a request of the checkout's step.
+async fn second_tab(
+    step: Step,
+    cookie: Option<&str>,
+    (session, i, intended): (u64, usize, Instant),
+    users: &Users,
+) -> Result<Reply, Outcome> {
+    let (kind, req) = request(step, cookie);
+    let result = attempt(&mut None, req, users).await;
+    let latency = Instant::now().duration_since(intended);
+    let outcome = match &result {
+        Ok(reply) => Outcome::Status(reply.status),
+        Err(o) => *o,
+    };
+    users.record(|r, at| r.request(at, session, i, kind, outcome, latency));
+    result
+}
+
 /// A double click on "buy": the same checkout sent twice at once, the second on a connection
 /// of its own (a browser opens one when the first is busy; behind a balancer it may reach
 /// another replica). Returns the reply the browser goes on with (the one that placed the
-/// order, if one did); the other is recorded as a request, and as an acknowledged order if
-/// the shop said 201 to it too: what the browser was told is the evidence.
+/// order, if one did), the other if the shop said 201 to it too (the caller records it as an
+/// acknowledged order: what the browser was told is the evidence), and whether the other's
+/// outcome is unknown. The other is recorded as a request here.
 async fn double_click(
     sender: &mut Option<SendRequest<Full<Bytes>>>,
     (first, second): (Request<Full<Bytes>>, Request<Full<Bytes>>),
     (session, step, intended): (u64, usize, Instant),
-    memory: &Memory,
     users: &Users,
-) -> (Result<Reply, Outcome>, bool) {
+) -> (Result<Reply, Outcome>, Option<Reply>, bool) {
     users.record(|r, _| r.double_clicks += 1);
     let mut own = None;
     let timed = async |sender: &mut Option<SendRequest<Full<Bytes>>>, req| {
@@ -388,16 +540,12 @@ async fn double_click(
     let latency = other_at.duration_since(intended);
     let kind = Kind::of(Some(scalelab_system::api::Endpoint::Checkout));
     users.record(|r, at| r.request(at, session, step, kind, outcome, latency));
-    if let Ok(reply) = &other {
-        if reply.status == 201 {
-            memory.acked(&reply.body, session, users);
-        }
-    }
     // The other click got no answer, or a 5xx (which may come after its commit): it may have
     // checked the cart out, so a "cart empty" or "already checked out" on this one says
     // nothing about a lost cart.
     let unknown = other.as_ref().map_or(true, |r| r.status >= 500);
-    (kept, unknown)
+    let placed = other.ok().filter(|r| r.status == 201);
+    (kept, placed, unknown)
 }
 
 /// One try of the liveness probe (see `recovery`): a shopper who logs in as `customer`,

@@ -136,6 +136,9 @@ pub struct SessionPlan {
     pub patience_ms: f64,
     /// This shopper clicks "buy" twice: its checkout is sent twice at once.
     pub double_click: bool,
+    /// What this shopper's second tab sends while checkout runs, if they have one open: an
+    /// `Add` or `Orders` step (`funnel.second_tab`).
+    pub second_tab: Option<Step>,
 }
 
 /// Draws session plans. Cheap to share: every plan seeds its own sub-streams.
@@ -225,6 +228,7 @@ impl Planner {
             clicks.set_stream(index);
             clicks.gen_bool(f.double_click.0)
         };
+        let second_tab = self.second_tab(index, &steps);
         SessionPlan {
             index,
             customer,
@@ -232,7 +236,31 @@ impl Planner {
             think_ms,
             patience_ms,
             double_click,
+            second_tab,
         }
+    }
+
+    /// What the second tab of session `index` does while its checkout runs, if it has one:
+    /// adds one unit of a product drawn like any other, or reads the order history. From a
+    /// stream of its own, and only when it can matter, as `double_click`.
+    fn second_tab(&self, index: u64, steps: &[Step]) -> Option<Step> {
+        let chance = self.funnel.second_tab.0;
+        if chance <= 0.0 || !steps.contains(&Step::Checkout) {
+            return None;
+        }
+        let mut rng = stream(self.seed, Purpose::SecondTab);
+        rng.set_stream(index);
+        if !rng.gen_bool(chance) {
+            return None;
+        }
+        Some(if rng.gen_bool(0.5) {
+            Step::Add {
+                product: self.products.sample(&mut rng) as ProductId,
+                quantity: 1,
+            }
+        } else {
+            Step::Orders
+        })
     }
 
     /// A closed-model user's pause before its first session, so that users do not all start
@@ -302,7 +330,7 @@ pub fn skew_plan(
         }
     }
     if let Some((product, _)) = hot_product.filter(|&(_, share)| u_product < share) {
-        for step in &mut plan.steps {
+        for step in plan.steps.iter_mut().chain(plan.second_tab.as_mut()) {
             match step {
                 Step::View(p) | Step::Remove(p) | Step::Add { product: p, .. } => *p = product,
                 _ => {}
