@@ -169,6 +169,12 @@ impl App {
         }
     }
 
+    /// Ticks the designs may have started: for tests, which check what the pace allowed.
+    #[cfg(test)]
+    pub fn allowed(&self) -> u64 {
+        self.session.lockstep.allowed()
+    }
+
     /// Waits until every design has finished `ticks` ticks (or ended), taking in frames on
     /// the way: for tests, which step the session by hand.
     #[cfg(test)]
@@ -317,7 +323,7 @@ impl App {
             Action::Step => {
                 self.pacer.set_paused(true);
                 let gate = &self.session.lockstep;
-                gate.allow(gate.allowed().max(gate.completed()) + 1);
+                gate.allow(gate.allowed().max(gate.completed()).saturating_add(1));
             }
             Action::Faster => self.pacer.change(true),
             Action::Slower => self.pacer.change(false),

@@ -157,3 +157,31 @@ fn a_session_saved_with_s_replays_to_the_same_hashes() {
         );
     }
 }
+
+/// Issue 18: at `max` the pace once allowed every tick at once, which no key could take back.
+#[test]
+fn at_max_speed_space_still_pauses_dot_still_steps_and_slower_slows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    app.pacer.set_speed(Speed::Max);
+    chars(&mut app, " "); // run at max
+    assert!(
+        app.allowed() <= app.completed() + 4,
+        "max runs a few ticks ahead, not {} ahead",
+        app.allowed()
+    );
+    chars(&mut app, " "); // pause
+    let held = app.allowed();
+    app.wait_for(held);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    app.pump(Instant::now());
+    assert_eq!((app.completed(), app.allowed()), (held, held), "paused");
+    chars(&mut app, ".");
+    assert_eq!(app.allowed(), held + 1, "a step is one tick");
+    app.wait_for(held + 1);
+    // Down to 50x and running again: still only a few ticks ahead, no backlog.
+    chars(&mut app, "- ");
+    assert_eq!(app.pacer.speed(), Speed::Times(50));
+    assert!(app.allowed() <= app.completed() + 4);
+    drop(app.stop());
+}
