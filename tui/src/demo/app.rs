@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use scalelab_sim::harness::live::{Frame, LiveSession, Update};
 use scalelab_sim::scenario::fault::{Command, Fault, Scheduled};
 use scalelab_sim::{Design, Report, Scenario};
@@ -281,9 +281,9 @@ impl App {
         }
         match self.mode {
             Mode::Help => {
-                // Any key closes the help; Ctrl-C still quits.
+                // Any key closes the help, `q` too (it says so); only Ctrl-C still quits.
                 self.mode = Mode::Normal;
-                if keymap::action_for(&key) == Some(Action::Quit) && key.code != KeyCode::Esc {
+                if is_ctrl_c(&key) {
                     self.quit = true;
                 }
                 return;
@@ -302,7 +302,9 @@ impl App {
                         return;
                     }
                 }
-                if keymap::action_for(&key) == Some(Action::Quit) && key.code != KeyCode::Esc {
+                // The menu says any other key cancels: `q` too, so a presenter who changes
+                // their mind does not end the demo. Only Ctrl-C still quits.
+                if is_ctrl_c(&key) {
                     self.quit = true;
                 } else {
                     self.status = Some("kill cancelled".into());
@@ -488,6 +490,11 @@ impl App {
             _ => "running".into(),
         }
     }
+}
+
+/// Ctrl-C: the one key that quits even with a menu open.
+fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)
 }
 
 fn push(series: &mut VecDeque<u64>, v: u64) {

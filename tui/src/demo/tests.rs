@@ -185,3 +185,20 @@ fn at_max_speed_space_still_pauses_dot_still_steps_and_slower_slows() {
     assert!(app.allowed() <= app.completed() + 4);
     drop(app.stop());
 }
+
+/// Issue 18: an open menu swallows the next key; `q` closes it and does not quit.
+#[test]
+fn q_closes_the_kill_menu_and_the_help_without_quitting() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    chars(&mut app, "kq");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quit, "q cancels the kill menu");
+    assert_eq!(app.status.as_deref(), Some("kill cancelled"));
+    chars(&mut app, "?q");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quit, "q closes the help");
+    chars(&mut app, "q");
+    assert!(app.quit, "with no menu open, q quits");
+    drop(app.stop());
+}
