@@ -94,6 +94,8 @@ pub struct App {
     repro_dir: PathBuf,
     /// Repros saved in this session, in order.
     pub saved: Vec<PathBuf>,
+    /// The terminal is smaller than the view needs (see `set_size`).
+    too_small: bool,
 }
 
 impl App {
@@ -136,7 +138,14 @@ impl App {
             seed: setup.seed,
             repro_dir: setup.repro_dir,
             saved: Vec::new(),
+            too_small: false,
         }
+    }
+
+    /// Tells the app the terminal's size: below the view's minimum, keys other than quit
+    /// are ignored, since the screen could not show what they did.
+    pub fn set_size(&mut self, width: u16, height: u16) {
+        self.too_small = width < super::view::MIN_WIDTH || height < super::view::MIN_HEIGHT;
     }
 
     pub fn interval_s(&self) -> f64 {
@@ -277,6 +286,15 @@ impl App {
     /// Does what a key press asks.
     pub fn on_key(&mut self, key: KeyEvent, now: Instant) {
         if key.kind != KeyEventKind::Press {
+            return;
+        }
+        // Behind the "too small" screen nothing shows what a key did: only quitting acts.
+        if self.too_small {
+            if keymap::action_for(&key) == Some(Action::Quit) {
+                self.quit = true;
+            } else {
+                self.status = Some("the terminal is too small: enlarge it to steer".into());
+            }
             return;
         }
         match self.mode {

@@ -202,3 +202,27 @@ fn q_closes_the_kill_menu_and_the_help_without_quitting() {
     assert!(app.quit, "with no menu open, q quits");
     drop(app.stop());
 }
+
+/// Issue 18: keys must not act unseen behind the "too small" screen; quitting still works.
+#[test]
+fn behind_the_too_small_screen_only_quit_acts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    app.set_size(79, 24);
+    chars(&mut app, "k +2bs.");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.pacer.paused());
+    assert_eq!(app.pacer.speed(), Speed::Times(10));
+    assert_eq!(app.enlarged, None);
+    assert!(app.commands(u64::MAX).is_empty(), "no fault injected");
+    assert!(app.saved.is_empty());
+    assert_eq!(app.allowed(), 0, "no step");
+    // Back at a size the view draws, keys act again.
+    app.set_size(80, 24);
+    chars(&mut app, "2");
+    assert_eq!(app.enlarged, Some(1));
+    app.set_size(40, 10);
+    chars(&mut app, "q");
+    assert!(app.quit);
+    drop(app.stop());
+}
