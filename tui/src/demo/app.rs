@@ -412,15 +412,7 @@ impl App {
     /// commands applied in them, and each design's hash at every one of those ticks. When
     /// every run has ended, the repro is of the whole runs, with their final hashes.
     pub fn save(&mut self) -> std::io::Result<PathBuf> {
-        let whole: Option<Vec<&Report>> = self
-            .panes
-            .iter()
-            .map(|p| match &p.report {
-                Some(Ok(r)) if r.cut_after_ticks.is_none() => Some(r),
-                _ => None,
-            })
-            .collect();
-        let (text, path) = match whole {
+        let (text, path) = match self.whole_reports() {
             Some(reports) => {
                 let reports: Vec<Report> = reports.into_iter().cloned().collect();
                 let path = self.repro_path("whole");
@@ -459,6 +451,19 @@ impl App {
         Ok(path)
     }
 
+    /// Every design's report, once every run has ended whole (not cut, not failed): a save
+    /// is then of the whole runs, and their hashes are the reports' (after the drain and the
+    /// checkers), not the last tick's.
+    fn whole_reports(&self) -> Option<Vec<&Report>> {
+        self.panes
+            .iter()
+            .map(|p| match &p.report {
+                Some(Ok(r)) if r.cut_after_ticks.is_none() => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn repro_path(&self, what: &str) -> PathBuf {
         self.repro_dir.join(format!(
             "{}-seed-{}-live-{what}.toml",
@@ -472,8 +477,17 @@ impl App {
         self.panes
     }
 
-    /// Each design's trace hash at the last tick every design finished.
+    /// Each design's trace hash as a repro saved now holds it (see `save`): the whole run's
+    /// once every run has ended, else the one at the last tick every design finished.
     pub fn hashes(&self) -> Vec<(Design, Option<u64>)> {
+        if let Some(reports) = self.whole_reports() {
+            return self
+                .panes
+                .iter()
+                .zip(reports)
+                .map(|(p, r)| (p.design, u64::from_str_radix(&r.trace_hash, 16).ok()))
+                .collect();
+        }
         let ticks = self.completed() as usize;
         self.panes
             .iter()

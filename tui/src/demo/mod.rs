@@ -256,7 +256,9 @@ fn farewell(app: &App) -> String {
             hash.map_or("-".into(), |h| format!("{h:016x}"))
         );
     }
-    let commands = app.commands(u64::MAX);
+    // The commands of the ticks the hashes are of: one given after the last shown tick
+    // never ran, and a saved repro leaves it out too.
+    let commands = app.commands(ticks);
     let _ = writeln!(s, "  {} live command(s)", commands.len());
     for path in &app.saved {
         let _ = writeln!(

@@ -226,3 +226,67 @@ fn behind_the_too_small_screen_only_quit_acts() {
     assert!(app.quit);
     drop(app.stop());
 }
+
+/// Issue 18: the hashes printed on quitting a run that has ended are the whole runs' (after
+/// the drain and the checkers), as the repro saved then holds them and its replay gives.
+#[test]
+fn quitting_a_whole_run_prints_the_hashes_of_its_repro_and_replay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = super::BLACK_FRIDAY.replace("duration_s = 1200", "duration_s = 6");
+    assert_ne!(text, super::BLACK_FRIDAY, "the scenario was shortened");
+    let scenario = scalelab_sim::parse(&text).expect("the short scenario parses");
+    let mut app = App::start(Setup {
+        scenario,
+        scenario_text: text,
+        scenario_path: "short-black-friday.toml".into(),
+        seed: SEED,
+        speed: Speed::Times(10),
+        paused: true,
+        repro_dir: dir.path().to_path_buf(),
+    });
+    step_to(&mut app, 2);
+    chars(&mut app, "ka"); // a kill, so that the run drains and heals before it ends
+    app.pacer.set_speed(Speed::Max);
+    chars(&mut app, " ");
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    while !app.finished() && Instant::now() < deadline {
+        app.pump(Instant::now());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(app.finished(), "the short run ended");
+    chars(&mut app, "s");
+    let path = app.saved.first().cloned().expect("s saved a repro");
+    let farewell = super::farewell(&app);
+    let hashes = app.hashes();
+    drop(app.stop());
+
+    let repro = match repro::load(&path) {
+        Ok(r) => r,
+        Err(e) => panic!("the saved repro loads: {}", e.render(false)),
+    };
+    assert_eq!(repro.ticks, None, "a repro of the whole runs");
+    for (design, hash) in &hashes {
+        let expected = repro
+            .expected
+            .iter()
+            .find(|e| e.design == design.name())
+            .expect("an expectation per design");
+        assert_eq!(
+            hash.map(|h| format!("{h:016x}")),
+            Some(expected.trace_hash.clone())
+        );
+        assert!(
+            farewell.contains(&expected.trace_hash),
+            "{farewell}\ndoes not say {}",
+            expected.trace_hash
+        );
+    }
+    for result in crate::rerun(&repro) {
+        let report = result.expect("the replay runs");
+        let (_, hash) = hashes
+            .iter()
+            .find(|(d, _)| d.name() == report.design)
+            .expect("the design was live");
+        assert_eq!(hash.map(|h| format!("{h:016x}")), Some(report.trace_hash));
+    }
+}
