@@ -290,3 +290,26 @@ fn quitting_a_whole_run_prints_the_hashes_of_its_repro_and_replay() {
         assert_eq!(hash.map(|h| format!("{h:016x}")), Some(report.trace_hash));
     }
 }
+
+/// Issue 18: heal-all's event line names what it restarted.
+#[test]
+fn heal_all_says_what_it_restarted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 2);
+    chars(&mut app, "ka"); // kill the app tier, for good
+    step_to(&mut app, 4);
+    chars(&mut app, "r");
+    step_to(&mut app, 6);
+    let heals: Vec<&str> = app
+        .log
+        .iter()
+        .filter(|l| l.text.starts_with("heal-all"))
+        .map(|l| l.text.as_str())
+        .collect();
+    assert!(!heals.is_empty(), "a heal-all line");
+    for text in heals {
+        assert!(text.contains("restarted "), "{text}");
+    }
+    drop(app.stop());
+}
