@@ -366,7 +366,7 @@ impl Injector {
                 target,
                 restart_after_s,
             } => {
-                let nodes = deployment.kill_targets(*target)?;
+                let nodes = deployment.kill_targets(*target, |n| self.holds(n) > 0)?;
                 self.take_down(&nodes);
                 let effect = format!("killed {}", names(&nodes));
                 Ok(match restart_after_s {
@@ -375,7 +375,7 @@ impl Injector {
                 })
             }
             Fault::DbDown { target, .. } => {
-                let nodes = deployment.kill_targets(*target)?;
+                let nodes = deployment.kill_targets(*target, |_| false)?;
                 self.take_down(&nodes);
                 Ok((format!("killed {}", names(&nodes)), Undo::Restart(nodes)))
             }

@@ -313,3 +313,35 @@ fn heal_all_says_what_it_restarted() {
     }
     drop(app.stop());
 }
+
+/// Issue 18: a second kill of a role picks a live node of it, or says none is left.
+#[test]
+fn a_second_kill_hits_a_live_node_or_says_none_is_left() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 2);
+    chars(&mut app, "ka");
+    step_to(&mut app, 3);
+    chars(&mut app, "ka");
+    step_to(&mut app, 5);
+    let lane = |name: &str| {
+        app.panes
+            .iter()
+            .position(|p| p.design.name() == name)
+            .expect("the design is live")
+    };
+    let kills = |lane: usize| -> Vec<String> {
+        app.log
+            .iter()
+            .filter(|l| l.text.starts_with("kill app") && l.designs.contains(&lane))
+            .map(|l| l.text.clone())
+            .collect()
+    };
+    let horizontal = kills(lane("horizontal"));
+    assert_eq!(horizontal.len(), 2, "{horizontal:?}");
+    assert_ne!(horizontal[0], horizontal[1], "two different hosts");
+    let vertical = kills(lane("vertical"));
+    assert_eq!(vertical.len(), 2, "{vertical:?}");
+    assert!(vertical[1].contains("down already"), "{vertical:?}");
+    drop(app.stop());
+}
