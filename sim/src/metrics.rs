@@ -518,11 +518,16 @@ impl Recorder {
         self.history_reads.push(read);
     }
 
-    /// A fault was applied or healed (or found not to apply) in this design.
-    pub fn fault(&mut self, at: Duration, what: &str, effect: &str) {
+    /// A fault was applied or healed (or found not to apply) in this design. `detail` goes
+    /// to the event log only, not into the hash (see `Applied::detail`).
+    pub fn fault(&mut self, at: Duration, what: &str, effect: &str, detail: &str) {
         let h = xxhash_rust::xxh3::xxh3_64(format!("{what}|{effect}").as_bytes());
         self.trace(at, b'f', &[h]);
-        self.note(at, format!("{what}: {effect}"));
+        if detail.is_empty() {
+            self.note(at, format!("{what}: {effect}"));
+        } else {
+            self.note(at, format!("{what}: {effect}; {detail}"));
+        }
     }
 
     /// Adds a line to the event log that violations quote as their trail.

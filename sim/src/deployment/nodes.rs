@@ -199,19 +199,36 @@ impl Deployment {
 
     /// What a kill of `role` stops: one app host (the oldest taking traffic), one worker (the
     /// first), or every node of the role (the relay's one node for `relay`).
-    pub fn kill_targets(&self, role: Role) -> Result<Vec<Node>, String> {
+    /// `down` says which nodes are down already: the one host or worker a kill picks is a
+    /// live one, and when none is left the kill does not apply (and says so).
+    pub fn kill_targets(
+        &self,
+        role: Role,
+        down: impl Fn(NodeId) -> bool,
+    ) -> Result<Vec<Node>, String> {
         let nodes: Vec<Node> = match role {
-            Role::App => self.hosts.target().map(|(n, _)| n).into_iter().collect(),
-            Role::Worker => self
-                .role_nodes(role)
-                .unwrap_or_default()
-                .into_iter()
-                .take(1)
-                .collect(),
+            Role::App => {
+                if self.hosts.target().is_none() {
+                    return Err(no_role(role));
+                }
+                let alive = self.hosts.target_where(|n| !down(n.id));
+                alive.map(|(n, _)| n).into_iter().collect()
+            }
+            Role::Worker => {
+                let workers = self.role_nodes(role).unwrap_or_default();
+                if workers.is_empty() {
+                    return Err(no_role(role));
+                }
+                workers
+                    .into_iter()
+                    .filter(|n| !down(n.id))
+                    .take(1)
+                    .collect()
+            }
             other => self.role_nodes(other)?,
         };
         if nodes.is_empty() {
-            return Err(no_role(role));
+            return Err(format!("every {role} node is down already"));
         }
         Ok(nodes)
     }

@@ -86,10 +86,17 @@ impl AppHosts {
     /// The host a fault aimed at `app` hits: the one big host, or the oldest replica taking
     /// traffic.
     pub fn target(&self) -> Option<(Node, Arc<Cpu>)> {
+        self.target_where(|_| true)
+    }
+
+    /// Like `target`, among the hosts `alive` accepts: a second kill must not hit the host
+    /// the first one already took down (the balancer may still count it ready).
+    pub fn target_where(&self, alive: impl Fn(&Node) -> bool) -> Option<(Node, Arc<Cpu>)> {
         self.lock()
             .iter()
-            .find(|r| r.ready && !r.leaving)
+            .filter(|r| r.ready && !r.leaving)
             .map(|r| (r.node(), r.cpu.clone()))
+            .find(|(n, _)| alive(n))
     }
 
     /// Every host that is not being retired.

@@ -60,6 +60,11 @@ pub struct Applied {
     /// The nodes it hit, or why it does not apply here ("n/a: ...").
     pub effect: String,
     pub applicable: bool,
+    /// More for the event log (heal-all: the nodes it restarted). Not in the trace hash nor
+    /// the report: it follows from what they already hold, and leaving it out keeps repros
+    /// saved before it was added replaying to the same hashes.
+    #[serde(skip)]
+    pub detail: String,
 }
 
 impl Applied {
@@ -229,20 +234,28 @@ impl Injector {
             self.broken.drain(..).partition(|b| b.until.is_some());
         self.broken = untimed;
         let mut healed: Vec<Applied> = timed.into_iter().map(|b| self.end(now, b)).collect();
-        let mut still: Vec<NodeId> = self
+        let mut still: Vec<Node> = self
             .broken
             .drain(..)
             .flat_map(|b| match b.undo {
-                Undo::Restart(nodes) => nodes.into_iter().map(|n| n.id).collect(),
+                Undo::Restart(nodes) => nodes,
                 _ => Vec::new(),
             })
             .collect();
-        still.sort();
-        still.dedup();
-        for n in still {
-            self.handle.restart(n);
+        still.sort_by_key(|n| n.id);
+        still.dedup_by_key(|n| n.id);
+        for n in &still {
+            self.handle.restart(n.id);
         }
-        healed.push(self.record(now, Event::HealAll, "every fault ended".into(), true));
+        let mut all = self.record(now, Event::HealAll, "every fault ended".into(), true);
+        // Say what came back: the faults that ended have lines of their own, the nodes killed
+        // for good are restarted here and nowhere else.
+        all.detail = match (still.is_empty(), healed.is_empty()) {
+            (true, true) => "nothing was broken".into(),
+            (true, false) => format!("{} fault(s) ended, nothing left to restart", healed.len()),
+            (false, _) => format!("restarted {}", names(&still)),
+        };
+        healed.push(all);
         healed
     }
 
@@ -252,6 +265,7 @@ impl Injector {
             event,
             effect,
             applicable,
+            detail: String::new(),
         };
         self.log.push(a.clone());
         a
@@ -352,7 +366,7 @@ impl Injector {
                 target,
                 restart_after_s,
             } => {
-                let nodes = deployment.kill_targets(*target)?;
+                let nodes = deployment.kill_targets(*target, |n| self.holds(n) > 0)?;
                 self.take_down(&nodes);
                 let effect = format!("killed {}", names(&nodes));
                 Ok(match restart_after_s {
@@ -361,7 +375,7 @@ impl Injector {
                 })
             }
             Fault::DbDown { target, .. } => {
-                let nodes = deployment.kill_targets(*target)?;
+                let nodes = deployment.kill_targets(*target, |_| false)?;
                 self.take_down(&nodes);
                 Ok((format!("killed {}", names(&nodes)), Undo::Restart(nodes)))
             }

@@ -79,7 +79,7 @@ impl Schedule {
         if !applied.is_empty() {
             let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
             for a in &applied {
-                r.fault(t, &a.what(), &a.effect);
+                r.fault(t, &a.what(), &a.effect, &a.detail);
             }
         }
     }

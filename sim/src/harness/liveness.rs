@@ -34,7 +34,7 @@ pub async fn liveness(
         let healed = injector.heal_all(healed_at);
         let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
         for a in &healed {
-            r.fault(healed_at, &a.what(), &a.effect);
+            r.fault(healed_at, &a.what(), &a.effect, &a.detail);
         }
     }
     let node = handle

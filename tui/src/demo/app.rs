@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use scalelab_sim::harness::live::{Frame, LiveSession, Update};
 use scalelab_sim::scenario::fault::{Command, Fault, Scheduled};
 use scalelab_sim::{Design, Report, Scenario};
@@ -94,6 +94,8 @@ pub struct App {
     repro_dir: PathBuf,
     /// Repros saved in this session, in order.
     pub saved: Vec<PathBuf>,
+    /// The terminal is smaller than the view needs (see `set_size`).
+    too_small: bool,
 }
 
 impl App {
@@ -136,7 +138,14 @@ impl App {
             seed: setup.seed,
             repro_dir: setup.repro_dir,
             saved: Vec::new(),
+            too_small: false,
         }
+    }
+
+    /// Tells the app the terminal's size: below the view's minimum, keys other than quit
+    /// are ignored, since the screen could not show what they did.
+    pub fn set_size(&mut self, width: u16, height: u16) {
+        self.too_small = width < super::view::MIN_WIDTH || height < super::view::MIN_HEIGHT;
     }
 
     pub fn interval_s(&self) -> f64 {
@@ -167,6 +176,12 @@ impl App {
         if let Some(target) = self.pacer.target(now, gate.completed(), gate.allowed()) {
             gate.allow(target);
         }
+    }
+
+    /// Ticks the designs may have started: for tests, which check what the pace allowed.
+    #[cfg(test)]
+    pub fn allowed(&self) -> u64 {
+        self.session.lockstep.allowed()
     }
 
     /// Waits until every design has finished `ticks` ticks (or ended), taking in frames on
@@ -273,11 +288,20 @@ impl App {
         if key.kind != KeyEventKind::Press {
             return;
         }
+        // Behind the "too small" screen nothing shows what a key did: only quitting acts.
+        if self.too_small {
+            if keymap::action_for(&key) == Some(Action::Quit) {
+                self.quit = true;
+            } else {
+                self.status = Some("the terminal is too small: enlarge it to steer".into());
+            }
+            return;
+        }
         match self.mode {
             Mode::Help => {
-                // Any key closes the help; Ctrl-C still quits.
+                // Any key closes the help, `q` too (it says so); only Ctrl-C still quits.
                 self.mode = Mode::Normal;
-                if keymap::action_for(&key) == Some(Action::Quit) && key.code != KeyCode::Esc {
+                if is_ctrl_c(&key) {
                     self.quit = true;
                 }
                 return;
@@ -296,7 +320,9 @@ impl App {
                         return;
                     }
                 }
-                if keymap::action_for(&key) == Some(Action::Quit) && key.code != KeyCode::Esc {
+                // The menu says any other key cancels: `q` too, so a presenter who changes
+                // their mind does not end the demo. Only Ctrl-C still quits.
+                if is_ctrl_c(&key) {
                     self.quit = true;
                 } else {
                     self.status = Some("kill cancelled".into());
@@ -317,7 +343,7 @@ impl App {
             Action::Step => {
                 self.pacer.set_paused(true);
                 let gate = &self.session.lockstep;
-                gate.allow(gate.allowed().max(gate.completed()) + 1);
+                gate.allow(gate.allowed().max(gate.completed()).saturating_add(1));
             }
             Action::Faster => self.pacer.change(true),
             Action::Slower => self.pacer.change(false),
@@ -386,15 +412,7 @@ impl App {
     /// commands applied in them, and each design's hash at every one of those ticks. When
     /// every run has ended, the repro is of the whole runs, with their final hashes.
     pub fn save(&mut self) -> std::io::Result<PathBuf> {
-        let whole: Option<Vec<&Report>> = self
-            .panes
-            .iter()
-            .map(|p| match &p.report {
-                Some(Ok(r)) if r.cut_after_ticks.is_none() => Some(r),
-                _ => None,
-            })
-            .collect();
-        let (text, path) = match whole {
+        let (text, path) = match self.whole_reports() {
             Some(reports) => {
                 let reports: Vec<Report> = reports.into_iter().cloned().collect();
                 let path = self.repro_path("whole");
@@ -433,6 +451,19 @@ impl App {
         Ok(path)
     }
 
+    /// Every design's report, once every run has ended whole (not cut, not failed): a save
+    /// is then of the whole runs, and their hashes are the reports' (after the drain and the
+    /// checkers), not the last tick's.
+    fn whole_reports(&self) -> Option<Vec<&Report>> {
+        self.panes
+            .iter()
+            .map(|p| match &p.report {
+                Some(Ok(r)) if r.cut_after_ticks.is_none() => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn repro_path(&self, what: &str) -> PathBuf {
         self.repro_dir.join(format!(
             "{}-seed-{}-live-{what}.toml",
@@ -446,8 +477,17 @@ impl App {
         self.panes
     }
 
-    /// Each design's trace hash at the last tick every design finished.
+    /// Each design's trace hash as a repro saved now holds it (see `save`): the whole run's
+    /// once every run has ended, else the one at the last tick every design finished.
     pub fn hashes(&self) -> Vec<(Design, Option<u64>)> {
+        if let Some(reports) = self.whole_reports() {
+            return self
+                .panes
+                .iter()
+                .zip(reports)
+                .map(|(p, r)| (p.design, u64::from_str_radix(&r.trace_hash, 16).ok()))
+                .collect();
+        }
         let ticks = self.completed() as usize;
         self.panes
             .iter()
@@ -482,6 +522,11 @@ impl App {
             _ => "running".into(),
         }
     }
+}
+
+/// Ctrl-C: the one key that quits even with a menu open.
+fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)
 }
 
 fn push(series: &mut VecDeque<u64>, v: u64) {

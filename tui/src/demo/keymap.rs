@@ -217,7 +217,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Char('q'), Key::Esc, Key::CtrlC],
         shown: "q Esc ^C",
         hint: "quit",
-        help: "quit (Esc first closes a menu); the terminal is restored",
+        help: "quit (q or Esc first closes a menu); the terminal is restored",
         action: Action::Quit,
     },
 ];

@@ -206,7 +206,9 @@ pub fn drive<B: Backend>(
         }
         if now >= next_frame {
             let started = Instant::now();
-            terminal.draw(|f| view::render(app, f))?;
+            let drawn = terminal.draw(|f| view::render(app, f))?;
+            // Keys are judged against the screen they were pressed at (too small or not).
+            app.set_size(drawn.area.width, drawn.area.height);
             stats.draw_ns.push(started.elapsed().as_nanos() as u64);
             stats.frames += 1;
             // Keep to the cadence; after a stall, start it again from now.
@@ -254,7 +256,9 @@ fn farewell(app: &App) -> String {
             hash.map_or("-".into(), |h| format!("{h:016x}"))
         );
     }
-    let commands = app.commands(u64::MAX);
+    // The commands of the ticks the hashes are of: one given after the last shown tick
+    // never ran, and a saved repro leaves it out too.
+    let commands = app.commands(ticks);
     let _ = writeln!(s, "  {} live command(s)", commands.len());
     for path in &app.saved {
         let _ = writeln!(

@@ -133,7 +133,10 @@ impl Pacer {
             return None;
         }
         let per_s = match self.speed() {
-            Speed::Max => return Some(u64::MAX),
+            // As fast as the designs go, but never further ahead of them than the lead: an
+            // unbounded allowance could not be taken back, so pause, step and a slower speed
+            // would have nothing left to hold the run with.
+            Speed::Max => return Some(completed + LEAD_TICKS as u64),
             Speed::Times(n) => f64::from(n) / self.interval_s,
         };
         let (t0, k0) = *self.anchor.get_or_insert((now, allowed as f64));
@@ -197,12 +200,14 @@ mod tests {
     }
 
     #[test]
-    fn paused_allows_nothing_and_max_allows_everything() {
+    fn paused_allows_nothing_and_max_allows_only_the_lead() {
         let t0 = Instant::now();
         let mut p = Pacer::new(Speed::Max, true, 5.0);
         assert_eq!(p.target(t0, 0, 0), None);
         p.set_paused(false);
-        assert_eq!(p.target(t0, 0, 0), Some(u64::MAX));
+        assert_eq!(p.target(t0, 0, 0), Some(4));
+        // Max keeps the run a few ticks ahead of the slowest design, wherever it is.
+        assert_eq!(p.target(t0, 100, 4), Some(104));
     }
 
     #[test]

@@ -157,3 +157,191 @@ fn a_session_saved_with_s_replays_to_the_same_hashes() {
         );
     }
 }
+
+/// Issue 18: at `max` the pace once allowed every tick at once, which no key could take back.
+#[test]
+fn at_max_speed_space_still_pauses_dot_still_steps_and_slower_slows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    app.pacer.set_speed(Speed::Max);
+    chars(&mut app, " "); // run at max
+    assert!(
+        app.allowed() <= app.completed() + 4,
+        "max runs a few ticks ahead, not {} ahead",
+        app.allowed()
+    );
+    chars(&mut app, " "); // pause
+    let held = app.allowed();
+    app.wait_for(held);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    app.pump(Instant::now());
+    assert_eq!((app.completed(), app.allowed()), (held, held), "paused");
+    chars(&mut app, ".");
+    assert_eq!(app.allowed(), held + 1, "a step is one tick");
+    app.wait_for(held + 1);
+    // Down to 50x and running again: still only a few ticks ahead, no backlog.
+    chars(&mut app, "- ");
+    assert_eq!(app.pacer.speed(), Speed::Times(50));
+    assert!(app.allowed() <= app.completed() + 4);
+    drop(app.stop());
+}
+
+/// Issue 18: an open menu swallows the next key; `q` closes it and does not quit.
+#[test]
+fn q_closes_the_kill_menu_and_the_help_without_quitting() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    chars(&mut app, "kq");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quit, "q cancels the kill menu");
+    assert_eq!(app.status.as_deref(), Some("kill cancelled"));
+    chars(&mut app, "?q");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quit, "q closes the help");
+    chars(&mut app, "q");
+    assert!(app.quit, "with no menu open, q quits");
+    drop(app.stop());
+}
+
+/// Issue 18: keys must not act unseen behind the "too small" screen; quitting still works.
+#[test]
+fn behind_the_too_small_screen_only_quit_acts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    app.set_size(79, 24);
+    chars(&mut app, "k +2bs.");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.pacer.paused());
+    assert_eq!(app.pacer.speed(), Speed::Times(10));
+    assert_eq!(app.enlarged, None);
+    assert!(app.commands(u64::MAX).is_empty(), "no fault injected");
+    assert!(app.saved.is_empty());
+    assert_eq!(app.allowed(), 0, "no step");
+    // Back at a size the view draws, keys act again.
+    app.set_size(80, 24);
+    chars(&mut app, "2");
+    assert_eq!(app.enlarged, Some(1));
+    app.set_size(40, 10);
+    chars(&mut app, "q");
+    assert!(app.quit);
+    drop(app.stop());
+}
+
+/// Issue 18: the hashes printed on quitting a run that has ended are the whole runs' (after
+/// the drain and the checkers), as the repro saved then holds them and its replay gives.
+#[test]
+fn quitting_a_whole_run_prints_the_hashes_of_its_repro_and_replay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = super::BLACK_FRIDAY.replace("duration_s = 1200", "duration_s = 6");
+    assert_ne!(text, super::BLACK_FRIDAY, "the scenario was shortened");
+    let scenario = scalelab_sim::parse(&text).expect("the short scenario parses");
+    let mut app = App::start(Setup {
+        scenario,
+        scenario_text: text,
+        scenario_path: "short-black-friday.toml".into(),
+        seed: SEED,
+        speed: Speed::Times(10),
+        paused: true,
+        repro_dir: dir.path().to_path_buf(),
+    });
+    step_to(&mut app, 2);
+    chars(&mut app, "ka"); // a kill, so that the run drains and heals before it ends
+    app.pacer.set_speed(Speed::Max);
+    chars(&mut app, " ");
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    while !app.finished() && Instant::now() < deadline {
+        app.pump(Instant::now());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(app.finished(), "the short run ended");
+    chars(&mut app, "s");
+    let path = app.saved.first().cloned().expect("s saved a repro");
+    let farewell = super::farewell(&app);
+    let hashes = app.hashes();
+    drop(app.stop());
+
+    let repro = match repro::load(&path) {
+        Ok(r) => r,
+        Err(e) => panic!("the saved repro loads: {}", e.render(false)),
+    };
+    assert_eq!(repro.ticks, None, "a repro of the whole runs");
+    for (design, hash) in &hashes {
+        let expected = repro
+            .expected
+            .iter()
+            .find(|e| e.design == design.name())
+            .expect("an expectation per design");
+        assert_eq!(
+            hash.map(|h| format!("{h:016x}")),
+            Some(expected.trace_hash.clone())
+        );
+        assert!(
+            farewell.contains(&expected.trace_hash),
+            "{farewell}\ndoes not say {}",
+            expected.trace_hash
+        );
+    }
+    for result in crate::rerun(&repro) {
+        let report = result.expect("the replay runs");
+        let (_, hash) = hashes
+            .iter()
+            .find(|(d, _)| d.name() == report.design)
+            .expect("the design was live");
+        assert_eq!(hash.map(|h| format!("{h:016x}")), Some(report.trace_hash));
+    }
+}
+
+/// Issue 18: heal-all's event line names what it restarted.
+#[test]
+fn heal_all_says_what_it_restarted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 2);
+    chars(&mut app, "ka"); // kill the app tier, for good
+    step_to(&mut app, 4);
+    chars(&mut app, "r");
+    step_to(&mut app, 6);
+    let heals: Vec<&str> = app
+        .log
+        .iter()
+        .filter(|l| l.text.starts_with("heal-all"))
+        .map(|l| l.text.as_str())
+        .collect();
+    assert!(!heals.is_empty(), "a heal-all line");
+    for text in heals {
+        assert!(text.contains("restarted "), "{text}");
+    }
+    drop(app.stop());
+}
+
+/// Issue 18: a second kill of a role picks a live node of it, or says none is left.
+#[test]
+fn a_second_kill_hits_a_live_node_or_says_none_is_left() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 2);
+    chars(&mut app, "ka");
+    step_to(&mut app, 3);
+    chars(&mut app, "ka");
+    step_to(&mut app, 5);
+    let lane = |name: &str| {
+        app.panes
+            .iter()
+            .position(|p| p.design.name() == name)
+            .expect("the design is live")
+    };
+    let kills = |lane: usize| -> Vec<String> {
+        app.log
+            .iter()
+            .filter(|l| l.text.starts_with("kill app") && l.designs.contains(&lane))
+            .map(|l| l.text.clone())
+            .collect()
+    };
+    let horizontal = kills(lane("horizontal"));
+    assert_eq!(horizontal.len(), 2, "{horizontal:?}");
+    assert_ne!(horizontal[0], horizontal[1], "two different hosts");
+    let vertical = kills(lane("vertical"));
+    assert_eq!(vertical.len(), 2, "{vertical:?}");
+    assert!(vertical[1].contains("down already"), "{vertical:?}");
+    drop(app.stop());
+}
