@@ -434,3 +434,23 @@ fn a_router_whose_sales_report_reads_one_shard_is_caught_by_read_your_writes() {
     let found = caught(&scenario(faults), Design::Sharded, bugs, "read-your-writes");
     assert!(found.starts_with("admin sales report"), "{found}");
 }
+
+#[test]
+fn a_checkout_breaker_that_never_closes_is_caught_by_recovers() {
+    // The database is cut off from the app for 3 s, 20 s in. The correct shop fails the
+    // checkouts of those seconds and then sells again; the buggy breaker opened on the first
+    // failed placement and never closes, so the shop sells nothing more, on every design.
+    let text = format!(
+        "{}\n[[faults]]\nat_s = 20\nkind = \"kill\"\ntarget = \"db\"\nrestart_after_s = 3\n\
+         [checks]\ndrain_s = 30\nlag_recovery_s = 20\nrecovery_s = 10\n",
+        common::small_text(30.0, 45.0)
+    );
+    let scn = scalelab_sim::parse(&text).expect("valid scenario");
+    let bugs = Bugs {
+        checkout_breaker_never_closes: true,
+        ..Bugs::default()
+    };
+    for design in Design::ALL {
+        caught(&scn, design, bugs, "recovers");
+    }
+}

@@ -78,6 +78,12 @@ fn cases() -> Vec<Case> {
             designs: ALL,
         },
         Case {
+            bug: "checkout_breaker_never_closes",
+            bugs: on(|b| b.checkout_breaker_never_closes = true),
+            check: "recovers",
+            designs: ALL,
+        },
+        Case {
             bug: "publisher_never_reconnects",
             bugs: on(|b| b.publisher_never_reconnects = true),
             check: "lag-recovers",
@@ -152,7 +158,7 @@ fn every_new_checker_catches_its_planted_bug_within_100_swarm_seeds() {
         let design = format!("{design:?}").to_lowercase();
         let first = seed.map_or_else(|| "none".to_owned(), |s| s.to_string());
         println!(
-            "  {:<27} {design:<11} {:<23} seed {first:>4}  ({secs:.0} s)",
+            "  {:<30} {design:<11} {:<23} seed {first:>4}  ({secs:.0} s)",
             case.bug, case.check
         );
         if seed.is_none() {

@@ -14,8 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::model::Email;
-use crate::ports::{Mailer, PortError, Publisher, SessionStore};
+use crate::model::{
+    CustomerId, Email, NewOrder, Order, Placement, Product, ProductId, ProductPage, SalesReport,
+    Settlement,
+};
+use crate::ports::{Mailer, PortError, Publisher, SessionStore, Store};
 use crate::session::{Session, SessionId};
 
 /// Which planted bugs are switched on. `Bugs::default()` is the correct shop.
@@ -76,6 +79,11 @@ pub struct Bugs {
     /// once (a double click) both become orders. (Caught by one-order-per-cart.)
     #[cfg(feature = "planted-bugs")]
     pub cart_paid_twice: bool,
+    /// Checkout stops trying the database for good after its first failed placement (a
+    /// circuit breaker that never closes): the shop never takes another order once a
+    /// database fault has passed. (Caught by recovers.)
+    #[cfg(feature = "planted-bugs")]
+    pub checkout_breaker_never_closes: bool,
 }
 
 impl Bugs {
@@ -166,6 +174,13 @@ impl Bugs {
     pub fn cart_paid_twice(&self) -> bool {
         #[cfg(feature = "planted-bugs")]
         return self.cart_paid_twice;
+        #[cfg(not(feature = "planted-bugs"))]
+        false
+    }
+
+    pub fn checkout_breaker_never_closes(&self) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        return self.checkout_breaker_never_closes;
         #[cfg(not(feature = "planted-bugs"))]
         false
     }
@@ -271,5 +286,60 @@ impl SessionStore for GrowOnlySessions {
         } else {
             Ok(())
         }
+    }
+}
+
+/// PLANTED BUG (`checkout_breaker_never_closes`): a "circuit breaker" in front of the database
+/// for checkout that opens on the first failed placement and never closes, so that a struggling
+/// database is not hammered. It is not: once a database fault has come and gone, every
+/// checkout still fails at once, and the shop sells nothing more while every page looks fine.
+/// (A real breaker lets a trial request through after a while and closes when it succeeds.)
+pub struct StuckCheckout {
+    pub inner: Arc<dyn Store>,
+    pub open: AtomicBool,
+}
+
+#[async_trait]
+impl Store for StuckCheckout {
+    async fn list_products(&self, limit: usize) -> Result<Vec<Product>, PortError> {
+        self.inner.list_products(limit).await
+    }
+    async fn product(&self, id: ProductId) -> Result<Option<ProductPage>, PortError> {
+        self.inner.product(id).await
+    }
+    async fn place_order(&self, order: NewOrder) -> Result<Placement, PortError> {
+        if self.open.load(Ordering::Relaxed) {
+            return Err(PortError::Unavailable("db: circuit open".into()));
+        }
+        let placed = self.inner.place_order(order).await;
+        if placed.is_err() {
+            self.open.store(true, Ordering::Relaxed);
+        }
+        placed
+    }
+    async fn settle(
+        &self,
+        customer: CustomerId,
+        payment_ref: &str,
+    ) -> Result<Settlement, PortError> {
+        self.inner.settle(customer, payment_ref).await
+    }
+    async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
+        self.inner.orders_for(customer).await
+    }
+    async fn record_stock_movement(&self, order: &Order) -> Result<(), PortError> {
+        self.inner.record_stock_movement(order).await
+    }
+    async fn create_shipping_label(&self, order: &Order) -> Result<(), PortError> {
+        self.inner.create_shipping_label(order).await
+    }
+    async fn sales_report(&self) -> Result<SalesReport, PortError> {
+        self.inner.sales_report().await
+    }
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Order>, PortError> {
+        self.inner.unpublished(limit).await
+    }
+    async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
+        self.inner.mark_published(orders).await
     }
 }

@@ -18,7 +18,9 @@ use crate::world::db::SimDb;
 use crate::world::host::{charge, Charge, Cpu};
 use crate::world::mail::SimMailer;
 use crate::world::sessions::SimSessions;
-use scalelab_system::bugs::{GrowOnlySessions, KeylessMailer, StaleSessionCache, StuckPublisher};
+use scalelab_system::bugs::{
+    GrowOnlySessions, KeylessMailer, StaleSessionCache, StuckCheckout, StuckPublisher,
+};
 use scalelab_system::exercises;
 use scalelab_system::memory::FakePayments;
 use scalelab_system::memory::InMemorySessions;
@@ -72,6 +74,14 @@ pub async fn storefront(
         mailer_for(&scn, wiring).await,
     ) else {
         return;
+    };
+    let store: Arc<dyn Store> = if wiring.bugs.checkout_breaker_never_closes() {
+        Arc::new(StuckCheckout {
+            inner: store,
+            open: Default::default(),
+        })
+    } else {
+        store
     };
     let sessions: Arc<dyn SessionStore> = if wiring.external_sessions {
         match SimSessions::connect(SESSIONS, &session_params(&scn)).await {
