@@ -38,18 +38,9 @@ fn the_real_build_sends_run_to_the_sim_build() {
 fn serve_answers_http_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpStream;
-    use std::process::Stdio;
 
     let dir = std::env::temp_dir().join(format!("scalelab-serve-test-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
-        .args(["serve", "--design", "queued", "--port", "0", "--data-dir"])
-        .arg(&dir)
-        .env_remove("SCALELAB_POSTGRES_URL")
-        .env_remove("SCALELAB_REDIS_URL")
-        .env_remove("SCALELAB_NATS_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start scalelab serve");
+    let mut child = serve_queued(&dir);
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     // "scalelab serve: Queued design on http://127.0.0.1:PORT — ..."
@@ -73,11 +64,7 @@ fn serve_answers_http_and_stops_on_sigterm() {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.contains("\"price_cents\""), "{reply}");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    sigterm(&child);
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().expect("wait");
     let _ = std::fs::remove_dir_all(&dir);
@@ -91,18 +78,9 @@ fn serve_stops_gracefully_when_its_stderr_is_gone() {
     // `scalelab serve ... 2>&1 | head`: once the reader has gone, every write to stderr fails.
     // The server must still stop on SIGTERM the graceful way (exit 0), not panic on a write.
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scalelab"))
-        .args(["serve", "--design", "queued", "--port", "0", "--data-dir"])
-        .arg(dir.path())
-        .env_remove("SCALELAB_POSTGRES_URL")
-        .env_remove("SCALELAB_REDIS_URL")
-        .env_remove("SCALELAB_NATS_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start scalelab serve");
+    let mut child = serve_queued(dir.path());
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     assert!(
@@ -113,11 +91,32 @@ fn serve_stops_gracefully_when_its_stderr_is_gone() {
         "the server started"
     );
     drop(lines);
+    sigterm(&child);
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "a graceful stop, not a panic: {status:?}");
+}
+
+/// `scalelab serve --design queued` on `dir` and a free port, with no service URLs from the
+/// environment and its stderr piped to the test.
+#[cfg(all(not(madsim), unix))]
+fn serve_queued(dir: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_scalelab"))
+        .args(["serve", "--design", "queued", "--port", "0", "--data-dir"])
+        .arg(dir)
+        .env_remove("SCALELAB_POSTGRES_URL")
+        .env_remove("SCALELAB_REDIS_URL")
+        .env_remove("SCALELAB_NATS_URL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start scalelab serve")
+}
+
+/// Asks `child` to stop the way an operator or a container runtime does.
+#[cfg(all(not(madsim), unix))]
+fn sigterm(child: &std::process::Child) {
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = child.wait().expect("wait");
-    assert!(status.success(), "a graceful stop, not a panic: {status:?}");
 }

@@ -392,6 +392,26 @@ fn lines_by_order(rows: &[sqlx::any::AnyRow]) -> Result<BTreeMap<i64, Vec<Line>>
     Ok(by_seq)
 }
 
+/// Orders read as (seq, customer_id, total_cents, payment_ref), with their lines.
+fn orders_with_lines(
+    store: &SqlStore,
+    rows: &[sqlx::any::AnyRow],
+    mut lines_by_seq: BTreeMap<i64, Vec<Line>>,
+) -> Result<Vec<Order>, PortError> {
+    rows.iter()
+        .map(|r| {
+            let seq: i64 = r.try_get(0).map_err(db_error)?;
+            Ok(Order {
+                id: store.order_id(seq)?,
+                customer_id: get(r, 1)?,
+                lines: lines_by_seq.remove(&seq).unwrap_or_default(),
+                total_cents: get(r, 2)?,
+                payment_ref: r.try_get(3).map_err(db_error)?,
+            })
+        })
+        .collect()
+}
+
 fn get<T>(row: &sqlx::any::AnyRow, column: usize) -> Result<T, PortError>
 where
     T: TryFrom<i64>,
@@ -417,15 +437,20 @@ impl SqlStore {
         payment_ref: &str,
         want: Claim,
     ) -> Result<Claim, PortError> {
-        sqlx::query(
+        // The usual case, a new payment, is one statement: the row comes back only if this
+        // insert made it. Only a payment claimed before needs a second look.
+        let claimed = sqlx::query(
             "INSERT INTO payments (payment_ref, voided) VALUES ($1, $2) \
-             ON CONFLICT (payment_ref) DO NOTHING",
+             ON CONFLICT (payment_ref) DO NOTHING RETURNING voided",
         )
         .bind(payment_ref)
         .bind(i64::from(want == Claim::Voided))
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await
         .map_err(db_error)?;
+        if claimed.is_some() {
+            return Ok(want);
+        }
         let voided: i64 = sqlx::query("SELECT voided FROM payments WHERE payment_ref = $1")
             .bind(payment_ref)
             .fetch_one(&mut **tx)
@@ -600,7 +625,8 @@ impl Store for SqlStore {
     async fn orders_for(&self, customer: CustomerId) -> Result<Vec<Order>, PortError> {
         let customer_db = db_int(customer)?;
         let orders = sqlx::query(
-            "SELECT seq, total_cents, payment_ref FROM orders WHERE customer_id = $1 ORDER BY seq",
+            "SELECT seq, customer_id, total_cents, payment_ref FROM orders WHERE customer_id = $1 \
+             ORDER BY seq",
         )
         .bind(customer_db)
         .fetch_all(&self.pool)
@@ -615,20 +641,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        let mut lines_by_seq = lines_by_order(&lines)?;
-        orders
-            .iter()
-            .map(|r| {
-                let seq: i64 = r.try_get(0).map_err(db_error)?;
-                Ok(Order {
-                    id: self.order_id(seq)?,
-                    customer_id: customer,
-                    lines: lines_by_seq.remove(&seq).unwrap_or_default(),
-                    total_cents: get(r, 1)?,
-                    payment_ref: r.try_get(2).map_err(db_error)?,
-                })
-            })
-            .collect()
+        orders_with_lines(self, &orders, lines_by_order(&lines)?)
     }
 
     async fn record_stock_movement(&self, order: &Order) -> Result<(), PortError> {
@@ -675,19 +688,7 @@ impl Store for SqlStore {
             .map_err(db_error)?;
             lines_by_seq = lines_by_order(&lines)?;
         }
-        orders
-            .iter()
-            .map(|r| {
-                let seq: i64 = r.try_get(0).map_err(db_error)?;
-                Ok(Order {
-                    id: self.order_id(seq)?,
-                    customer_id: get(r, 1)?,
-                    lines: lines_by_seq.remove(&seq).unwrap_or_default(),
-                    total_cents: get(r, 2)?,
-                    payment_ref: r.try_get(3).map_err(db_error)?,
-                })
-            })
-            .collect()
+        orders_with_lines(self, &orders, lines_by_seq)
     }
 
     async fn mark_published(&self, orders: &[Order]) -> Result<(), PortError> {
