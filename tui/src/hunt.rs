@@ -53,6 +53,7 @@ pub fn main(
     jobs: Option<usize>,
     mut designs: Vec<Design>,
     out: &Path,
+    shrink: Option<usize>,
 ) -> ExitCode {
     let scenario = match scenario_file::load(path) {
         Ok(s) => s,
@@ -201,7 +202,7 @@ pub fn main(
             shown.join(", ")
         );
     }
-    for o in failing {
+    for o in &failing {
         let target = out.join(format!("{}-seed-{}.toml", scenario.name, o.seed));
         if let Err(e) = repro::save(&target, &text, &path.display().to_string(), &o.reports) {
             eprintln!("error: could not save {}: {e}", target.display());
@@ -213,7 +214,64 @@ pub fn main(
         out.display(),
         scenario.name
     );
+    if let Some(budget) = shrink {
+        println!("shrinking each failing seed (at most {budget} runs each):");
+        let seeds: Vec<u64> = failing.iter().map(|o| o.seed).collect();
+        for line in shrink_all(
+            &text,
+            path,
+            &scenario.name,
+            &seeds,
+            &designs,
+            budget,
+            jobs,
+            out,
+        ) {
+            println!("{line}");
+        }
+    }
     ExitCode::from(EXIT_VIOLATION)
+}
+
+/// Shrinks `seeds`, `jobs` at a time (each search is sequential and deterministic, so the
+/// lines come out the same however they are spread), in seed order.
+#[allow(clippy::too_many_arguments)]
+fn shrink_all(
+    text: &str,
+    path: &Path,
+    name: &str,
+    seeds: &[u64],
+    designs: &[Design],
+    budget: usize,
+    jobs: usize,
+    out: &Path,
+) -> Vec<String> {
+    let next = AtomicUsize::new(0);
+    let lines: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(seeds.len()) {
+            scope.spawn(|| {
+                while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let target = out.join(format!("{name}-seed-{seed}-shrunk.toml"));
+                    let line = crate::shrink::hunt_seed(
+                        text,
+                        &path.display().to_string(),
+                        seed,
+                        designs,
+                        budget,
+                        &target,
+                    );
+                    lines
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((seed, line));
+                }
+            });
+        }
+    });
+    let mut lines = lines.into_inner().unwrap_or_else(|p| p.into_inner());
+    lines.sort_by_key(|(seed, _)| *seed);
+    lines.into_iter().map(|(_, l)| l).collect()
 }
 
 /// The coverage lines: for each check, on how many seeds some design met the situation it
