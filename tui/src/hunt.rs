@@ -15,6 +15,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use scalelab_sim::faults::inject::Event;
+use scalelab_sim::scenario::fault::FaultKind;
 use scalelab_sim::{Design, Report};
 
 use crate::{repro, scenario_file, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_VIOLATION};
@@ -44,6 +46,10 @@ struct Outcome {
     broken: Vec<(&'static str, &'static str)>,
     /// The checks this seed put to the test.
     exercised: Vec<&'static str>,
+    /// How often each of the shop's rarer paths ran, over the seed's designs.
+    paths: BTreeMap<&'static str, u64>,
+    /// The kinds of fault that began and applied in some design of the seed.
+    faults: Vec<FaultKind>,
     reports: Vec<Report>,
 }
 
@@ -132,6 +138,21 @@ pub fn main(
                             .any(|r| r.checks.iter().any(|c| c.name == *name && c.exercised))
                     })
                     .collect();
+                let mut paths: BTreeMap<&'static str, u64> = BTreeMap::new();
+                for (name, n) in reports.iter().flat_map(|r| r.paths.iter()) {
+                    *paths.entry(name).or_default() += n;
+                }
+                let mut faults: Vec<FaultKind> = reports
+                    .iter()
+                    .flat_map(|r| r.faults.iter())
+                    .filter(|a| a.applicable)
+                    .filter_map(|a| match &a.event {
+                        Event::Began { fault, .. } => Some(fault.kind()),
+                        _ => None,
+                    })
+                    .collect();
+                faults.sort();
+                faults.dedup();
                 if !broken.is_empty() {
                     let n = failing.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n} failing"));
@@ -148,6 +169,8 @@ pub fn main(
                         seed,
                         broken,
                         exercised,
+                        paths,
+                        faults,
                         reports: keep,
                     });
                 bar.inc(1);
@@ -289,6 +312,32 @@ fn coverage(outcomes: &[Outcome]) -> String {
         let flag = if n == 0 { "  never exercised" } else { "" };
         s.push_str(&format!(
             "  {name:<24} {n:>5} of {seeds} ({pct:.0}%){flag}\n"
+        ));
+    }
+    s.push_str("paths (seeds on which some design ran each; times in all):\n");
+    let names: Vec<&str> = outcomes
+        .first()
+        .map_or_else(Vec::new, |o| o.paths.keys().copied().collect());
+    for name in names {
+        let n = outcomes
+            .iter()
+            .filter(|o| o.paths.get(name).is_some_and(|&c| c > 0))
+            .count();
+        let total: u64 = outcomes.iter().filter_map(|o| o.paths.get(name)).sum();
+        let pct = n as f64 * 100.0 / seeds as f64;
+        let flag = if n == 0 { "  never ran" } else { "" };
+        s.push_str(&format!(
+            "  {name:<42} {n:>5} of {seeds} ({pct:.0}%) {total:>8} times{flag}\n"
+        ));
+    }
+    s.push_str("faults (seeds on which some design met each kind):\n");
+    for kind in FaultKind::ALL {
+        let n = outcomes.iter().filter(|o| o.faults.contains(&kind)).count();
+        let pct = n as f64 * 100.0 / seeds as f64;
+        let flag = if n == 0 { "  never" } else { "" };
+        s.push_str(&format!(
+            "  {:<24} {n:>5} of {seeds} ({pct:.0}%){flag}\n",
+            kind.name()
         ));
     }
     s

@@ -73,6 +73,10 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// What followed each heal: how long the shop took to come back, or that it did not.
     pub recovery: Vec<Recovery>,
+    /// How often the shop's rarer paths ran (see `judge::check::paths`); empty for a run cut
+    /// short, which was not judged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<(&'static str, u64)>,
     /// The trace hash at the end of every tick, to find where two runs first diverge.
     #[serde(skip)]
     pub checkpoints: Vec<u64>,

@@ -263,6 +263,28 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
     )
 }
 
+/// How often the shop's rarer paths ran in this run, by name: a hunt adds them up over its
+/// seeds, so that a path no seed reached says so (what lies behind it went untested).
+pub fn paths(ev: &Evidence) -> Vec<(&'static str, u64)> {
+    let known: usize = ev.world.dbs.iter().map(|db| db.orders.len()).sum();
+    vec![
+        ("checkout clicked twice", ev.double_clicks),
+        ("second tab raced a checkout", ev.tab_adds),
+        (
+            "order committed after its shopper gave up",
+            known.saturating_sub(ev.acked.len()) as u64,
+        ),
+        ("email sent again, recognised by key", ev.world.mail.repeats),
+        (
+            "message published again by the relay",
+            ev.world
+                .publications
+                .saturating_sub(ev.world.published.len() as u64),
+        ),
+        ("order history read", ev.history_reads.len() as u64),
+    ]
+}
+
 /// A session as a violation names it: the liveness probe's has no number worth reading.
 fn session(id: u64) -> String {
     if id == crate::metrics::PROBE_SESSION {
