@@ -509,6 +509,23 @@ fn the_demo_refuses_bad_input_and_a_missing_terminal_clearly() {
         err.contains("scalelab run scenarios/black-friday.toml"),
         "{err}"
     );
+    // --start-at: not a time, or not before the end of the day.
+    let out = scalelab(&["demo", "--start-at", "3:75"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("'3:75' is not a time; write it as H:MM:SS, M:SS or seconds"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = scalelab(&["demo", "--start-at", "9:00:00"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "--start-at 9:00:00 is not before the end of black-friday's arrivals (0:20:00)"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

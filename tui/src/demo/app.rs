@@ -73,6 +73,8 @@ pub enum Mode {
     Help,
     /// Choosing which role to kill.
     KillMenu,
+    /// Choosing how far ahead to jump.
+    JumpMenu,
 }
 
 pub struct App {
@@ -329,6 +331,23 @@ impl App {
                 }
                 return;
             }
+            Mode::JumpMenu => {
+                self.mode = Mode::Normal;
+                let choice = match key.code {
+                    KeyCode::Char(c) => keymap::JUMPS.iter().find(|(k, _)| *k == c),
+                    _ => None,
+                };
+                if let Some(&(_, ahead_s)) = choice {
+                    let at_s = self.completed() as f64 * self.interval_s() + ahead_s;
+                    self.jump_to_s(at_s);
+                    self.pump(now);
+                } else if is_ctrl_c(&key) {
+                    self.quit = true;
+                } else {
+                    self.status = Some("jump cancelled".into());
+                }
+                return;
+            }
             Mode::Normal => {}
         }
         let Some(action) = keymap::action_for(&key) else {
@@ -348,6 +367,7 @@ impl App {
             Action::Faster => self.pacer.change(true),
             Action::Slower => self.pacer.change(false),
             Action::Kill => self.mode = Mode::KillMenu,
+            Action::Jump => self.mode = Mode::JumpMenu,
             Action::Inject(f) => self.inject(f.fault()),
             Action::HealAll => self.command(Command::HealAll, "heal everything"),
             Action::Save => {
@@ -379,6 +399,22 @@ impl App {
         }
         // A key that changed the pace takes effect now, not at the next frame.
         self.pump(now);
+    }
+
+    /// Runs at full speed to virtual second `at_s` (the tick that starts there; at most the
+    /// end of arrivals), then pauses: `--start-at` and the `g` menu.
+    pub fn jump_to_s(&mut self, at_s: f64) {
+        let end = (self.scenario.duration_s() / self.interval_s()).ceil() as u64;
+        let tick = ((at_s / self.interval_s()).ceil() as u64).min(end);
+        if tick <= self.completed() {
+            self.status = Some(format!("already at {}", clock(at_s)));
+            return;
+        }
+        self.pacer.jump_to(tick);
+        self.status = Some(format!(
+            "jumping to {} at full speed; paused there (space runs on)",
+            clock(tick as f64 * self.interval_s())
+        ));
     }
 
     fn inject(&mut self, fault: Fault) {
@@ -447,8 +483,16 @@ impl App {
             }
         };
         write_file(&path, &text)?;
-        self.saved.push(path.clone());
+        if self.saved.last() != Some(&path) {
+            self.saved.push(path.clone());
+        }
         Ok(path)
+    }
+
+    /// Saves a repro of the session as it ends, so that quitting never loses the run (and
+    /// the hashes the farewell prints are the saved file's); nothing when no tick finished.
+    pub fn save_on_quit(&mut self) -> Option<std::io::Result<PathBuf>> {
+        (self.completed() > 0).then(|| self.save())
     }
 
     /// Every design's report, once every run has ended whole (not cut, not failed): a save
@@ -510,6 +554,9 @@ impl App {
         }
         if self.completed() as f64 * self.interval_s() >= self.scenario.duration_s() {
             return "draining".into();
+        }
+        if let Some(tick) = self.pacer.jumping() {
+            return format!("jumping to {}", clock(tick as f64 * self.interval_s()));
         }
         if self.pacer.paused() {
             return "paused".into();

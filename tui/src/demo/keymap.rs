@@ -17,6 +17,8 @@ pub enum Action {
     Slower,
     /// Opens the menu of roles to kill.
     Kill,
+    /// Opens the menu of how far to jump ahead.
+    Jump,
     /// Injects a fault into every design at the next tick.
     Inject(LiveFault),
     HealAll,
@@ -121,6 +123,13 @@ pub const KEYMAP: &[Binding] = &[
         hint: "slower",
         help: "slower",
         action: Action::Slower,
+    },
+    Binding {
+        keys: &[Key::Char('g')],
+        shown: "g",
+        hint: "",
+        help: "go ahead 1, 5 or 10 minutes at full speed, then pause there",
+        action: Action::Jump,
     },
     Binding {
         keys: &[Key::Char('k')],
@@ -233,6 +242,9 @@ pub fn action_for(ev: &KeyEvent) -> Option<Action> {
         .find(|b| b.keys.iter().any(|k| k.matches(ev)))
         .map(|b| b.action)
 }
+
+/// The jump menu: a key and how many virtual seconds it jumps ahead.
+pub const JUMPS: [(char, f64); 3] = [('1', 60.0), ('5', 300.0), ('0', 600.0)];
 
 /// The roles the kill menu offers in a scenario with `shards` shards, with their keys.
 pub fn kill_menu(shards: u32) -> Vec<(char, Role)> {

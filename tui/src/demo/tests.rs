@@ -345,3 +345,69 @@ fn a_second_kill_hits_a_live_node_or_says_none_is_left() {
     assert!(vertical[1].contains("down already"), "{vertical:?}");
     drop(app.stop());
 }
+
+/// Issue 18: `g` jumps ahead at full speed and pauses there; the menu cancels like the kill
+/// menu (q too); the header says where the jump goes.
+#[test]
+fn g_jumps_a_minute_ahead_at_full_speed_and_pauses_there() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 3);
+    chars(&mut app, "g");
+    assert_eq!(app.mode, Mode::JumpMenu);
+    insta::assert_snapshot!("120x40_jump_menu", screen(&app, 120, 40));
+    chars(&mut app, "q");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quit, "q cancels the jump menu");
+    assert_eq!(app.status.as_deref(), Some("jump cancelled"));
+
+    chars(&mut app, "g1");
+    assert_eq!(app.state(), "jumping to 0:01:03");
+    assert!(screen(&app, 120, 40).contains("jumping to 0:01:03"));
+    let goal = (63.0 / app.interval_s()).ceil() as u64;
+    while !app.pacer.paused() {
+        app.pump(Instant::now());
+        let next = (app.completed() + 1).min(goal);
+        app.wait_for(next);
+    }
+    app.pump(Instant::now());
+    assert_eq!(app.completed(), goal, "the jump stops at its minute");
+    assert_eq!(app.state(), "paused");
+    assert_eq!(app.pacer.speed(), Speed::Times(10), "the speed is kept");
+    assert_eq!(app.allowed(), goal, "nothing runs past it");
+    drop(app.stop());
+}
+
+/// Issue 18: quitting saves the session, so nothing is lost and the hashes the farewell
+/// prints are the saved file's; before the first tick there is nothing to save.
+#[test]
+fn quitting_saves_the_session_and_prints_the_saved_hashes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    assert!(app.save_on_quit().is_none(), "no tick, no repro");
+    step_to(&mut app, 12);
+    chars(&mut app, "s");
+    let path = match app.save_on_quit() {
+        Some(Ok(path)) => path,
+        other => panic!("not saved: {other:?}"),
+    };
+    assert_eq!(app.saved, vec![path.clone()], "the same ticks are one file");
+    let farewell = super::farewell(&app);
+    assert!(
+        farewell.contains(&format!("saved: {}", path.display())),
+        "{farewell}"
+    );
+    let saved = repro::load(&path).expect("the saved repro reads");
+    assert_eq!(saved.ticks, Some(12));
+    for (design, hash) in app.hashes() {
+        let hash = format!("{:016x}", hash.expect("a hash"));
+        let expected = saved
+            .expected
+            .iter()
+            .find(|e| e.design == design.name())
+            .expect("every design");
+        assert_eq!(expected.trace_hash, hash);
+        assert!(farewell.contains(&hash), "{farewell}");
+    }
+    drop(app.stop());
+}

@@ -44,6 +44,7 @@ pub fn render(app: &App, f: &mut Frame) {
     match app.mode {
         Mode::Help => render_help(f, area),
         Mode::KillMenu => render_kill_menu(app, f, area),
+        Mode::JumpMenu => render_jump_menu(f, area),
         Mode::Normal => {}
     }
 }
@@ -539,6 +540,29 @@ fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
                 .borders(Borders::ALL)
                 .title(" kill which role? "),
         ),
+        rect,
+    );
+}
+
+fn render_jump_menu(f: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = keymap::JUMPS
+        .iter()
+        .map(|&(key, ahead_s)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("  {key}  "),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!("{:.0} min ahead, then pause", ahead_s / 60.0)),
+            ])
+        })
+        .collect();
+    lines.push(Line::from("  any other key cancels"));
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, 36, height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" jump ahead ")),
         rect,
     );
 }
