@@ -98,6 +98,9 @@ pub struct App {
     pub saved: Vec<PathBuf>,
     /// The terminal is smaller than the view needs (see `set_size`).
     too_small: bool,
+    /// The end-of-run scoreboard is shown once every run has ended; `t` hides it and brings
+    /// it back.
+    pub scoreboard: bool,
 }
 
 impl App {
@@ -141,6 +144,7 @@ impl App {
             repro_dir: setup.repro_dir,
             saved: Vec::new(),
             too_small: false,
+            scoreboard: true,
         }
     }
 
@@ -368,6 +372,13 @@ impl App {
             Action::Slower => self.pacer.change(false),
             Action::Kill => self.mode = Mode::KillMenu,
             Action::Jump => self.mode = Mode::JumpMenu,
+            Action::Scoreboard => {
+                if self.finished() {
+                    self.scoreboard = !self.scoreboard;
+                } else {
+                    self.status = Some("the scoreboard shows once the day has ended".into());
+                }
+            }
             Action::Inject(f) => self.inject(f.fault()),
             Action::HealAll => self.command(Command::HealAll, "heal everything"),
             Action::Save => {

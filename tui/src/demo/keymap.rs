@@ -19,6 +19,8 @@ pub enum Action {
     Kill,
     /// Opens the menu of how far to jump ahead.
     Jump,
+    /// Hides or shows the end-of-run scoreboard.
+    Scoreboard,
     /// Injects a fault into every design at the next tick.
     Inject(LiveFault),
     HealAll,
@@ -214,6 +216,13 @@ pub const KEYMAP: &[Binding] = &[
         hint: "",
         help: "",
         action: Action::Enlarge(3),
+    },
+    Binding {
+        keys: &[Key::Char('t')],
+        shown: "t",
+        hint: "",
+        help: "the day's totals per design, once the run has ended",
+        action: Action::Scoreboard,
     },
     Binding {
         keys: &[Key::Char('?')],

@@ -288,10 +288,7 @@ fn farewell(app: &App) -> String {
         );
     }
     if app.saved.is_empty() {
-        let _ = writeln!(
-            s,
-            "  nothing saved: no tick had finished"
-        );
+        let _ = writeln!(s, "  nothing saved: no tick had finished");
     }
     s
 }

@@ -254,6 +254,17 @@ fn quitting_a_whole_run_prints_the_hashes_of_its_repro_and_replay() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert!(app.finished(), "the short run ended");
+    // The end of the day: the scoreboard stays on screen; t hides it and brings it back.
+    assert!(app.scoreboard);
+    insta::assert_snapshot!("120x40_scoreboard", screen(&app, 120, 40));
+    assert!(
+        screen(&app, 80, 24).contains("revenue lost"),
+        "it fits at 80x24"
+    );
+    chars(&mut app, "t");
+    assert!(!screen(&app, 120, 40).contains("the whole day"));
+    chars(&mut app, "t");
+    assert!(screen(&app, 120, 40).contains("the whole day"));
     chars(&mut app, "s");
     let path = app.saved.first().cloned().expect("s saved a repro");
     let farewell = super::farewell(&app);
@@ -361,6 +372,12 @@ fn g_jumps_a_minute_ahead_at_full_speed_and_pauses_there() {
     assert!(!app.quit, "q cancels the jump menu");
     assert_eq!(app.status.as_deref(), Some("jump cancelled"));
 
+    // Before the end there is no scoreboard to show, and t says so.
+    chars(&mut app, "t");
+    assert_eq!(
+        app.status.as_deref(),
+        Some("the scoreboard shows once the day has ended")
+    );
     chars(&mut app, "g1");
     assert_eq!(app.state(), "jumping to 0:01:03");
     assert!(screen(&app, 120, 40).contains("jumping to 0:01:03"));

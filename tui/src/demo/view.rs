@@ -45,8 +45,77 @@ pub fn render(app: &App, f: &mut Frame) {
         Mode::Help => render_help(f, area),
         Mode::KillMenu => render_kill_menu(app, f, area),
         Mode::JumpMenu => render_jump_menu(f, area),
+        Mode::Normal if app.scoreboard && app.finished() => render_scoreboard(app, f, panes),
         Mode::Normal => {}
     }
+}
+
+/// The end of the day: the whole run's figures per design, side by side, over the panes.
+fn render_scoreboard(app: &App, f: &mut Frame, area: Rect) {
+    let reports: Vec<Option<&scalelab_sim::Report>> = app
+        .panes
+        .iter()
+        .map(|p| p.report.as_ref().and_then(|r| r.as_ref().ok()))
+        .collect();
+    let col = 13usize;
+    let row = |name: &str, cell: &dyn Fn(&scalelab_sim::Report) -> String| {
+        let mut text = format!(" {name:<16}");
+        for r in &reports {
+            let v = r.map_or_else(|| "failed".to_owned(), cell);
+            text.push_str(&format!("{v:>col$}"));
+        }
+        Line::from(text)
+    };
+    let mut head = format!(" {:<16}", "");
+    for p in &app.panes {
+        head.push_str(&format!("{:>col$}", p.design.name()));
+    }
+    let lines = vec![
+        Line::from(Span::styled(
+            head,
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        row("availability", &|r| crate::format::pct(r.availability)),
+        row("worst window", &|r| {
+            r.worst_window
+                .as_ref()
+                .map_or("-".into(), |w| pct_brief(w.availability))
+        }),
+        row("  at", &|r| {
+            r.worst_window.as_ref().map_or("-".into(), |w| clock(w.t_s))
+        }),
+        row("errors", &|r| count_brief(r.errors.values().sum())),
+        row("orders", &|r| count_brief(r.orders)),
+        row("revenue", &|r| dollars_brief(r.revenue_cents)),
+        row("revenue lost", &|r| dollars_brief(r.revenue_lost_cents)),
+        row("replicas", &|r| {
+            if r.replicas_min == r.replicas_max {
+                r.replicas_max.to_string()
+            } else {
+                format!("{}-{}", r.replicas_min, r.replicas_max)
+            }
+        }),
+        row("checks", &|r| {
+            let failed = r.checks.iter().filter(|c| c.failed()).count();
+            if failed == 0 {
+                "all held".into()
+            } else {
+                format!("{failed} VIOLATED")
+            }
+        }),
+        Line::from(" t hides this · s saves the day · q quits"),
+    ];
+    let width = (17 + col * app.panes.len() + 3) as u16;
+    let height = lines.len() as u16 + 2;
+    let rect = centered(area, width, height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(format!(
+            " the whole day · {} · seed {} ",
+            app.scenario.name, app.seed
+        ))),
+        rect,
+    );
 }
 
 fn too_small(f: &mut Frame, area: Rect) {
