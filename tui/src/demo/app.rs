@@ -222,7 +222,12 @@ impl App {
                     Ok(r) => Some(checks_line(r)),
                     Err(e) => Some(format!("the simulation failed: {e}")),
                 };
-                let at = self.completed() as f64 * self.interval_s();
+                // At the end of the run's arrivals, not when the message happened to come:
+                // the log must read the same however the designs' threads were scheduled.
+                let at = match result.as_ref() {
+                    Ok(r) => r.duration_s,
+                    Err(_) => self.completed() as f64 * self.interval_s(),
+                };
                 if let Some(text) = line {
                     self.note(at, text, Some(lane));
                 }
@@ -282,11 +287,21 @@ impl App {
         if self.log.len() == LOG_LINES {
             self.log.pop_front();
         }
-        self.log.push_back(LogLine {
-            at_s,
-            text,
-            designs: lane.into_iter().collect(),
-        });
+        // In virtual-time order: a line that arrives after later ones (a design's end, sent
+        // while another design's last frames wait) goes where its time puts it.
+        let at = self
+            .log
+            .iter()
+            .rposition(|l| l.at_s <= at_s)
+            .map_or(0, |i| i + 1);
+        self.log.insert(
+            at,
+            LogLine {
+                at_s,
+                text,
+                designs: lane.into_iter().collect(),
+            },
+        );
     }
 
     /// Does what a key press asks.
