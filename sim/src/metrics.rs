@@ -429,8 +429,17 @@ impl Recorder {
         self.window_sessions += 1;
     }
 
-    /// A session ended; a cart left behind because the shop failed is revenue lost.
-    pub fn session_ended(&mut self, at: Duration, session: u64, end: SessionEnd, cart_cents: u64) {
+    /// A session ended; what its shopper meant to buy and could not, because the shop failed
+    /// or was too slow, is revenue lost (`lost_cents`, see `browser::unbought`). The trace
+    /// holds the cart as the browser last saw it, as it always has.
+    pub fn session_ended(
+        &mut self,
+        at: Duration,
+        session: u64,
+        end: SessionEnd,
+        cart_cents: u64,
+        lost_cents: u64,
+    ) {
         self.trace(at, b'e', &[session, end as u64, cart_cents]);
         match end {
             SessionEnd::Done => self.sessions_done += 1,
@@ -438,9 +447,7 @@ impl Recorder {
             SessionEnd::Error => self.sessions_error += 1,
             SessionEnd::Cut => self.sessions_cut += 1,
         }
-        if matches!(end, SessionEnd::Slow | SessionEnd::Error) {
-            self.revenue_lost_cents += cart_cents;
-        }
+        self.revenue_lost_cents += lost_cents;
     }
 
     /// An order was acknowledged (201) to a browser: from now on it must never be lost.
