@@ -72,7 +72,14 @@ fn the_screen_at_each_size_and_with_each_overlay() {
     assert_eq!(app.mode, Mode::Normal);
     step_to(&mut app, 45);
 
-    insta::assert_snapshot!("120x40_after_kill", screen(&app, 120, 40));
+    // Issue 18: a design that answers nothing does not show the milliseconds of its
+    // refusals as latency: failed requests count at the timeout.
+    let after_kill = screen(&app, 120, 40);
+    assert!(
+        after_kill.contains("p50 ≥2.0 s · p99 ≥2.0 s · avail 0.0% now"),
+        "{after_kill}"
+    );
+    insta::assert_snapshot!("120x40_after_kill", after_kill);
     insta::assert_snapshot!("80x24_after_kill", screen(&app, 80, 24));
     insta::assert_snapshot!("too_small_79x24", screen(&app, 79, 24));
 

@@ -13,7 +13,7 @@ use ratatui::Frame;
 use scalelab_sim::faults::inject::Health;
 use scalelab_sim::harness::live::NodeView;
 
-use super::app::{clock, App, Mode, Pane};
+use super::app::{clock, seen_ms, App, Mode, Pane};
 use super::keymap::{self, KEYMAP};
 use crate::format::{count_brief, dollars_brief, ms_brief, pct_brief, thousands};
 
@@ -244,15 +244,14 @@ fn render_pane(
         &thousands(w.throughput_rps.round() as u64),
         Color::Green,
     );
-    spark_row(
-        f,
-        lat,
-        "p99",
-        &pane.p99_ms,
-        slo_ms,
-        &ms_brief(w.p99_ms),
-        Color::Magenta,
-    );
+    // Latency as shoppers saw it: failed and timed-out requests count at the timeout.
+    let slo = app.scenario.slo.timeout_ms.0;
+    let shown = |q: f64| match seen_ms(&w, q, slo) {
+        (v, true) => format!("≥{}", ms_brief(v)),
+        (v, false) => ms_brief(v),
+    };
+    let (p50, p99) = (shown(0.50), shown(0.99));
+    spark_row(f, lat, "p99", &pane.p99_ms, slo_ms, &p99, Color::Magenta);
     let total = if frame.requests > 0 {
         frame.answered_in_slo as f64 / frame.requests as f64
     } else {
@@ -269,12 +268,12 @@ fn render_pane(
     };
     // Each line in full where the pane is wide enough, else in its short form.
     let width = usize::from(inner.width);
-    let latency = format!("p50 {} · p99 {} · ", ms_brief(w.p50_ms), ms_brief(w.p99_ms));
-    let full = latency.len() + "avail 100% now, 100% all".len() + 4 <= width;
+    let latency = format!("p50 {p50} · p99 {p99} · ");
+    let full = latency.chars().count() + "avail 100% now, 100% all".len() + 4 <= width;
     let (lead, mid, tail) = if full {
         (latency, " now, ", " all")
     } else {
-        (format!("p50 {} · ", ms_brief(w.p50_ms)), " (all ", ")")
+        (format!("p50 {p50} · "), " (all ", ")")
     };
     f.render_widget(
         Paragraph::new(Line::from(vec![
