@@ -49,6 +49,10 @@ pub struct Pane {
     /// p50 and p99 latency per tick, in ms.
     pub p50_ms: VecDeque<u64>,
     pub p99_ms: VecDeque<u64>,
+    /// The whole run so far, one point per tick, for the whole-day charts (`w`): answered
+    /// requests per second and p99 as shoppers saw it.
+    pub day_throughput: Vec<u64>,
+    pub day_p99_ms: Vec<u64>,
     pub last: Option<Box<Frame>>,
     /// Frames of ticks that not every design has finished yet: shown once all have.
     early: VecDeque<Box<Frame>>,
@@ -101,6 +105,8 @@ pub struct App {
     /// The end-of-run scoreboard is shown once every run has ended; `t` hides it and brings
     /// it back.
     pub scoreboard: bool,
+    /// The charts show the whole run so far (`w`), not the last minute or so.
+    pub whole_day: bool,
 }
 
 impl App {
@@ -123,6 +129,8 @@ impl App {
                     throughput: VecDeque::new(),
                     p50_ms: VecDeque::new(),
                     p99_ms: VecDeque::new(),
+                    day_throughput: Vec::new(),
+                    day_p99_ms: Vec::new(),
                     last: None,
                     early: VecDeque::new(),
                     checkpoints: Vec::new(),
@@ -145,6 +153,7 @@ impl App {
             saved: Vec::new(),
             too_small: false,
             scoreboard: true,
+            whole_day: false,
         }
     }
 
@@ -272,6 +281,9 @@ impl App {
                 let (p99, _) = seen_ms(&frame.window, 0.99, slo_ms);
                 push(&mut pane.p50_ms, p50.round() as u64);
                 push(&mut pane.p99_ms, p99.round() as u64);
+                pane.day_throughput
+                    .push(frame.window.throughput_rps.round() as u64);
+                pane.day_p99_ms.push(p99.round() as u64);
                 pane.last = Some(frame);
             }
         }
@@ -390,6 +402,7 @@ impl App {
             Action::Slower => self.pacer.change(false),
             Action::Kill => self.mode = Mode::KillMenu,
             Action::Jump => self.mode = Mode::JumpMenu,
+            Action::WholeDay => self.whole_day = !self.whole_day,
             Action::Scoreboard => {
                 if self.finished() {
                     self.scoreboard = !self.scoreboard;
@@ -428,6 +441,32 @@ impl App {
         }
         // A key that changed the pace takes effect now, not at the next frame.
         self.pump(now);
+    }
+
+    /// When faults began, in virtual seconds, up to the ticks shown: the scenario's timeline,
+    /// its swarm's faults for this seed, and the live commands. The whole-day charts mark them.
+    pub fn fault_marks(&self) -> Vec<f64> {
+        let shown_s = self.completed() as f64 * self.interval_s();
+        let scn = &self.scenario;
+        let mut marks: Vec<f64> = scn.faults.iter().map(|f| f.get_ref().at_s).collect();
+        if let Some(swarm) = &scn.swarm {
+            let drawn = swarm.get_ref().schedule(
+                self.seed,
+                scn.duration_s(),
+                scn.sharded.shards.get(),
+                scn.workload().products.get(),
+            );
+            marks.extend(drawn.iter().map(|f| f.at_s));
+        }
+        marks.extend(
+            self.commands(u64::MAX)
+                .iter()
+                .filter(|c| matches!(c.command, Command::Inject { .. }))
+                .map(|c| c.tick as f64 * self.interval_s()),
+        );
+        marks.retain(|&t| t < shown_s);
+        marks.sort_by(f64::total_cmp);
+        marks
     }
 
     /// Runs at full speed to virtual second `at_s` (the tick that starts there; at most the

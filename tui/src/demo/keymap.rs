@@ -21,6 +21,8 @@ pub enum Action {
     Jump,
     /// Hides or shows the end-of-run scoreboard.
     Scoreboard,
+    /// Switches the charts between the last minute or so and the whole run so far.
+    WholeDay,
     /// Injects a fault into every design at the next tick.
     Inject(LiveFault),
     HealAll,
@@ -216,6 +218,13 @@ pub const KEYMAP: &[Binding] = &[
         hint: "",
         help: "",
         action: Action::Enlarge(3),
+    },
+    Binding {
+        keys: &[Key::Char('w')],
+        shown: "w",
+        hint: "",
+        help: "charts: the whole run so far, faults marked ▲ (again: the last minute)",
+        action: Action::WholeDay,
     },
     Binding {
         keys: &[Key::Char('t')],

@@ -80,6 +80,15 @@ fn the_screen_at_each_size_and_with_each_overlay() {
         "{after_kill}"
     );
     insta::assert_snapshot!("120x40_after_kill", after_kill);
+    // w: the whole run so far in the charts, the kill marked on their time axis; w again
+    // goes back to the last minute.
+    chars(&mut app, "w");
+    let whole = screen(&app, 120, 40);
+    assert!(whole.contains("fault "), "{whole}");
+    assert!(whole.contains('▲'), "{whole}");
+    insta::assert_snapshot!("120x40_whole_day", whole);
+    chars(&mut app, "w");
+    assert!(!screen(&app, 120, 40).contains('▲'));
     insta::assert_snapshot!("80x24_after_kill", screen(&app, 80, 24));
     insta::assert_snapshot!("too_small_79x24", screen(&app, 79, 24));
 

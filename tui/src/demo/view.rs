@@ -219,19 +219,44 @@ fn render_pane(
         f.render_widget(Paragraph::new("waiting for the first tick"), inner);
         return;
     };
-    // Four lines of text; the rest goes to the two sparklines.
-    let spark_rows = inner.height.saturating_sub(4);
+    // Four lines of text (five with the whole day's fault marks); the rest goes to the two
+    // sparklines.
+    let marks_rows = u16::from(app.whole_day);
+    let spark_rows = inner.height.saturating_sub(4 + marks_rows);
     let tp_rows = spark_rows.div_ceil(2);
     let lat_rows = spark_rows - tp_rows;
-    let [strip, tp, lat, figures, more, load] = Layout::vertical([
+    let [strip, tp, lat, marks, figures, more, load] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(tp_rows),
         Constraint::Length(lat_rows),
+        Constraint::Length(marks_rows),
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(inner);
+    // The charts: the newest points that fit, or the whole run so far squeezed into the
+    // width (a column's throughput is its ticks' mean, its p99 their worst, so no dip or
+    // spike is averaged away).
+    let chart_w = usize::from(inner.width.saturating_sub(SPARK_LABEL + SPARK_VALUE)).max(1);
+    let (tp_data, p99_data, per_col) = if app.whole_day {
+        let per_col = pane.day_throughput.len().div_ceil(chart_w).max(1);
+        (
+            squeeze(&pane.day_throughput, per_col, |c| {
+                c.iter().sum::<u64>() / c.len().max(1) as u64
+            }),
+            squeeze(&pane.day_p99_ms, per_col, |c| {
+                c.iter().copied().max().unwrap_or(0)
+            }),
+            per_col,
+        )
+    } else {
+        (
+            pane.throughput.iter().copied().collect(),
+            pane.p99_ms.iter().copied().collect(),
+            1,
+        )
+    };
 
     f.render_widget(Paragraph::new(strip_line(&frame.nodes, inner.width)), strip);
     let w = frame.window.clone();
@@ -239,7 +264,7 @@ fn render_pane(
         f,
         tp,
         "req/s",
-        &pane.throughput,
+        &tp_data,
         throughput_max,
         &thousands(w.throughput_rps.round() as u64),
         Color::Green,
@@ -251,7 +276,10 @@ fn render_pane(
         (v, false) => ms_brief(v),
     };
     let (p50, p99) = (shown(0.50), shown(0.99));
-    spark_row(f, lat, "p99", &pane.p99_ms, slo_ms, &p99, Color::Magenta);
+    spark_row(f, lat, "p99", &p99_data, slo_ms, &p99, Color::Magenta);
+    if app.whole_day {
+        render_marks(app, f, marks, per_col);
+    }
     let total = if frame.requests > 0 {
         frame.answered_in_slo as f64 / frame.requests as f64
     } else {
@@ -319,12 +347,50 @@ fn render_pane(
     f.render_widget(Paragraph::new(load_line), load);
 }
 
+/// Columns of a chart row taken by its label and by its value.
+const SPARK_LABEL: u16 = 6;
+const SPARK_VALUE: u16 = 9;
+
+/// `data` in columns of `per_col` points each, each column reduced by `reduce`.
+fn squeeze(data: &[u64], per_col: usize, reduce: impl Fn(&[u64]) -> u64) -> Vec<u64> {
+    data.chunks(per_col.max(1)).map(reduce).collect()
+}
+
+/// The whole-day charts' time axis: a ▲ under the column where each fault began, and how
+/// much of the run the charts hold.
+fn render_marks(app: &App, f: &mut Frame, area: Rect, per_col: usize) {
+    if area.height == 0 {
+        return;
+    }
+    let [l, s, v] = Layout::horizontal([
+        Constraint::Length(SPARK_LABEL),
+        Constraint::Min(4),
+        Constraint::Length(SPARK_VALUE),
+    ])
+    .areas(area);
+    let mut axis = vec![' '; usize::from(s.width)];
+    let tick_s = app.interval_s();
+    for t in app.fault_marks() {
+        let col = (t / tick_s) as usize / per_col.max(1);
+        if let Some(c) = axis.get_mut(col) {
+            *c = '▲';
+        }
+    }
+    f.render_widget(Paragraph::new("fault"), l);
+    f.render_widget(
+        Paragraph::new(axis.into_iter().collect::<String>()).style(Style::default().fg(Color::Red)),
+        s,
+    );
+    let shown = app.completed() as f64 * tick_s;
+    f.render_widget(Paragraph::new(clock(shown)).alignment(Alignment::Right), v);
+}
+
 /// A label, a sparkline of the newest points that fit, and the current value.
 fn spark_row(
     f: &mut Frame,
     area: Rect,
     label: &str,
-    data: &std::collections::VecDeque<u64>,
+    data: &[u64],
     max: u64,
     value: &str,
     color: Color,
@@ -333,9 +399,9 @@ fn spark_row(
         return;
     }
     let [l, s, v] = Layout::horizontal([
-        Constraint::Length(6),
+        Constraint::Length(SPARK_LABEL),
         Constraint::Min(4),
-        Constraint::Length(9),
+        Constraint::Length(SPARK_VALUE),
     ])
     .areas(area);
     let shown = usize::from(s.width).min(data.len());
