@@ -79,6 +79,8 @@ pub enum Mode {
     KillMenu,
     /// Choosing how far ahead to jump.
     JumpMenu,
+    /// What the symbols, colours and figures mean.
+    Legend,
 }
 
 pub struct App {
@@ -334,7 +336,7 @@ impl App {
             return;
         }
         match self.mode {
-            Mode::Help => {
+            Mode::Help | Mode::Legend => {
                 // Any key closes the help, `q` too (it says so); only Ctrl-C still quits.
                 self.mode = Mode::Normal;
                 if is_ctrl_c(&key) {
@@ -438,6 +440,7 @@ impl App {
             }
             Action::Enlarge(_) => {}
             Action::Help => self.mode = Mode::Help,
+            Action::Legend => self.mode = Mode::Legend,
         }
         // A key that changed the pace takes effect now, not at the next frame.
         self.pump(now);

@@ -23,6 +23,8 @@ pub enum Action {
     Scoreboard,
     /// Switches the charts between the last minute or so and the whole run so far.
     WholeDay,
+    /// Opens the legend: symbols, colours, units.
+    Legend,
     /// Injects a fault into every design at the next tick.
     Inject(LiveFault),
     HealAll,
@@ -232,6 +234,13 @@ pub const KEYMAP: &[Binding] = &[
         hint: "",
         help: "the day's totals per design, once the run has ended",
         action: Action::Scoreboard,
+    },
+    Binding {
+        keys: &[Key::Char('l')],
+        shown: "l",
+        hint: "",
+        help: "the legend: what each symbol, colour and figure means (any key closes it)",
+        action: Action::Legend,
     },
     Binding {
         keys: &[Key::Char('?')],

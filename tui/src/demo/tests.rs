@@ -104,6 +104,23 @@ fn the_screen_at_each_size_and_with_each_overlay() {
     chars(&mut app, "x");
     assert_eq!(app.mode, Mode::Normal, "any key closes the help");
 
+    // l: the legend, whole at 120x40 and at 80x24; any key closes it.
+    chars(&mut app, "l");
+    assert_eq!(app.mode, Mode::Legend);
+    insta::assert_snapshot!("120x40_legend", screen(&app, 120, 40));
+    let small = screen(&app, 80, 24);
+    for needle in [
+        "dead (killed or down)",
+        "below 90%",
+        "a fault began",
+        "legend",
+    ] {
+        assert!(small.contains(needle), "{needle} at 80x24:\n{small}");
+    }
+    chars(&mut app, "q");
+    assert_eq!(app.mode, Mode::Normal, "q closes the legend");
+    assert!(!app.quit);
+
     // 2 enlarges the horizontal design; Tab goes on to the next; 3 again goes back.
     chars(&mut app, "2");
     assert_eq!(app.enlarged, Some(1));

@@ -45,6 +45,7 @@ pub fn render(app: &App, f: &mut Frame) {
         Mode::Help => render_help(f, area),
         Mode::KillMenu => render_kill_menu(app, f, area),
         Mode::JumpMenu => render_jump_menu(f, area),
+        Mode::Legend => render_legend(app, f, area),
         Mode::Normal if app.scoreboard && app.finished() => render_scoreboard(app, f, panes),
         Mode::Normal => {}
     }
@@ -673,6 +674,74 @@ fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
             Block::default()
                 .borders(Borders::ALL)
                 .title(" kill which role? "),
+        ),
+        rect,
+    );
+}
+
+/// What the view's symbols, colours and figures mean, each symbol drawn as the panes draw it.
+fn render_legend(app: &App, f: &mut Frame, area: Rect) {
+    let node = |health, starting, text: &str| {
+        let (symbol, style) = look(&NodeView {
+            group: "",
+            name: String::new(),
+            health,
+            starting,
+        });
+        Line::from(vec![
+            Span::raw("  "),
+            Span::styled(symbol, style),
+            Span::raw(format!("  {text}")),
+        ])
+    };
+    let colour = |c: Color, text: &str| {
+        Line::from(vec![
+            Span::raw("  "),
+            Span::styled("■", Style::default().fg(c)),
+            Span::raw(format!("  {text}")),
+        ])
+    };
+    let slo = ms_brief(app.scenario.slo.timeout_ms.0);
+    let lines = vec![
+        Line::from(Span::styled(
+            " nodes (one per host; counts where too many to draw)",
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        node(Health::Up, false, "up"),
+        node(Health::Up, true, "booting (a new replica, or restarting)"),
+        node(Health::Slow, false, "slowed (a slow fault)"),
+        node(Health::Cut, false, "cut off (a partition)"),
+        node(Health::Down, false, "dead (killed or down)"),
+        Line::from(Span::styled(
+            " availability (requests answered without an error within the SLO)",
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        colour(Color::Green, "99% or more"),
+        colour(Color::Yellow, "90% to 99%"),
+        colour(Color::Red, "below 90%"),
+        Line::from(Span::styled(
+            " figures",
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from("  req/s   requests answered per virtual second, this tick"),
+        Line::from(format!(
+            "  p50 p99 latency as shoppers saw it (≥{slo}: that many failed or timed out)"
+        )),
+        Line::from("  now/all availability this tick / since the start"),
+        Line::from("  lost    revenue lost: what turned-away shoppers came to buy"),
+        Line::from("  ▲       a fault began (whole-run charts, w)"),
+        Line::from("  [2,3]   event log: the designs it happened in (1-4, all)"),
+        Line::from("  a chart column is a tick of virtual time (w: several, to fit the run)"),
+    ];
+    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3).min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, width, height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" legend (any key closes it) "),
         ),
         rect,
     );
