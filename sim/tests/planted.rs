@@ -286,6 +286,19 @@ fn a_mail_client_without_idempotency_keys_sends_a_retried_confirmation_twice() {
         "the slow provider made the shop retry, and the key made the retries harmless: {}",
         check.note
     );
+    // The report tells the sends from the deliveries: the retries were sent, not delivered,
+    // and each acknowledged order's one email reached an inbox.
+    assert!(
+        clean.emails_sent > clean.emails_delivered,
+        "{} sent, {} delivered",
+        clean.emails_sent,
+        clean.emails_delivered
+    );
+    assert!(
+        clean.emails_delivered >= clean.orders,
+        "{} delivered",
+        clean.emails_delivered
+    );
     let bugs = Bugs {
         email_without_key: true,
         ..Bugs::default()

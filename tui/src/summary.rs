@@ -124,7 +124,14 @@ pub fn render_side_by_side(
         format!("{:.0}", r.db_writes_per_s_peak)
     });
     row("orders", &|r| thousands(r.orders));
+    row("orders never shown", &|r| {
+        r.paths
+            .iter()
+            .find(|(name, _)| *name == scalelab_sim::judge::check::UNSEEN_ORDERS)
+            .map_or("-".into(), |(_, n)| thousands(*n))
+    });
     row("emails sent", &|r| thousands(r.emails_sent));
+    row("emails delivered", &|r| thousands(r.emails_delivered));
     row("emails/min (peak)", &|r| {
         format!("{:.0}", r.emails_per_min_peak)
     });
@@ -218,7 +225,12 @@ pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -
         dollars(r.revenue_lost_cents),
         thousands(r.out_of_stock)
     );
-    let _ = writeln!(s, "  emails        {} sent", thousands(r.emails_sent));
+    let _ = writeln!(
+        s,
+        "  emails        {} sent, {} delivered (a send the provider knew by its key was not delivered again)",
+        thousands(r.emails_sent),
+        thousands(r.emails_delivered)
+    );
     if r.replicas_max > 1 {
         let _ = writeln!(
             s,

@@ -309,9 +309,16 @@ impl Deployment {
                 .sum::<u64>()
     }
 
-    /// Confirmation emails the mail provider has accepted so far.
+    /// Confirmation emails the mail provider has accepted so far (every send, retries and
+    /// repeats included).
     pub fn emails_sent(&self) -> u64 {
         self.mail.sent()
+    }
+
+    /// Confirmation emails that reached an inbox: sends less the repeats the provider
+    /// recognised by their idempotency key.
+    pub fn emails_delivered(&self) -> u64 {
+        self.mail.delivered()
     }
 
     /// Cores of one database server.

@@ -44,7 +44,10 @@ pub struct Report {
     pub revenue_cents: u64,
     /// Value of carts left behind because pages were too slow or failed.
     pub revenue_lost_cents: u64,
+    /// Every send the mail provider accepted: retries and repeats included.
     pub emails_sent: u64,
+    /// Emails that reached an inbox: the sends less the repeats recognised by their key.
+    pub emails_delivered: u64,
     /// The busiest window's confirmation emails, per minute.
     pub emails_per_min_peak: f64,
     /// Most orders waiting for their confirmation email at once (queued designs).
@@ -250,6 +253,7 @@ pub fn whole(
         },
         out_of_stock: r.out_of_stock,
         emails_sent: deployment.emails_sent(),
+        emails_delivered: deployment.emails_delivered(),
         emails_per_min_peak: tally.emails_per_min_peak,
         queue_lag_max: tally.queue_lag_max,
         db_writes_per_s_peak: tally.writes_per_s_peak,

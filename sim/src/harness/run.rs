@@ -202,16 +202,14 @@ pub async fn simulate(
         recovery: &recovery,
         log: &r.log,
     };
-    let checks = check_all(&evidence);
-    let paths = check::paths(&evidence);
+    let (checks, paths) = (check_all(&evidence), check::paths(&evidence));
     let faults = FaultRecord {
         applied: injector.log.clone(),
         commands: schedule.recorded,
         varied,
     };
-    let mut report = report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery);
-    report.paths = paths;
-    report
+    let whole = report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery);
+    Report { paths, ..whole }
 }
 
 /// The tick loop: until the arrivals stop, apply what is due at each tick's start, let the

@@ -263,6 +263,10 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
     )
 }
 
+/// The path of an order committed after its shopper gave up waiting: the card was charged
+/// and the page timed out. The summary shows it next to the orders acknowledged.
+pub const UNSEEN_ORDERS: &str = "order committed after its shopper gave up";
+
 /// How often the shop's rarer paths ran in this run, by name: a hunt adds them up over its
 /// seeds, so that a path no seed reached says so (what lies behind it went untested).
 pub fn paths(ev: &Evidence) -> Vec<(&'static str, u64)> {
@@ -270,10 +274,7 @@ pub fn paths(ev: &Evidence) -> Vec<(&'static str, u64)> {
     vec![
         ("checkout clicked twice", ev.double_clicks),
         ("second tab raced a checkout", ev.tab_adds),
-        (
-            "order committed after its shopper gave up",
-            known.saturating_sub(ev.acked.len()) as u64,
-        ),
+        (UNSEEN_ORDERS, known.saturating_sub(ev.acked.len()) as u64),
         ("email sent again, recognised by key", ev.world.mail.repeats),
         (
             "message published again by the relay",

@@ -27,6 +27,8 @@ pub struct MailServer {
     /// When the run started: deliveries are stamped with the virtual time since.
     start: Instant,
     sent: AtomicU64,
+    /// Emails that reached an inbox (sends recognised as repeats by their key did not).
+    delivered: AtomicU64,
     /// Every email the provider took, in the order it took them: the evidence.
     log: Mutex<Deliveries>,
 }
@@ -51,13 +53,19 @@ impl MailServer {
             latency_ms_mean: params.latency_ms_mean.0,
             start,
             sent: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
             log: Mutex::new(Deliveries::default()),
         }
     }
 
-    /// Emails accepted so far.
+    /// Emails accepted so far: every send, repeats included.
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Emails delivered to an inbox so far: sends less the repeats the provider recognised.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
     }
 
     /// Every delivery so far (evidence for the checkers).
@@ -82,6 +90,7 @@ impl MailServer {
             None => log.keyless.push((at, email.order_id)),
         }
         log.delivered.entry(email.order_id).or_default().push(at);
+        self.delivered.fetch_add(1, Ordering::Relaxed);
     }
 
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
