@@ -620,6 +620,66 @@ mod tests {
         assert_eq!(seeds_label(Shard::WHOLE, &(0..100)), "seeds 0..100");
     }
 
+    /// The Kubernetes Job's command is one this build parses, its slices are the Job's
+    /// completions, and its scenario ships in the image (deploy/Containerfile copies
+    /// scenarios/). The manifest's schema is checked in tests/hunt_results.rs.
+    #[test]
+    fn the_job_manifest_runs_a_hunt_this_build_parses() {
+        use clap::Parser;
+        let manifest = include_str!("../../deploy/hunt-job.yaml");
+        let field = |key: &str| -> u64 {
+            manifest
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(key))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{key} in the manifest"))
+        };
+        let completions = field("completions:");
+        assert!(field("parallelism:") <= completions);
+        assert!(manifest.contains("completionMode: Indexed"));
+        // The hunt's command: from its first line to the shell's `;`.
+        let at = manifest
+            .lines()
+            .position(|l| l.trim().starts_with("scalelab hunt "))
+            .expect("a scalelab hunt command");
+        let lines: Vec<&str> = manifest.lines().skip(at).collect();
+        let joined = lines.join(" ");
+        let command = joined.split(';').next().unwrap_or_default();
+        let index = "\"${JOB_COMPLETION_INDEX}/";
+        assert!(
+            command.contains(index),
+            "the slice comes from JOB_COMPLETION_INDEX: {command}"
+        );
+        for i in [0, completions - 1] {
+            let words: Vec<String> = command
+                .replace(index, &format!("{i}/"))
+                .split_whitespace()
+                .map(|w| w.trim_matches('"').to_owned())
+                .collect();
+            let cli =
+                crate::Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("{command}: {e}"));
+            let crate::Command::Hunt {
+                shard: Some(shard),
+                scenario: Some(scenario),
+                ..
+            } = cli.command
+            else {
+                panic!("not a sliced hunt: {command}");
+            };
+            assert_eq!(
+                shard,
+                Shard {
+                    index: i,
+                    count: completions
+                }
+            );
+            let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(&scenario);
+            assert!(shipped.exists(), "{} is in scenarios/", scenario.display());
+        }
+    }
+
     #[test]
     fn urls_are_shown_without_their_password() {
         let (_, shown) = options("postgres://hunter:s3cret@db.example:5432/hunts").expect("url");

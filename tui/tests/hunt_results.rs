@@ -420,3 +420,37 @@ fn a_results_database_that_cannot_be_used_stops_the_hunt_before_any_seed() {
     );
     drop(held);
 }
+
+/// deploy/hunt-job.yaml against the Kubernetes API's schemas, strictly (no unknown field), for
+/// the oldest Kubernetes that has everything it uses (1.31: `podFailurePolicy` is stable, and
+/// `backoffLimitPerIndex` beta and on by default) and the newest the checker knows.
+/// `kubectl apply --dry-run=client` cannot do it without a cluster: even a client-side dry
+/// run asks an API server for its resource types. So the schemas come from PyPI's
+/// `kubernetes-validate` (`.ci/run` installs it and sets `SCALELAB_KUBERNETES_VALIDATE`);
+/// without it this says SKIPPED. tui/src/hunt_fleet.rs checks the Job's command with clap.
+#[test]
+fn the_job_manifest_passes_a_kubernetes_schema_check() {
+    let tool = std::env::var("SCALELAB_KUBERNETES_VALIDATE")
+        .unwrap_or_else(|_| "kubernetes-validate".to_owned());
+    if Command::new(&tool).arg("--version").output().is_err() {
+        eprintln!(
+            "SKIPPED the_job_manifest_passes_a_kubernetes_schema_check: install \
+             kubernetes-validate (pip) or set SCALELAB_KUBERNETES_VALIDATE to run it"
+        );
+        return;
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/hunt-job.yaml");
+    for version in ["1.31.0", "1.37.0"] {
+        let out = Command::new(&tool)
+            .args(["--strict", "-k", version])
+            .arg(&manifest)
+            .output()
+            .expect("run kubernetes-validate");
+        let said = text(&out.stdout) + &text(&out.stderr);
+        assert!(out.status.success(), "Kubernetes {version}:\n{said}");
+        assert!(
+            said.contains("passed for resource job/scalelab-hunt"),
+            "Kubernetes {version}:\n{said}"
+        );
+    }
+}
