@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use real_tokio::sync::mpsc;
+use scalelab_sim::faults::inject::Event;
 use scalelab_sim::Report;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection as _};
@@ -127,6 +128,11 @@ struct Row {
     design: String,
     broken: Vec<String>,
     exercised: Vec<String>,
+    /// The shop's rarer paths and how often they ran (`Report::paths`), as two arrays.
+    path_names: Vec<String>,
+    path_counts: Vec<i64>,
+    /// The kinds of fault that began in this design (applicable ones only).
+    faults: Vec<String>,
     trace_hash: String,
     started_ms: i64,
     finished_ms: i64,
@@ -246,6 +252,17 @@ impl Results {
                 let repro = (!broken.is_empty()).then(|| {
                     repro::render(&w.scenario_text, &w.scenario_path, std::slice::from_ref(r))
                 });
+                let mut faults: Vec<&str> = r
+                    .faults
+                    .iter()
+                    .filter(|a| a.applicable)
+                    .filter_map(|a| match &a.event {
+                        Event::Began { fault, .. } => Some(fault.kind().name()),
+                        _ => None,
+                    })
+                    .collect();
+                faults.sort_unstable();
+                faults.dedup();
                 Row {
                     // `open` refused ranges past i64::MAX.
                     seed: seed as i64,
@@ -257,6 +274,9 @@ impl Results {
                         .map(|c| c.name.to_owned())
                         .collect(),
                     broken,
+                    path_names: r.paths.iter().map(|(n, _)| (*n).to_owned()).collect(),
+                    path_counts: r.paths.iter().map(|&(_, c)| c as i64).collect(),
+                    faults: faults.into_iter().map(str::to_owned).collect(),
                     trace_hash: r.trace_hash.clone(),
                     started_ms: unix_ms(started),
                     finished_ms,
@@ -405,6 +425,9 @@ async fn create_table(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
             verdict text NOT NULL CHECK (verdict IN ('held', 'broken')),
             broken text[] NOT NULL,
             exercised text[] NOT NULL,
+            path_names text[] NOT NULL,
+            path_counts bigint[] NOT NULL,
+            faults text[] NOT NULL,
             trace_hash text NOT NULL,
             seed_started_ms bigint NOT NULL,
             seed_finished_ms bigint NOT NULL,
@@ -433,9 +456,10 @@ async fn insert(
     for row in rows {
         let done = sqlx::query(&format!(
             "INSERT INTO {TABLE} (scenario_hash, build, seed, design, scenario, verdict, broken,
-                exercised, trace_hash, seed_started_ms, seed_finished_ms, shard_index,
-                shard_count, range_start, range_end, repro)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                exercised, path_names, path_counts, faults, trace_hash, seed_started_ms,
+                seed_finished_ms, shard_index, shard_count, range_start, range_end, repro)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                $17, $18, $19)
              ON CONFLICT (scenario_hash, build, seed, design) DO NOTHING"
         ))
         .bind(&fixed.scenario_hash)
@@ -450,6 +474,9 @@ async fn insert(
         })
         .bind(&row.broken)
         .bind(&row.exercised)
+        .bind(&row.path_names)
+        .bind(&row.path_counts)
+        .bind(&row.faults)
         .bind(&row.trace_hash)
         .bind(row.started_ms)
         .bind(row.finished_ms)

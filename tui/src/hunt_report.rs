@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::process::ExitCode;
 
+use scalelab_sim::scenario::fault::FaultKind;
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection as _, Row as _};
 
@@ -37,6 +38,9 @@ struct Seen {
     design: String,
     broken: Vec<String>,
     exercised: Vec<String>,
+    path_names: Vec<String>,
+    path_counts: Vec<i64>,
+    faults: Vec<String>,
     started_ms: i64,
     finished_ms: i64,
     shard: Shard,
@@ -153,7 +157,8 @@ async fn read_hunt(
             .collect::<Result<_, _>>()?,
     };
     let rows = sqlx::query(&format!(
-        "SELECT seed, design, broken, exercised, seed_started_ms, seed_finished_ms,
+        "SELECT seed, design, broken, exercised, path_names, path_counts, faults,
+                seed_started_ms, seed_finished_ms,
                 shard_index, shard_count, range_start, range_end
          FROM {TABLE} WHERE scenario_hash = $1 AND build = $2 ORDER BY seed, design"
     ))
@@ -169,6 +174,9 @@ async fn read_hunt(
                 design: r.try_get("design")?,
                 broken: r.try_get("broken")?,
                 exercised: r.try_get("exercised")?,
+                path_names: r.try_get("path_names")?,
+                path_counts: r.try_get("path_counts")?,
+                faults: r.try_get("faults")?,
                 started_ms: r.try_get("seed_started_ms")?,
                 finished_ms: r.try_get("seed_finished_ms")?,
                 shard: Shard {
@@ -205,24 +213,7 @@ fn render_report(hunt: &Which, rows: &[Seen]) -> (String, bool) {
         seeds.len() as f64 / minutes
     ));
     s.push_str(&slices_line(rows, &seeds));
-    // The checks some design of each seed exercised, as `hunt` counts them.
-    let mut exercised: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
-    for r in rows {
-        exercised
-            .entry(r.seed)
-            .or_default()
-            .extend(r.exercised.iter().map(String::as_str));
-    }
-    s.push_str("coverage (seeds that put each check to the test):\n");
-    let n_seeds = seeds.len().max(1);
-    for name in scalelab_sim::judge::check::CHECKS {
-        let n = exercised.values().filter(|e| e.contains(name)).count();
-        let pct = n as f64 * 100.0 / n_seeds as f64;
-        let flag = if n == 0 { "  never exercised" } else { "" };
-        s.push_str(&format!(
-            "  {name:<24} {n:>5} of {n_seeds} ({pct:.0}%){flag}\n"
-        ));
-    }
+    s.push_str(&coverage(rows, seeds.len()));
     // Failing seeds grouped by invariant, then design, in `hunt`'s order and words.
     let mut by_check: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
     for r in rows {
@@ -268,6 +259,73 @@ fn render_report(hunt: &Which, rows: &[Seen]) -> (String, bool) {
         ));
     }
     (s, !failing.is_empty())
+}
+
+/// The coverage lines, as `hunt` prints them: on how many seeds some design put each check to
+/// the test, ran each of the shop's rarer paths (and how often in all), and met each kind of
+/// fault.
+fn coverage(rows: &[Seen], n_seeds: usize) -> String {
+    #[derive(Default)]
+    struct PerSeed<'a> {
+        exercised: BTreeSet<&'a str>,
+        paths: BTreeMap<&'a str, i64>,
+        faults: BTreeSet<&'a str>,
+    }
+    let mut per_seed: BTreeMap<u64, PerSeed> = BTreeMap::new();
+    for r in rows {
+        let seed = per_seed.entry(r.seed).or_default();
+        seed.exercised
+            .extend(r.exercised.iter().map(String::as_str));
+        for (name, n) in r.path_names.iter().zip(&r.path_counts) {
+            *seed.paths.entry(name.as_str()).or_default() += n;
+        }
+        seed.faults.extend(r.faults.iter().map(String::as_str));
+    }
+    let seeds = n_seeds.max(1);
+    let pct = |n: usize| n as f64 * 100.0 / seeds as f64;
+    let mut s = String::from("coverage (seeds that put each check to the test):\n");
+    for name in scalelab_sim::judge::check::CHECKS {
+        let n = per_seed
+            .values()
+            .filter(|p| p.exercised.contains(name))
+            .count();
+        let flag = if n == 0 { "  never exercised" } else { "" };
+        s.push_str(&format!(
+            "  {name:<24} {n:>5} of {seeds} ({:.0}%){flag}\n",
+            pct(n)
+        ));
+    }
+    s.push_str("paths (seeds on which some design ran each; times in all):\n");
+    let names: BTreeSet<&str> = per_seed
+        .values()
+        .flat_map(|p| p.paths.keys().copied())
+        .collect();
+    for name in names {
+        let n = per_seed
+            .values()
+            .filter(|p| p.paths.get(name).is_some_and(|&c| c > 0))
+            .count();
+        let total: i64 = per_seed.values().filter_map(|p| p.paths.get(name)).sum();
+        let flag = if n == 0 { "  never ran" } else { "" };
+        s.push_str(&format!(
+            "  {name:<42} {n:>5} of {seeds} ({:.0}%) {total:>8} times{flag}\n",
+            pct(n)
+        ));
+    }
+    s.push_str("faults (seeds on which some design met each kind):\n");
+    for kind in FaultKind::ALL {
+        let n = per_seed
+            .values()
+            .filter(|p| p.faults.contains(kind.name()))
+            .count();
+        let flag = if n == 0 { "  never" } else { "" };
+        s.push_str(&format!(
+            "  {:<24} {n:>5} of {seeds} ({:.0}%){flag}\n",
+            kind.name(),
+            pct(n)
+        ));
+    }
+    s
 }
 
 /// Which slices recorded seeds, and which seeds of the ranges they were cut from are missing

@@ -161,6 +161,18 @@ fn failing_lines(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+/// The coverage lines of a hunt's summary: checks, paths and fault kinds, seed counts.
+fn coverage_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("coverage ("))
+        .take_while(|l| {
+            !l.contains(" seeds broke an invariant") && !l.starts_with("every invariant")
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A slice ran to its end: exit 0 (every invariant held) or 1 (some broke; recorded), having
 /// said what it recorded.
 fn finished(out: &Output, index: u64) -> String {
@@ -325,6 +337,9 @@ fn four_slices_one_killed_and_rerun_add_up_to_one_unsliced_hunt() {
         text(&report.stderr)
     );
     assert_eq!(failing_lines(&report_out), expected, "{report_out}");
+    let coverage = coverage_lines(&whole_out);
+    assert!(coverage.len() > 10, "{whole_out}");
+    assert_eq!(coverage_lines(&report_out), coverage, "{report_out}");
     for needle in [
         &format!("{SEEDS} distinct seeds ({} rows, {DESIGNS} design(s))", SEEDS * DESIGNS),
         "seeds/min",
