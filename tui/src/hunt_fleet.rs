@@ -33,7 +33,7 @@ pub const TABLE: &str = "scalelab_hunt_results";
 pub const CONNECT_LIMIT: Duration = Duration::from_secs(5);
 
 /// How long one seed's rows get to be written, per attempt.
-pub const WRITE_LIMIT: Duration = Duration::from_secs(15);
+const WRITE_LIMIT: Duration = Duration::from_secs(15);
 
 /// Attempts at one seed's rows before the hunt gives up on the database.
 const WRITE_ATTEMPTS: u32 = 3;
