@@ -256,7 +256,8 @@ fn main() -> ExitCode {
         } => {
             let fleet = hunt_fleet::Fleet {
                 shard: shard.unwrap_or(hunt_fleet::Shard::WHOLE),
-                results,
+                // An empty SCALELAB_RESULTS_URL is an unset one.
+                results: results.filter(|url| !url.is_empty()),
             };
             hunt::main(
                 &scenario,
