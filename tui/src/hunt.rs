@@ -3,7 +3,8 @@
 //! Owns running seeds in parallel (each design of each seed on a fresh thread, as every run
 //! is), the progress bar, the summary of failing seeds grouped by invariant, and writing a
 //! repro for each failing seed. Must not: judge runs itself; the checkers in `scalelab_sim`
-//! do.
+//! do. Slicing the seeds over many machines and the results table are `hunt_fleet`'s; this
+//! file only asks it for its slice and hands it each seed's outcome.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -12,13 +13,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scalelab_sim::faults::inject::Event;
 use scalelab_sim::scenario::fault::FaultKind;
 use scalelab_sim::{Design, Report};
 
+use crate::hunt_fleet::{self, Fleet, Results};
 use crate::{repro, scenario_file, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_VIOLATION};
 
 /// Parses `A..B` (B excluded).
@@ -60,6 +62,7 @@ pub fn main(
     mut designs: Vec<Design>,
     out: &Path,
     shrink: Option<usize>,
+    fleet: &Fleet,
 ) -> ExitCode {
     let scenario = match scenario_file::load(path) {
         Ok(s) => s,
@@ -77,14 +80,36 @@ pub fn main(
         .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
         .unwrap_or(1)
         .max(1);
+    let label = hunt_fleet::seeds_label(fleet.shard, &seeds);
+    let whole = seeds;
+    let seeds = fleet.shard.slice(&whole);
     let all: Vec<u64> = seeds.clone().collect();
+    if all.is_empty() {
+        println!("{label} holds no seed: nothing to hunt");
+        return ExitCode::SUCCESS;
+    }
+    let hunted = hunt_fleet::Hunted {
+        scenario_name: &scenario.name,
+        scenario_text: &text,
+        scenario_path: &path.display().to_string(),
+        whole,
+        shard: fleet.shard,
+    };
+    let results = match Results::open(fleet, &hunted) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     eprintln!(
-        "hunting {} over seeds {}..{} ({} seeds, {jobs} at a time, {} design(s) each)",
+        "hunting {} over {label} ({} seeds, {jobs} at a time, {} design(s) each){}",
         path.display(),
-        seeds.start,
-        seeds.end,
         all.len(),
-        designs.len()
+        designs.len(),
+        results
+            .target()
+            .map_or(String::new(), |t| format!(", recording to {t}"))
     );
     let bar = ProgressBar::with_draw_target(
         Some(all.len() as u64),
@@ -107,9 +132,10 @@ pub fn main(
         for _ in 0..jobs.min(all.len()) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&seed) = all.get(i) else {
+                let Some(&seed) = all.get(i).filter(|_| !results.stopped()) else {
                     break;
                 };
+                let seed_started = SystemTime::now();
                 let mut reports = Vec::new();
                 for &design in &designs {
                     match scalelab_sim::run(&scenario, design, seed, None) {
@@ -153,6 +179,7 @@ pub fn main(
                     .collect();
                 faults.sort();
                 faults.dedup();
+                results.record(seed, seed_started, &reports);
                 if !broken.is_empty() {
                     let n = failing.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n} failing"));
@@ -179,6 +206,14 @@ pub fn main(
     });
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
+    match results.finish() {
+        Ok(Some(said)) => eprintln!("{said}"),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    }
     if let Some(e) = internal.into_inner().unwrap_or_else(|p| p.into_inner()) {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_INTERNAL);
@@ -194,10 +229,8 @@ pub fn main(
         }
     }
     println!(
-        "scalelab hunt · {} · seeds {}..{} · {:.1} s wall · {:.1} seeds/min",
+        "scalelab hunt · {} · {label} · {:.1} s wall · {:.1} seeds/min",
         scenario.name,
-        seeds.start,
-        seeds.end,
         wall,
         all.len() as f64 * 60.0 / wall.max(1e-9)
     );

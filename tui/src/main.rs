@@ -21,6 +21,10 @@ mod format;
 #[cfg(madsim)]
 mod hunt;
 #[cfg(madsim)]
+mod hunt_fleet;
+#[cfg(madsim)]
+mod hunt_report;
+#[cfg(madsim)]
 mod lesson;
 #[cfg(madsim)]
 mod repro;
@@ -101,12 +105,30 @@ enum Command {
         repro: PathBuf,
     },
     /// Run a scenario with many seeds and report which invariants broke, and where.
+    /// `hunt report` reads back what slices recorded with --results.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Hunt {
+        #[command(subcommand)]
+        report: Option<HuntCommand>,
         /// The scenario file (TOML), e.g. scenarios/swarm.toml.
-        scenario: PathBuf,
+        #[arg(required = true)]
+        scenario: Option<PathBuf>,
         /// The seeds, as A..B (B excluded), e.g. 0..200.
-        #[arg(long, value_parser = hunt::parse_seeds)]
-        seeds: std::ops::Range<u64>,
+        #[arg(long, required = true, value_parser = hunt::parse_seeds)]
+        seeds: Option<std::ops::Range<u64>>,
+        /// Run only the I-th of N equal slices of the seeds, counting from 0 (e.g. 0/4, or
+        /// $(JOB_COMPLETION_INDEX)/4 in a Kubernetes Indexed Job).
+        #[arg(long, value_name = "I/N", value_parser = hunt_fleet::Shard::parse)]
+        shard: Option<hunt_fleet::Shard>,
+        /// Record each seed's outcome in a PostgreSQL table (postgres://user@host:port/db),
+        /// once per scenario, build, seed and design, so that slices and reruns add up.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "SCALELAB_RESULTS_URL",
+            hide_env_values = true
+        )]
+        results: Option<String>,
         /// Seeds run at once, each on fresh threads (default: the machine's cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -183,6 +205,14 @@ enum Command {
 }
 
 #[cfg(madsim)]
+#[derive(Subcommand)]
+enum HuntCommand {
+    /// Print the failures recorded by every slice of a hunt (--results), grouped by invariant
+    /// and design, with the distinct seeds and the seeds per minute of the whole.
+    Report(hunt_report::Args),
+}
+
+#[cfg(madsim)]
 pub const EXIT_VIOLATION: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_INTERNAL: u8 = 3;
@@ -209,21 +239,41 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::main(args),
         Command::Lesson(args) => lesson::main(args),
         Command::Hunt {
-            scenario,
-            seeds,
+            report: Some(HuntCommand::Report(args)),
+            ..
+        } => hunt_report::main(&args),
+        Command::Hunt {
+            report: None,
+            scenario: Some(scenario),
+            seeds: Some(seeds),
             jobs,
             design,
             out,
             shrink,
             budget,
-        } => hunt::main(
-            &scenario,
-            seeds,
-            jobs,
-            design,
-            &out,
-            shrink.then_some(budget),
-        ),
+            shard,
+            results,
+        } => {
+            let fleet = hunt_fleet::Fleet {
+                shard: shard.unwrap_or(hunt_fleet::Shard::WHOLE),
+                // An empty SCALELAB_RESULTS_URL is an unset one.
+                results: results.filter(|url| !url.is_empty()),
+            };
+            hunt::main(
+                &scenario,
+                seeds,
+                jobs,
+                design,
+                &out,
+                shrink.then_some(budget),
+                &fleet,
+            )
+        }
+        Command::Hunt { .. } => {
+            // clap requires both without a subcommand; kept for the compiler.
+            eprintln!("error: hunt needs a scenario and --seeds A..B");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
         Command::Shrink {
             repro,
             invariant,
