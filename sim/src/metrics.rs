@@ -6,7 +6,11 @@
 //! bounded however long the run. The trace hash is a running xxh3 over the ordered stream of
 //! what happened; nothing of the stream is kept.
 //!
-//! Must not: influence the run. Recording only observes.
+//! On request (`RunOptions::request_log`), it also keeps a log of the requests themselves
+//! ([`RequestLog`], thinned evenly past a size), for the files `scalelab run --out` writes;
+//! without it, nothing per request is kept.
+//!
+//! Must not: influence the run. Recording only observes (the request log feeds no hash).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -126,6 +130,12 @@ pub struct Point {
     pub emails: u64,
     /// Orders published and not yet confirmed by the email workers (queued designs).
     pub queue_lag: u64,
+    /// Requests that got no answer, or a server error, in the window.
+    pub errors: u64,
+    /// Value of the carts left behind in the window because pages were slow or failed.
+    pub revenue_lost_cents: u64,
+    /// Each database's (shard's) CPU use over the window, 0 to 1.
+    pub shard_cpu: Vec<f64>,
 }
 
 /// A time series that never holds more than `cap` points: when full, neighbours merge and
@@ -216,11 +226,19 @@ fn merge(a: Point, b: Point) -> Point {
         replicas: b.replicas,
         emails: a.emails + b.emails,
         queue_lag: a.queue_lag.max(b.queue_lag),
+        errors: a.errors + b.errors,
+        revenue_lost_cents: a.revenue_lost_cents + b.revenue_lost_cents,
+        shard_cpu: a
+            .shard_cpu
+            .iter()
+            .zip(&b.shard_cpu)
+            .map(|(x, y)| (x * a.span_s + y * b.span_s) / span_s.max(f64::MIN_POSITIVE))
+            .collect(),
     }
 }
 
 /// What the supervisor measured over one window, besides what the recorder counted itself.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Window {
     pub t_s: f64,
     pub span_s: f64,
@@ -229,6 +247,71 @@ pub struct Window {
     pub replicas: u32,
     pub emails: u64,
     pub queue_lag: u64,
+    pub shard_cpu: Vec<f64>,
+}
+
+/// One request as the client saw it, kept only in a [`RequestLog`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestRecord {
+    /// When it ended, in virtual time since the run began.
+    pub end: Duration,
+    /// From its intended start to its end.
+    pub latency: Duration,
+    pub session: u64,
+    pub step: u32,
+    pub kind: Kind,
+    pub outcome: Outcome,
+    /// Within the SLO timeout and answered (not with a server error): what availability counts.
+    pub in_slo: bool,
+    /// Sessions going at the moment it ended.
+    pub active_sessions: u32,
+}
+
+/// The requests of a run, in the order they ended, kept only when asked for. Past `cap`
+/// records it keeps every other one and from then on only every `stride`-th request, so
+/// what it holds is an even sample of the whole run (between `cap / 2` and `cap` records),
+/// chosen without randomness.
+#[derive(Debug, Clone)]
+pub struct RequestLog {
+    cap: usize,
+    stride: u64,
+    /// Requests offered to the log, kept or not.
+    pub seen: u64,
+    pub records: Vec<RequestRecord>,
+}
+
+impl RequestLog {
+    pub fn new(cap: usize) -> RequestLog {
+        RequestLog {
+            cap: cap.max(2),
+            stride: 1,
+            seen: 0,
+            records: Vec::new(),
+        }
+    }
+
+    /// Offers one request: kept if it falls on the stride.
+    pub fn push(&mut self, record: RequestRecord) {
+        let i = self.seen;
+        self.seen += 1;
+        if i % self.stride != 0 {
+            return;
+        }
+        self.records.push(record);
+        if self.records.len() >= self.cap {
+            let mut n = 0;
+            self.records.retain(|_| {
+                n += 1;
+                n % 2 == 1
+            });
+            self.stride *= 2;
+        }
+    }
+
+    /// Whether every request offered is in the log.
+    pub fn complete(&self) -> bool {
+        self.stride == 1
+    }
 }
 
 /// The event log keeps at most this many lines (the newest).
@@ -325,11 +408,17 @@ pub struct Recorder {
     window_answered: u64,
     window_orders: u64,
     window_sessions: u64,
+    window_errors: u64,
+    window_lost_cents: u64,
     pub series: Series,
+    /// Every request (or an even sample), only when the run was asked to keep them.
+    pub request_log: Option<RequestLog>,
 }
 
 impl Recorder {
-    pub fn new(slo: Duration, series_cap: usize) -> Recorder {
+    /// A recorder whose time series holds at most `series_cap` points, and which keeps a
+    /// log of at most `request_log` requests if asked to.
+    pub fn new(slo: Duration, series_cap: usize, request_log: Option<usize>) -> Recorder {
         Recorder {
             slo,
             hasher: Xxh3::new(),
@@ -362,7 +451,10 @@ impl Recorder {
             window_answered: 0,
             window_orders: 0,
             window_sessions: 0,
+            window_errors: 0,
+            window_lost_cents: 0,
             series: Series::new(series_cap),
+            request_log: request_log.map(RequestLog::new),
         }
     }
 
@@ -417,6 +509,22 @@ impl Recorder {
         }
         if !outcome.is_answer() {
             *self.errors.entry(outcome.error_name()).or_insert(0) += 1;
+            self.window_errors += 1;
+        }
+        if let Some(log) = self.request_log.as_mut() {
+            let ended =
+                self.sessions_done + self.sessions_slow + self.sessions_error + self.sessions_cut;
+            let active = self.sessions_started.saturating_sub(ended);
+            log.push(RequestRecord {
+                end: at,
+                latency,
+                session,
+                step: step as u32,
+                kind,
+                outcome,
+                in_slo,
+                active_sessions: u32::try_from(active).unwrap_or(u32::MAX),
+            });
         }
         if outcome == Outcome::Status(409) {
             self.out_of_stock += 1;
@@ -440,6 +548,7 @@ impl Recorder {
         }
         if matches!(end, SessionEnd::Slow | SessionEnd::Error) {
             self.revenue_lost_cents += cart_cents;
+            self.window_lost_cents += cart_cents;
         }
     }
 
@@ -597,6 +706,9 @@ impl Recorder {
             replicas: w.replicas,
             emails: w.emails,
             queue_lag: w.queue_lag,
+            errors: self.window_errors,
+            revenue_lost_cents: self.window_lost_cents,
+            shard_cpu: w.shard_cpu,
         };
         self.series.push(point.clone());
         self.window.reset();
@@ -604,6 +716,8 @@ impl Recorder {
         self.window_answered = 0;
         self.window_orders = 0;
         self.window_sessions = 0;
+        self.window_errors = 0;
+        self.window_lost_cents = 0;
         point
     }
 

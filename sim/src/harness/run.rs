@@ -88,6 +88,10 @@ pub struct RunOptions {
     pub bugs: Bugs,
     /// Student code to run in place of the shop's (`scalelab lesson check`).
     pub exercise: scalelab_system::exercises::Exercise,
+    /// Keep a log of at most this many requests (an even sample past it), and hand it with
+    /// the latency histograms and the event log to the report's `recording`, for the files
+    /// `scalelab run --out` writes. `None`: keep nothing per request (a normal run).
+    pub request_log: Option<usize>,
 }
 
 /// The simulation itself; must run inside a madsim runtime (see `launch::run`). Public so
@@ -111,7 +115,11 @@ pub async fn simulate(
         exercise: options.exercise,
         ..design.wiring(scn)
     };
-    let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
+    let recorder = Arc::new(Mutex::new(Recorder::new(
+        slo,
+        SERIES_CAP,
+        options.request_log,
+    )));
     for line in &varied {
         let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
         r.note(Duration::ZERO, line.clone());
@@ -182,7 +190,7 @@ pub async fn simulate(
         p99: scn.checks.recovery_p99.0,
     };
     let recovery = recovery::judge(&tally.windows, &disturbed, probe.as_ref(), &tolerance);
-    let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
     let checks = check_all(&Evidence {
         design,
         acked: &r.acked,
@@ -207,7 +215,16 @@ pub async fn simulate(
         commands: schedule.recorded,
         varied,
     };
-    report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery)
+    report::whole(
+        scn,
+        seed,
+        &mut r,
+        tally,
+        &deployment,
+        faults,
+        checks,
+        recovery,
+    )
 }
 
 /// The tick loop: until the arrivals stop, apply what is due at each tick's start, let the
@@ -254,6 +271,7 @@ async fn ticks(
             replicas: sample.replicas,
             emails: sample.emails,
             queue_lag: sample.queue_lag,
+            shard_cpu: sample.shard_cpu.clone(),
         });
         tally.tick(
             t.as_secs_f64(),
