@@ -15,6 +15,8 @@
 #[cfg(madsim)]
 mod bench;
 #[cfg(madsim)]
+mod compare;
+#[cfg(madsim)]
 mod demo;
 #[cfg(madsim)]
 mod format;
@@ -22,6 +24,8 @@ mod format;
 mod hunt;
 #[cfg(madsim)]
 mod lesson;
+#[cfg(madsim)]
+mod out;
 #[cfg(madsim)]
 mod repro;
 #[cfg(madsim)]
@@ -32,6 +36,8 @@ mod serve;
 mod suggest;
 #[cfg(madsim)]
 mod summary;
+#[cfg(madsim)]
+mod threshold;
 
 #[cfg(madsim)]
 use std::io::IsTerminal;
@@ -89,6 +95,15 @@ enum Command {
         /// with a violation saves one anyway.
         #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
         save_repro: Option<PathBuf>,
+        /// Also write the run's files into DIR: report.html (summary, checks, charts),
+        /// one SVG per chart, report.json, DESIGN.jtl (JMeter), DESIGN.hgrm (HdrHistogram)
+        /// and trace.json (Perfetto).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// With --out: at most this many rows in each DESIGN.jtl; past it, an even sample of
+        /// the requests (between half this and this many). Every request if absent.
+        #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u64).range(2..))]
+        jtl_max_rows: Option<u64>,
     },
     /// Watch the four designs live, side by side, and inject faults with keys (`?` in the
     /// view lists them). Needs a terminal of at least 80x24.
@@ -148,6 +163,18 @@ enum Command {
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
     },
+    /// Compare two runs design by design (their `run --json` output, or `run --out`
+    /// folders), with each difference and its direction; exit 1 if a threshold is broken.
+    Compare {
+        /// The first run (the baseline): a JSON report or an --out folder.
+        a: PathBuf,
+        /// The second run, which thresholds judge.
+        b: PathBuf,
+        /// k6-style: `p99<800ms`, `availability>99.9%`, `errors<1%`, `sharded:p99<800ms`;
+        /// may be repeated.
+        #[arg(long, value_name = "EXPR")]
+        threshold: Vec<String>,
+    },
     /// The course: ten lessons with graded exercises (`scalelab lesson list` to begin).
     Lesson(lesson::Args),
     /// Serve the shop for real: only in the real-world build (`cargo xtask serve`).
@@ -180,10 +207,23 @@ fn main() -> ExitCode {
             json,
             design,
             save_repro,
-        } => run(scenario, seed, json, design, save_repro),
+            out,
+            jtl_max_rows,
+        } => run(
+            scenario,
+            seed,
+            json,
+            design,
+            save_repro,
+            out.map(|dir| OutRequest {
+                dir,
+                rows: jtl_max_rows.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            }),
+        ),
         Command::Replay { repro } => replay(&repro),
         Command::Demo(args) => demo::main(args),
         Command::Lesson(args) => lesson::main(args),
+        Command::Compare { a, b, threshold } => compare::main(&a, &b, &threshold),
         Command::Hunt {
             scenario,
             seeds,
@@ -272,9 +312,16 @@ struct WallFigures {
     peak_rss_kib: Option<u64>,
 }
 
+/// The version of the JSON report's layout (`run --json`, report.json), described by
+/// tui/schema/report.schema.json. Raised when a field changes meaning or goes away; new fields
+/// do not raise it.
+#[cfg(madsim)]
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[cfg(madsim)]
 #[derive(Serialize)]
 struct JsonOutput<'a> {
+    schema_version: u32,
     scenario: &'a str,
     seed: u64,
     /// One report per design, in the order of `--design` (or of the simulator's list).
@@ -313,7 +360,18 @@ fn run(
     json: bool,
     mut designs: Vec<scalelab_sim::Design>,
     save_repro: Option<PathBuf>,
+    out: Option<OutRequest>,
 ) -> ExitCode {
+    // A folder that cannot be made says so now, not after the run.
+    if let Some(o) = &out {
+        if let Err(e) = std::fs::create_dir_all(&o.dir) {
+            eprintln!(
+                "error: --out {}: cannot create the folder: {e}",
+                o.dir.display()
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     let scenario = match scenario_file::load(&path) {
         Ok(s) => s,
         Err(e) => {
@@ -349,7 +407,16 @@ fn run(
 
     // Every design on its own thread, all on the same seed.
     let started = Instant::now();
-    let results = scalelab_sim::run_designs(&scenario, &designs, seed, &progress, || {});
+    // With --out, each run keeps its requests for the files (see `RunOptions::request_log`).
+    let options = designs
+        .iter()
+        .map(|_| scalelab_sim::RunOptions {
+            request_log: out.as_ref().map(|o| o.rows),
+            ..Default::default()
+        })
+        .collect();
+    let results =
+        scalelab_sim::run_designs_with(&scenario, &designs, seed, &progress, options, || {});
     let wall_s = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
@@ -361,8 +428,9 @@ fn run(
         Err(code) => return code,
     };
     let requests: u64 = reports.iter().map(|r| r.requests).sum();
-    if json {
-        let out = JsonOutput {
+    let as_json = (json || out.is_some()).then(|| {
+        serde_json::to_string_pretty(&JsonOutput {
+            schema_version: SCHEMA_VERSION,
             scenario: &scenario.name,
             seed,
             designs: &reports,
@@ -372,14 +440,17 @@ fn run(
                 simulated_requests_per_s: requests as f64 / wall_s.max(1e-9),
                 peak_rss_kib: peak_rss_kib(),
             },
-        };
-        match serde_json::to_string_pretty(&out) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: could not write the report as JSON: {e}");
-                return ExitCode::from(EXIT_INTERNAL);
-            }
+        })
+    });
+    let as_json = match as_json.transpose() {
+        Ok(text) => text.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("error: could not write the report as JSON: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
         }
+    };
+    if json {
+        println!("{as_json}");
     } else {
         let wall = summary::Wall {
             seconds: wall_s,
@@ -392,6 +463,26 @@ fn run(
         };
         print!("{text}");
         print!("{}", summary::render_faults_and_checks(&reports));
+    }
+    if let Some(o) = &out {
+        let info = out::RunInfo {
+            scenario: &scenario.name,
+            description: &scenario.description,
+            seed,
+            command: format!("scalelab run {} --seed {seed}", path.display()),
+        };
+        match out::write_all(&o.dir, &info, &reports, &as_json) {
+            Ok(files) => eprintln!(
+                "wrote {} files to {} (open {})",
+                files.len(),
+                o.dir.display(),
+                o.dir.join("report.html").display()
+            ),
+            Err(e) => {
+                eprintln!("error: --out: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
     }
     let violated = reports.iter().any(|r| r.violated());
     if violated || save_repro.is_some() {
@@ -417,6 +508,13 @@ fn run(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// What `run --out` asked for: the folder, and the most rows of each design's JTL file.
+#[cfg(madsim)]
+struct OutRequest {
+    dir: PathBuf,
+    rows: usize,
 }
 
 /// Every design's report, or (having said why) the exit code of a simulator that failed.
