@@ -250,14 +250,16 @@ pub struct Window {
     pub shard_cpu: Vec<f64>,
 }
 
-/// One request as the client saw it, kept only in a [`RequestLog`].
+/// One request as the client saw it, kept only in a [`RequestLog`] (40 bytes: a flash sale
+/// keeps about half a million per design).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RequestRecord {
-    /// When it ended, in virtual time since the run began.
-    pub end: Duration,
-    /// From its intended start to its end.
-    pub latency: Duration,
+    /// When it ended, in virtual microseconds since the run began.
+    pub end_us: u64,
     pub session: u64,
+    /// From its intended start to its end, in microseconds (at most an hour, as the
+    /// histograms).
+    pub latency_us: u32,
     pub step: u32,
     pub kind: Kind,
     pub outcome: Outcome,
@@ -265,6 +267,13 @@ pub struct RequestRecord {
     pub in_slo: bool,
     /// Sessions going at the moment it ended.
     pub active_sessions: u32,
+}
+
+impl RequestRecord {
+    /// When it was meant to start (its latency counts from then), in virtual microseconds.
+    pub fn start_us(&self) -> u64 {
+        self.end_us.saturating_sub(u64::from(self.latency_us))
+    }
 }
 
 /// The requests of a run, in the order they ended, kept only when asked for. Past `cap`
@@ -294,7 +303,7 @@ impl RequestLog {
     pub fn push(&mut self, record: RequestRecord) {
         let i = self.seen;
         self.seen += 1;
-        if i % self.stride != 0 {
+        if !i.is_multiple_of(self.stride) {
             return;
         }
         self.records.push(record);
@@ -516,8 +525,8 @@ impl Recorder {
                 self.sessions_done + self.sessions_slow + self.sessions_error + self.sessions_cut;
             let active = self.sessions_started.saturating_sub(ended);
             log.push(RequestRecord {
-                end: at,
-                latency,
+                end_us: at.as_micros() as u64,
+                latency_us: us as u32,
                 session,
                 step: step as u32,
                 kind,

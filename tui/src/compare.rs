@@ -309,11 +309,7 @@ fn side_by_side(a: &Run, b: &Run) -> String {
             let _ = writeln!(s, "\n{name}: only in A");
             continue;
         };
-        let _ = writeln!(
-            s,
-            "\n{name}\n  {:<20}{:>16}{:>16}  {:<22}{}",
-            "", "A", "B", "change", ""
-        );
+        let _ = writeln!(s, "\n{name}\n  {:<20}{:>16}{:>16}  change", "", "A", "B");
         for m in &METRICS {
             let (Some(x), Some(y)) = ((m.get)(da), (m.get)(db)) else {
                 continue;

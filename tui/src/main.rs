@@ -471,11 +471,13 @@ fn run(
             seed,
             command: format!("scalelab run {} --seed {seed}", path.display()),
         };
+        let writing = Instant::now();
         match out::write_all(&o.dir, &info, &reports, &as_json) {
             Ok(files) => eprintln!(
-                "wrote {} files to {} (open {})",
+                "wrote {} files to {} in {:.1} s (open {})",
                 files.len(),
                 o.dir.display(),
+                writing.elapsed().as_secs_f64(),
                 o.dir.join("report.html").display()
             ),
             Err(e) => {

@@ -236,8 +236,8 @@ mod tests {
         let e = bad("p99<<800ms");
         assert_eq!(e.span.start, 4, "{e:?}");
         assert!(e.message.contains("expected a number"), "{e:?}");
-        let e = bad("p98<800ms");
-        assert_eq!(e.span, 0..3);
+        let e = bad("p999<800ms");
+        assert_eq!(e.span, 0..4);
         assert!(e.message.contains("did you mean p99?"), "{e:?}");
         let e = bad("p99 800ms");
         assert_eq!(e.span.start, 3);

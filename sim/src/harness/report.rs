@@ -229,7 +229,7 @@ pub fn recorded(scn: &Scenario, design: Design, seed: u64, r: &Recorder, span_s:
 pub fn whole(
     scn: &Scenario,
     seed: u64,
-    r: &mut Recorder,
+    r: &Recorder,
     tally: Tally,
     deployment: &Deployment,
     faults: FaultRecord,
@@ -304,10 +304,10 @@ pub fn whole(
     }
 }
 
-/// What the run kept for export, if it was asked to keep its requests (the log is moved out
-/// of the recorder).
-fn recording(r: &mut Recorder, deployment: &Deployment) -> Option<Box<Recording>> {
-    let requests = r.request_log.take()?;
+/// What the run kept for export, if it was asked to keep its requests (a copy of the log: the
+/// recorder goes away with the run, a moment later).
+fn recording(r: &Recorder, deployment: &Deployment) -> Option<Box<Recording>> {
+    let requests = r.request_log.clone()?;
     Some(Box::new(Recording {
         latency: r.latency.clone(),
         by_kind: Kind::ALL

@@ -115,11 +115,8 @@ pub async fn simulate(
         exercise: options.exercise,
         ..design.wiring(scn)
     };
-    let recorder = Arc::new(Mutex::new(Recorder::new(
-        slo,
-        SERIES_CAP,
-        options.request_log,
-    )));
+    let recorder = Recorder::new(slo, SERIES_CAP, options.request_log);
+    let recorder = Arc::new(Mutex::new(recorder));
     for line in &varied {
         let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
         r.note(Duration::ZERO, line.clone());
@@ -190,7 +187,7 @@ pub async fn simulate(
         p99: scn.checks.recovery_p99.0,
     };
     let recovery = recovery::judge(&tally.windows, &disturbed, probe.as_ref(), &tolerance);
-    let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
     let checks = check_all(&Evidence {
         design,
         acked: &r.acked,
@@ -215,16 +212,7 @@ pub async fn simulate(
         commands: schedule.recorded,
         varied,
     };
-    report::whole(
-        scn,
-        seed,
-        &mut r,
-        tally,
-        &deployment,
-        faults,
-        checks,
-        recovery,
-    )
+    report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery)
 }
 
 /// The tick loop: until the arrivals stop, apply what is due at each tick's start, let the

@@ -30,6 +30,9 @@ struct Line {
     points: Vec<(f64, f64)>,
 }
 
+/// A design's lines on a chart, each with its name: the design's own first.
+type Lines = Vec<(String, Vec<(f64, f64)>)>;
+
 /// What a chart plots of each design.
 struct Spec {
     file: &'static str,
@@ -39,7 +42,7 @@ struct Spec {
     unit: &'static str,
     /// The y axis ends here at least (availability: 100%).
     y_floor: f64,
-    lines: fn(&Report) -> Vec<(String, Vec<(f64, f64)>)>,
+    lines: fn(&Report) -> Lines,
 }
 
 const WIDTH: u32 = 900;
@@ -56,7 +59,7 @@ const COLOURS: [RGBColor; 6] = [
 ];
 
 /// One line per design: `value` of each window, at the window's start.
-fn per_window(r: &Report, value: fn(&Point) -> f64) -> Vec<(String, Vec<(f64, f64)>)> {
+fn per_window(r: &Report, value: fn(&Point) -> f64) -> Lines {
     let points = r.series.iter().map(|p| (p.t_s, value(p))).collect();
     vec![(r.design.to_owned(), points)]
 }
@@ -164,7 +167,7 @@ const SPECS: [Spec; 10] = [
 ];
 
 /// The hottest database of each window, and each shard on its own when there are several.
-fn db_lines(r: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
+fn db_lines(r: &Report) -> Lines {
     let mut lines = per_window(r, |p| p.db_cpu * 100.0);
     let shards = r
         .series

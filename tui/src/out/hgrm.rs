@@ -110,7 +110,7 @@ mod tests {
         let v: f64 = median[0].parse().expect("a value");
         assert!((v - 500.0).abs() < 1.0, "{median:?}");
         assert!(
-            text.contains("#[Mean    =      500.050, StdDeviation   ="),
+            text.contains("#[Mean    =      500.052, StdDeviation   ="),
             "{text}"
         );
         assert!(text.contains("Total count    =        10000]"), "{text}");

@@ -28,8 +28,8 @@ pub fn write(w: &mut dyn Write, report: &Report, rec: &Recording) -> io::Result<
 }
 
 fn row(w: &mut dyn Write, report: &Report, r: &RequestRecord) -> io::Result<()> {
-    let start_ms = r.end.saturating_sub(r.latency).as_millis();
-    let elapsed = r.latency.as_millis();
+    let start_ms = r.start_us() / 1000;
+    let elapsed = r.latency_us / 1000;
     let (code, message, latency) = match r.outcome {
         Outcome::Status(s) => (s.to_string(), reason(s), elapsed),
         Outcome::Timeout => (

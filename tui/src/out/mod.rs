@@ -30,8 +30,9 @@ pub struct RunInfo<'a> {
     pub command: String,
 }
 
-/// Writes every file into `dir` (created if missing); returns the files written, in the order
-/// written, or what could not be written. `json` is the report as `run --json` prints it.
+/// Writes every file into `dir` (created if missing); returns the files written, or what
+/// could not be written. `json` is the report as `run --json` prints it. Each design's
+/// request files are written on a thread of their own, beside the page and the trace.
 pub fn write_all(
     dir: &Path,
     info: &RunInfo<'_>,
@@ -40,6 +41,29 @@ pub fn write_all(
 ) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("could not create the folder {}: {e}", dir.display()))?;
+    std::thread::scope(|scope| {
+        let designs: Vec<_> = reports
+            .iter()
+            .map(|r| scope.spawn(move || design_files(dir, r)))
+            .collect();
+        let mut written = shared_files(dir, info, reports, json)?;
+        for handle in designs {
+            let files = handle
+                .join()
+                .map_err(|_| "a thread writing a design's files failed".to_owned())??;
+            written.extend(files);
+        }
+        Ok(written)
+    })
+}
+
+/// report.json, the charts, report.html and trace.json.
+fn shared_files(
+    dir: &Path,
+    info: &RunInfo<'_>,
+    reports: &[Report],
+    json: &str,
+) -> Result<Vec<PathBuf>, String> {
     let mut written = Vec::new();
     let mut put = |name: &str, body: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
         let path = dir.join(name);
@@ -55,19 +79,29 @@ pub fn write_all(
     }
     let page = html::page(info, reports, &charts, &spans);
     put("report.html", &|w| w.write_all(page.as_bytes()))?;
-    for r in reports {
-        let Some(rec) = r.recording.as_deref() else {
-            continue;
-        };
-        put(&format!("{}.jtl", r.design), &|w| jtl::write(w, r, rec))?;
-        put(&format!("{}.hgrm", r.design), &|w| {
-            hgrm::write(w, &rec.latency)
-        })?;
-        for (kind, h) in &rec.by_kind {
-            put(&format!("{}.{kind}.hgrm", r.design), &|w| hgrm::write(w, h))?;
-        }
-    }
     put("trace.json", &|w| trace::write(w, info, reports, &spans))?;
+    Ok(written)
+}
+
+/// A design's JTL and .hgrm files, if its run kept its requests.
+fn design_files(dir: &Path, r: &Report) -> Result<Vec<PathBuf>, String> {
+    let mut written = Vec::new();
+    let Some(rec) = r.recording.as_deref() else {
+        return Ok(written);
+    };
+    let mut put = |name: String, body: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
+        let path = dir.join(name);
+        write_file(&path, body)?;
+        written.push(path);
+        Ok::<(), String>(())
+    };
+    put(format!("{}.jtl", r.design), &|w| jtl::write(w, r, rec))?;
+    put(format!("{}.hgrm", r.design), &|w| {
+        hgrm::write(w, &rec.latency)
+    })?;
+    for (kind, h) in &rec.by_kind {
+        put(format!("{}.{kind}.hgrm", r.design), &|w| hgrm::write(w, h))?;
+    }
     Ok(written)
 }
 

@@ -47,7 +47,7 @@ pub fn write(
     for (i, r) in reports.iter().enumerate() {
         let pid = i as u64 + 1;
         meta(&mut events, pid, 0, "process_name", r.design);
-        events.push(json!({"name": "process_sort_index", "ph": "M", "pid": pid, "tid": 0, "args": {"sort_index": pid}}));
+        events.push(json!({"name": "process_sort_index", "ph": "M", "ts": 0, "pid": pid, "tid": 0, "args": {"sort_index": pid}}));
         meta(&mut events, pid, TID_EVENTS, "thread_name", "events");
         meta(&mut events, pid, TID_FAULTS, "thread_name", "faults");
         fault_slices(&mut events, pid, r, spans);
@@ -73,7 +73,9 @@ pub fn write(
 }
 
 fn meta(events: &mut Vec<Value>, pid: u64, tid: u64, what: &str, name: &str) {
-    events.push(json!({"name": what, "ph": "M", "pid": pid, "tid": tid, "args": {"name": name}}));
+    events.push(
+        json!({"name": what, "ph": "M", "ts": 0, "pid": pid, "tid": tid, "args": {"name": name}}),
+    );
 }
 
 /// Every fault that applied in this design, as a slice on the faults track.
@@ -118,7 +120,10 @@ fn nodes(events: &mut Vec<Value>, pid: u64, r: &Report, rec: &Recording, spans: 
 /// The event log's lines (faults, scaling, the load balancer), as instant events.
 fn log(events: &mut Vec<Value>, pid: u64, rec: &Recording) {
     for (at_s, line) in &rec.log {
-        let cat = line.split(':').next().unwrap_or("event");
+        let cat = ["autoscaler", "load balancer", "liveness probe"]
+            .into_iter()
+            .find(|p| line.starts_with(p))
+            .unwrap_or("fault");
         events.push(json!({
             "name": line, "cat": cat, "ph": "i", "s": "p", "pid": pid, "tid": TID_EVENTS,
             "ts": us(*at_s),
@@ -163,24 +168,24 @@ fn in_flight(events: &mut Vec<Value>, pid: u64, r: &Report, rec: &Recording) {
     let records = &rec.requests.records;
     let complete = rec.requests.complete();
     // Starts and ends as (time, +1/-1), in time order (an end before a start at one instant).
-    let mut edges: Vec<(u128, i64)> = Vec::new();
+    let mut edges: Vec<(u64, i64)> = Vec::new();
     if complete {
         edges.reserve(records.len() * 2);
         for q in records {
-            edges.push((q.end.saturating_sub(q.latency).as_micros(), 1));
-            edges.push((q.end.as_micros(), -1));
+            edges.push((q.start_us(), 1));
+            edges.push((q.end_us, -1));
         }
         edges.sort_unstable();
     }
     let (mut e, mut q, mut going) = (0, 0, 0i64);
     let mut sessions = 0u32;
     for p in &r.series {
-        let t = (us(p.t_s + p.span_s)) as u128;
+        let t = us(p.t_s + p.span_s) as u64;
         while e < edges.len() && edges[e].0 <= t {
             going += edges[e].1;
             e += 1;
         }
-        while q < records.len() && records[q].end.as_micros() <= t {
+        while q < records.len() && records[q].end_us <= t {
             sessions = records[q].active_sessions;
             q += 1;
         }
@@ -208,12 +213,12 @@ fn requests(events: &mut Vec<Value>, pid: u64, rec: &Recording) {
     let records = &rec.requests.records;
     let step = records.len().div_ceil(MAX_SLICES).max(1);
     let mut sample: Vec<&RequestRecord> = records.iter().step_by(step).collect();
-    sample.sort_by_key(|q| (q.end.saturating_sub(q.latency), q.end));
+    sample.sort_by_key(|q| (q.start_us(), q.end_us));
     // Each lane's last slice's end.
-    let mut lanes: Vec<u128> = Vec::new();
+    let mut lanes: Vec<u64> = Vec::new();
     let mut used = 0u64;
     for q in sample {
-        let start = q.end.saturating_sub(q.latency).as_micros();
+        let start = q.start_us();
         let lane = match lanes.iter().position(|&end| end <= start) {
             Some(l) => l,
             None if (lanes.len() as u64) < LANES => {
@@ -222,7 +227,7 @@ fn requests(events: &mut Vec<Value>, pid: u64, rec: &Recording) {
             }
             None => continue,
         };
-        lanes[lane] = q.end.as_micros();
+        lanes[lane] = q.end_us;
         used = used.max(lane as u64 + 1);
         let status = match q.outcome {
             Outcome::Status(s) => s.to_string(),
@@ -231,7 +236,7 @@ fn requests(events: &mut Vec<Value>, pid: u64, rec: &Recording) {
         events.push(json!({
             "name": q.kind.name(), "cat": "request", "ph": "X", "pid": pid,
             "tid": TID_LANES + lane as u64,
-            "ts": start as u64, "dur": (q.latency.as_micros() as u64).max(1),
+            "ts": start, "dur": q.latency_us.max(1),
             "args": {"session": q.session, "step": q.step, "status": status, "in_slo": q.in_slo},
         }));
     }
