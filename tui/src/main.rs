@@ -112,6 +112,12 @@ enum Command {
     Replay {
         /// A repro file written by `run`, `hunt` or `demo` (its `s` key).
         repro: PathBuf,
+        /// Also write the replayed run's files into DIR, as `run --out` does.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// With --out: at most this many rows in each DESIGN.jtl (every request if absent).
+        #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u64).range(2..))]
+        jtl_max_rows: Option<u64>,
     },
     /// Run a scenario with many seeds and report which invariants broke, and where.
     Hunt {
@@ -215,12 +221,13 @@ fn main() -> ExitCode {
             json,
             design,
             save_repro,
-            out.map(|dir| OutRequest {
-                dir,
-                rows: jtl_max_rows.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)),
-            }),
+            out.map(|dir| OutRequest::new(dir, jtl_max_rows)),
         ),
-        Command::Replay { repro } => replay(&repro),
+        Command::Replay {
+            repro,
+            out,
+            jtl_max_rows,
+        } => replay(&repro, out.map(|dir| OutRequest::new(dir, jtl_max_rows))),
         Command::Demo(args) => demo::main(args),
         Command::Lesson(args) => lesson::main(args),
         Command::Compare { a, b, threshold } => compare::main(&a, &b, &threshold),
@@ -362,15 +369,8 @@ fn run(
     save_repro: Option<PathBuf>,
     out: Option<OutRequest>,
 ) -> ExitCode {
-    // A folder that cannot be made says so now, not after the run.
-    if let Some(o) = &out {
-        if let Err(e) = std::fs::create_dir_all(&o.dir) {
-            eprintln!(
-                "error: --out {}: cannot create the folder: {e}",
-                o.dir.display()
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    if let Some(Err(code)) = out.as_ref().map(OutRequest::prepare) {
+        return code;
     }
     let scenario = match scenario_file::load(&path) {
         Ok(s) => s,
@@ -428,26 +428,12 @@ fn run(
         Err(code) => return code,
     };
     let requests: u64 = reports.iter().map(|r| r.requests).sum();
-    let as_json = (json || out.is_some()).then(|| {
-        serde_json::to_string_pretty(&JsonOutput {
-            schema_version: SCHEMA_VERSION,
-            scenario: &scenario.name,
-            seed,
-            designs: &reports,
-            wall: WallFigures {
-                seconds: wall_s,
-                real_time_factor: scenario.duration_s() / wall_s.max(1e-9),
-                simulated_requests_per_s: requests as f64 / wall_s.max(1e-9),
-                peak_rss_kib: peak_rss_kib(),
-            },
-        })
-    });
-    let as_json = match as_json.transpose() {
+    let as_json = match (json || out.is_some())
+        .then(|| json_report(&scenario, seed, &reports, wall_s))
+        .transpose()
+    {
         Ok(text) => text.unwrap_or_default(),
-        Err(e) => {
-            eprintln!("error: could not write the report as JSON: {e}");
-            return ExitCode::from(EXIT_INTERNAL);
-        }
+        Err(code) => return code,
     };
     if json {
         println!("{as_json}");
@@ -471,19 +457,8 @@ fn run(
             seed,
             command: format!("scalelab run {} --seed {seed}", path.display()),
         };
-        let writing = Instant::now();
-        match out::write_all(&o.dir, &info, &reports, &as_json) {
-            Ok(files) => eprintln!(
-                "wrote {} files to {} in {:.1} s (open {})",
-                files.len(),
-                o.dir.display(),
-                writing.elapsed().as_secs_f64(),
-                o.dir.join("report.html").display()
-            ),
-            Err(e) => {
-                eprintln!("error: --out: {e}");
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
+        if let Err(code) = o.write(&info, &reports, &as_json) {
+            return code;
         }
     }
     let violated = reports.iter().any(|r| r.violated());
@@ -519,6 +494,78 @@ struct OutRequest {
     rows: usize,
 }
 
+#[cfg(madsim)]
+impl OutRequest {
+    fn new(dir: PathBuf, jtl_max_rows: Option<u64>) -> OutRequest {
+        let rows = jtl_max_rows.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        OutRequest { dir, rows }
+    }
+
+    /// Makes the folder now, so that one that cannot be made says so before a long run.
+    fn prepare(&self) -> Result<(), ExitCode> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            eprintln!(
+                "error: --out {}: cannot create the folder: {e}",
+                self.dir.display()
+            );
+            ExitCode::from(EXIT_BAD_INPUT)
+        })
+    }
+
+    /// Writes the run's files (`out::write_all`) and says where; `json` is the JSON report.
+    fn write(
+        &self,
+        info: &out::RunInfo<'_>,
+        reports: &[scalelab_sim::Report],
+        json: &str,
+    ) -> Result<(), ExitCode> {
+        let writing = Instant::now();
+        match out::write_all(&self.dir, info, reports, json) {
+            Ok(files) => {
+                eprintln!(
+                    "wrote {} files to {} in {:.1} s (open {})",
+                    files.len(),
+                    self.dir.display(),
+                    writing.elapsed().as_secs_f64(),
+                    self.dir.join("report.html").display()
+                );
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("error: --out: {e}");
+                Err(ExitCode::from(EXIT_BAD_INPUT))
+            }
+        }
+    }
+}
+
+/// The JSON report of a run (`run --json`, report.json).
+#[cfg(madsim)]
+fn json_report(
+    scenario: &scalelab_sim::Scenario,
+    seed: u64,
+    reports: &[scalelab_sim::Report],
+    wall_s: f64,
+) -> Result<String, ExitCode> {
+    let requests: u64 = reports.iter().map(|r| r.requests).sum();
+    serde_json::to_string_pretty(&JsonOutput {
+        schema_version: SCHEMA_VERSION,
+        scenario: &scenario.name,
+        seed,
+        designs: reports,
+        wall: WallFigures {
+            seconds: wall_s,
+            real_time_factor: scenario.duration_s() / wall_s.max(1e-9),
+            simulated_requests_per_s: requests as f64 / wall_s.max(1e-9),
+            peak_rss_kib: peak_rss_kib(),
+        },
+    })
+    .map_err(|e| {
+        eprintln!("error: could not write the report as JSON: {e}");
+        ExitCode::from(EXIT_INTERNAL)
+    })
+}
+
 /// Every design's report, or (having said why) the exit code of a simulator that failed.
 #[cfg(madsim)]
 fn all_reports(
@@ -539,14 +586,24 @@ fn all_reports(
 
 /// Runs what a repro holds again: its designs on its scenario and seed, with its commands at
 /// their ticks, for its ticks (or to the end).
-#[cfg(madsim)]
+#[cfg(all(madsim, test))]
 fn rerun(repro: &repro::Repro) -> Vec<Result<scalelab_sim::Report, scalelab_sim::RunError>> {
+    rerun_keeping(repro, None)
+}
+
+/// [`rerun`], keeping at most `request_log` requests per design for `--out`.
+#[cfg(madsim)]
+fn rerun_keeping(
+    repro: &repro::Repro,
+    request_log: Option<usize>,
+) -> Vec<Result<scalelab_sim::Report, scalelab_sim::RunError>> {
     let options = repro
         .designs
         .iter()
         .map(|_| scalelab_sim::RunOptions {
             commands: repro.commands.clone(),
             ticks: repro.ticks,
+            request_log,
             ..Default::default()
         })
         .collect();
@@ -562,7 +619,10 @@ fn rerun(repro: &repro::Repro) -> Vec<Result<scalelab_sim::Report, scalelab_sim:
 
 /// Runs a repro again and compares every design's trace with the recorded one.
 #[cfg(madsim)]
-fn replay(path: &std::path::Path) -> ExitCode {
+fn replay(path: &std::path::Path, out: Option<OutRequest>) -> ExitCode {
+    if let Some(Err(code)) = out.as_ref().map(OutRequest::prepare) {
+        return code;
+    }
     let repro = match repro::load(path) {
         Ok(r) => r,
         Err(e) => {
@@ -581,11 +641,26 @@ fn replay(path: &std::path::Path) -> ExitCode {
             .map_or(String::new(), |n| format!(", the first {n} ticks")),
         names.join(", ")
     );
-    let results = rerun(&repro);
+    let started = Instant::now();
+    let results = rerun_keeping(&repro, out.as_ref().map(|o| o.rows));
+    let wall_s = started.elapsed().as_secs_f64();
     let reports = match all_reports(results, repro.seed) {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let Some(o) = &out {
+        let info = out::RunInfo {
+            scenario: &repro.scenario.name,
+            description: &repro.scenario.description,
+            seed: repro.seed,
+            command: format!("scalelab replay {}", path.display()),
+        };
+        let written = json_report(&repro.scenario, repro.seed, &reports, wall_s)
+            .and_then(|json| o.write(&info, &reports, &json));
+        if let Err(code) = written {
+            return code;
+        }
+    }
     let interval = repro.scenario.metrics.interval_s.0;
     let mut diverged = false;
     for r in &reports {
