@@ -244,6 +244,7 @@ fn draw(spec: &Spec, lines: &[Line], spans: &[Span], end_s: f64) -> Result<Strin
         let mut chart = ChartBuilder::on(&root)
             .caption(spec.title, ("sans-serif", 18))
             .margin(10)
+            .margin_right(28)
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(0.0..end_s, 0.0..y_max)
