@@ -752,3 +752,82 @@ impl Recorder {
         (self.hasher.digest(), self.events)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: u64) -> RequestRecord {
+        RequestRecord {
+            end_us: i * 1000,
+            session: i,
+            latency_us: 500,
+            step: 0,
+            kind: Kind::Browse,
+            outcome: Outcome::Status(200),
+            in_slo: true,
+            active_sessions: 1,
+        }
+    }
+
+    #[test]
+    fn the_request_log_keeps_everything_up_to_its_size_then_an_even_sample() {
+        let mut all = RequestLog::new(100);
+        for i in 0..99 {
+            all.push(record(i));
+        }
+        assert!(all.complete());
+        assert_eq!(all.records.len(), 99);
+        assert_eq!(
+            all.records[0].start_us(),
+            0,
+            "a start before the run is the run's start"
+        );
+
+        let mut log = RequestLog::new(100);
+        for i in 0..10_000 {
+            log.push(record(i));
+        }
+        assert!(!log.complete());
+        assert_eq!(log.seen, 10_000);
+        let kept: Vec<u64> = log.records.iter().map(|r| r.session).collect();
+        assert!((50..100).contains(&kept.len()), "{}", kept.len());
+        // Every stride-th request from the first, so the sample spans the whole run.
+        let stride = kept[1] - kept[0];
+        assert!(stride.is_power_of_two() && stride > 1, "{stride}");
+        assert!(kept
+            .iter()
+            .enumerate()
+            .all(|(i, &s)| s == i as u64 * stride));
+        assert!(*kept.last().unwrap_or(&0) >= 10_000 - stride);
+    }
+
+    #[test]
+    fn a_window_counts_its_errors_and_lost_revenue_and_merging_adds_them() {
+        let mut r = Recorder::new(Duration::from_secs(2), 600, None);
+        let ms = Duration::from_millis;
+        r.request(ms(10), 1, 0, Kind::Browse, Outcome::Status(200), ms(5));
+        r.request(ms(20), 2, 0, Kind::Cart, Outcome::Status(503), ms(5));
+        r.request(ms(30), 3, 0, Kind::Cart, Outcome::Timeout, ms(2000));
+        r.session_ended(ms(40), 3, SessionEnd::Error, 1234);
+        assert!(r.request_log.is_none(), "nothing per request unless asked");
+        let w = |t_s: f64, shard_cpu: Vec<f64>| Window {
+            t_s,
+            span_s: 1.0,
+            app_cpu: 0.0,
+            db_cpu: 0.0,
+            replicas: 1,
+            emails: 0,
+            queue_lag: 0,
+            shard_cpu,
+        };
+        let a = r.close_window(w(0.0, vec![0.2, 0.4]));
+        assert_eq!((a.errors, a.revenue_lost_cents), (2, 1234));
+        let b = r.close_window(w(1.0, vec![0.4, 0.0]));
+        assert_eq!((b.errors, b.revenue_lost_cents), (0, 0));
+        let m = merge(a, b);
+        assert_eq!((m.errors, m.revenue_lost_cents), (2, 1234));
+        assert_eq!(m.shard_cpu.len(), 2);
+        assert!((m.shard_cpu[0] - 0.3).abs() < 1e-12 && (m.shard_cpu[1] - 0.2).abs() < 1e-12);
+    }
+}
