@@ -240,6 +240,15 @@ fn jtl_rows_are_an_even_sample_past_the_size_asked() {
     assert!(last > 25_000, "the sample ends at {last} ms");
     let bad = scalelab(&["run", "x.toml", "--jtl-max-rows", "10"]);
     assert_eq!(bad.status.code(), Some(2), "--jtl-max-rows needs --out");
+    // A folder that cannot be made is bad input, said before the run starts.
+    let file = scenario.to_str().expect("utf-8");
+    let bad = scalelab(&["run", file, "--seed", "1", "--out", file]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("cannot create the folder"),
+        "{}",
+        text(&bad.stderr)
+    );
 }
 
 #[test]
