@@ -2,8 +2,9 @@
 # End-to-end check of `scalelab demo` in a real terminal: tmux starts it at 120x40, this script
 # presses keys and reads the pane, as a person at a live demo would. It checks that the view
 # draws, that a kill lands in every design and shows in the event log, that the help and the
-# too-small screen appear, that `s` saves a repro that `scalelab replay` reproduces, and that
-# quitting (and a panic) give the terminal back: alternate screen left, raw mode off, cursor on.
+# too-small screen appear, that `s` saves a repro that `scalelab replay` reproduces, that
+# quitting saves the session too, that --start-at and `g` jump and pause, and that quitting
+# (and a panic) give the terminal back: alternate screen left, raw mode off, cursor on.
 #
 # Usage: bash .ci/demo-e2e.sh [path/to/scalelab]   (default: the release build)
 set -euo pipefail
@@ -91,6 +92,26 @@ check "q quits with the terminal restored"
 (cd "$work" && "$bin" replay "$saved") | tee "$work/replay.txt"
 [[ "$(grep -c 'same trace' "$work/replay.txt")" == 4 ]] || { echo "demo-e2e: FAILED: the saved session did not replay"; exit 1; }
 check "the saved session replays bit for bit in another process"
+
+# Quitting saved the session as it ended; that file replays to the hashes the farewell printed.
+quitsave="$(pane demo | grep -oE 'saved: [^ ]+\.toml' | tail -1 | cut -d' ' -f2)"
+[[ -n "$quitsave" ]] || { echo "demo-e2e: FAILED: quitting saved nothing"; pane demo; exit 1; }
+(cd "$work" && "$bin" replay "$quitsave") | tee "$work/replay-quit.txt"
+for h in $(pane demo | grep -oE 'trace hash [0-9a-f]{16}' | cut -d' ' -f3); do
+  grep -q "same trace $h" "$work/replay-quit.txt" || { echo "demo-e2e: FAILED: the farewell's hash $h is not the saved session's"; exit 1; }
+done
+check "quitting saved the session ($quitsave), and it replays to the hashes printed"
+
+# --start-at: the talk starts at the chosen minute, paused there.
+t new-window -t demo -n start "cd '$work' && '$bin' demo --seed 7 --start-at 0:00:40; $after"
+wait_for start "0:00:40 / 0:20:00 virtual · 10x · paused" 60
+keys start g
+wait_for start "jump ahead" 5
+keys start 1
+wait_for start "0:01:40 / 0:20:00 virtual · 10x · paused" 90
+keys start q
+wait_for start "demo exited 0" 30
+check "--start-at runs to 0:00:40 and pauses; g 1 jumps a minute and pauses again"
 
 # A panic on the UI thread must give the terminal back too.
 t new-window -t demo -n panic "cd '$work' && SCALELAB_DEMO_TEST_PANIC=1 '$bin' demo --seed 7 --paused; $after"

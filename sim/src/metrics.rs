@@ -546,8 +546,17 @@ impl Recorder {
         self.window_sessions += 1;
     }
 
-    /// A session ended; a cart left behind because the shop failed is revenue lost.
-    pub fn session_ended(&mut self, at: Duration, session: u64, end: SessionEnd, cart_cents: u64) {
+    /// A session ended; what its shopper meant to buy and could not, because the shop failed
+    /// or was too slow, is revenue lost (`lost_cents`, see `browser::unbought`). The trace
+    /// holds the cart as the browser last saw it, as it always has.
+    pub fn session_ended(
+        &mut self,
+        at: Duration,
+        session: u64,
+        end: SessionEnd,
+        cart_cents: u64,
+        lost_cents: u64,
+    ) {
         self.trace(at, b'e', &[session, end as u64, cart_cents]);
         match end {
             SessionEnd::Done => self.sessions_done += 1,
@@ -555,10 +564,8 @@ impl Recorder {
             SessionEnd::Error => self.sessions_error += 1,
             SessionEnd::Cut => self.sessions_cut += 1,
         }
-        if matches!(end, SessionEnd::Slow | SessionEnd::Error) {
-            self.revenue_lost_cents += cart_cents;
-            self.window_lost_cents += cart_cents;
-        }
+        self.revenue_lost_cents += lost_cents;
+        self.window_lost_cents += lost_cents;
     }
 
     /// An order was acknowledged (201) to a browser: from now on it must never be lost.
@@ -809,7 +816,7 @@ mod tests {
         r.request(ms(10), 1, 0, Kind::Browse, Outcome::Status(200), ms(5));
         r.request(ms(20), 2, 0, Kind::Cart, Outcome::Status(503), ms(5));
         r.request(ms(30), 3, 0, Kind::Cart, Outcome::Timeout, ms(2000));
-        r.session_ended(ms(40), 3, SessionEnd::Error, 1234);
+        r.session_ended(ms(40), 3, SessionEnd::Error, 1234, 1234);
         assert!(r.request_log.is_none(), "nothing per request unless asked");
         let w = |t_s: f64, shard_cpu: Vec<f64>| Window {
             t_s,

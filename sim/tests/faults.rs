@@ -102,6 +102,27 @@ fn kill_app_takes_down_the_naive_design_and_one_replica_of_the_others() {
         status(v, "cart-survives"),
         Status::Held | Status::Expected
     ));
+    // Revenue lost counts what the turned-away shoppers came to buy, not only filled carts
+    // (issue 18: a shop that is down looked cheapest). The same visits come with or without
+    // the fault, so what the shop took plus what it lost is what a fault-free day takes.
+    let calm = run(&with_faults(""), Design::Vertical, 5, None).expect("the run finishes");
+    let demand = (v.revenue_cents + v.revenue_lost_cents) as f64;
+    assert!(
+        (demand / calm.revenue_cents as f64 - 1.0).abs() < 0.1,
+        "taken {} + lost {} against {} without the fault",
+        v.revenue_cents,
+        v.revenue_lost_cents,
+        calm.revenue_cents
+    );
+    for name in ["horizontal", "queued", "sharded"] {
+        let r = design(&reports, name);
+        assert!(
+            v.revenue_lost_cents > 3 * r.revenue_lost_cents.max(1),
+            "vertical lost {} cents, {name} {}",
+            v.revenue_lost_cents,
+            r.revenue_lost_cents
+        );
+    }
     assert_no_violation(&reports);
 }
 

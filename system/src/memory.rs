@@ -19,6 +19,12 @@ use crate::model::{
 use crate::ports::{Mailer, Payments, PortError, SessionStore, Store};
 use crate::session::{Session, SessionId};
 
+/// The price of product `id` in [`demo_catalog`]: from $5.00 to $99.99, spread by a
+/// multiplicative step so that neighbours differ.
+pub fn demo_price_cents(id: u32) -> u64 {
+    500 + u64::from(id).wrapping_mul(7919) % 9500
+}
+
 /// A catalog for demos and simulations: `count` products with ids 1..=count, names and prices
 /// that follow from the id alone (no randomness, so every world builds the same shop).
 pub fn demo_catalog(count: u32) -> Vec<Product> {
@@ -37,12 +43,10 @@ pub fn demo_catalog(count: u32) -> Vec<Product> {
         .map(|id| {
             let kind = KINDS[id as usize % KINDS.len()];
             let colour = COLOURS[(id as usize / KINDS.len()) % COLOURS.len()];
-            // Prices from $5.00 to $99.99, spread by a multiplicative step so neighbours differ.
-            let price_cents = 500 + u64::from(id).wrapping_mul(7919) % 9500;
             Product {
                 id,
                 name: format!("{colour} {kind} #{id}"),
-                price_cents,
+                price_cents: demo_price_cents(id),
             }
         })
         .collect()

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use scalelab_sim::faults::inject::Event;
+use scalelab_sim::scenario::fault::FaultKind;
 use scalelab_sim::{Design, Report};
 
 use crate::{repro, scenario_file, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_VIOLATION};
@@ -44,6 +46,10 @@ struct Outcome {
     broken: Vec<(&'static str, &'static str)>,
     /// The checks this seed put to the test.
     exercised: Vec<&'static str>,
+    /// How often each of the shop's rarer paths ran, over the seed's designs.
+    paths: BTreeMap<&'static str, u64>,
+    /// The kinds of fault that began and applied in some design of the seed.
+    faults: Vec<FaultKind>,
     reports: Vec<Report>,
 }
 
@@ -53,6 +59,7 @@ pub fn main(
     jobs: Option<usize>,
     mut designs: Vec<Design>,
     out: &Path,
+    shrink: Option<usize>,
 ) -> ExitCode {
     let scenario = match scenario_file::load(path) {
         Ok(s) => s,
@@ -131,6 +138,21 @@ pub fn main(
                             .any(|r| r.checks.iter().any(|c| c.name == *name && c.exercised))
                     })
                     .collect();
+                let mut paths: BTreeMap<&'static str, u64> = BTreeMap::new();
+                for (name, n) in reports.iter().flat_map(|r| r.paths.iter()) {
+                    *paths.entry(name).or_default() += n;
+                }
+                let mut faults: Vec<FaultKind> = reports
+                    .iter()
+                    .flat_map(|r| r.faults.iter())
+                    .filter(|a| a.applicable)
+                    .filter_map(|a| match &a.event {
+                        Event::Began { fault, .. } => Some(fault.kind()),
+                        _ => None,
+                    })
+                    .collect();
+                faults.sort();
+                faults.dedup();
                 if !broken.is_empty() {
                     let n = failing.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n} failing"));
@@ -147,6 +169,8 @@ pub fn main(
                         seed,
                         broken,
                         exercised,
+                        paths,
+                        faults,
                         reports: keep,
                     });
                 bar.inc(1);
@@ -201,7 +225,7 @@ pub fn main(
             shown.join(", ")
         );
     }
-    for o in failing {
+    for o in &failing {
         let target = out.join(format!("{}-seed-{}.toml", scenario.name, o.seed));
         if let Err(e) = repro::save(&target, &text, &path.display().to_string(), &o.reports) {
             eprintln!("error: could not save {}: {e}", target.display());
@@ -213,7 +237,64 @@ pub fn main(
         out.display(),
         scenario.name
     );
+    if let Some(budget) = shrink {
+        println!("shrinking each failing seed (at most {budget} runs each):");
+        let seeds: Vec<u64> = failing.iter().map(|o| o.seed).collect();
+        for line in shrink_all(
+            &text,
+            path,
+            &scenario.name,
+            &seeds,
+            &designs,
+            budget,
+            jobs,
+            out,
+        ) {
+            println!("{line}");
+        }
+    }
     ExitCode::from(EXIT_VIOLATION)
+}
+
+/// Shrinks `seeds`, `jobs` at a time (each search is sequential and deterministic, so the
+/// lines come out the same however they are spread), in seed order.
+#[allow(clippy::too_many_arguments)]
+fn shrink_all(
+    text: &str,
+    path: &Path,
+    name: &str,
+    seeds: &[u64],
+    designs: &[Design],
+    budget: usize,
+    jobs: usize,
+    out: &Path,
+) -> Vec<String> {
+    let next = AtomicUsize::new(0);
+    let lines: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(seeds.len()) {
+            scope.spawn(|| {
+                while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let target = out.join(format!("{name}-seed-{seed}-shrunk.toml"));
+                    let line = crate::shrink::hunt_seed(
+                        text,
+                        &path.display().to_string(),
+                        seed,
+                        designs,
+                        budget,
+                        &target,
+                    );
+                    lines
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((seed, line));
+                }
+            });
+        }
+    });
+    let mut lines = lines.into_inner().unwrap_or_else(|p| p.into_inner());
+    lines.sort_by_key(|(seed, _)| *seed);
+    lines.into_iter().map(|(_, l)| l).collect()
 }
 
 /// The coverage lines: for each check, on how many seeds some design met the situation it
@@ -231,6 +312,32 @@ fn coverage(outcomes: &[Outcome]) -> String {
         let flag = if n == 0 { "  never exercised" } else { "" };
         s.push_str(&format!(
             "  {name:<24} {n:>5} of {seeds} ({pct:.0}%){flag}\n"
+        ));
+    }
+    s.push_str("paths (seeds on which some design ran each; times in all):\n");
+    let names: Vec<&str> = outcomes
+        .first()
+        .map_or_else(Vec::new, |o| o.paths.keys().copied().collect());
+    for name in names {
+        let n = outcomes
+            .iter()
+            .filter(|o| o.paths.get(name).is_some_and(|&c| c > 0))
+            .count();
+        let total: u64 = outcomes.iter().filter_map(|o| o.paths.get(name)).sum();
+        let pct = n as f64 * 100.0 / seeds as f64;
+        let flag = if n == 0 { "  never ran" } else { "" };
+        s.push_str(&format!(
+            "  {name:<42} {n:>5} of {seeds} ({pct:.0}%) {total:>8} times{flag}\n"
+        ));
+    }
+    s.push_str("faults (seeds on which some design met each kind):\n");
+    for kind in FaultKind::ALL {
+        let n = outcomes.iter().filter(|o| o.faults.contains(&kind)).count();
+        let pct = n as f64 * 100.0 / seeds as f64;
+        let flag = if n == 0 { "  never" } else { "" };
+        s.push_str(&format!(
+            "  {:<24} {n:>5} of {seeds} ({pct:.0}%){flag}\n",
+            kind.name()
         ));
     }
     s

@@ -33,6 +33,8 @@ mod scenario_file;
 #[cfg(not(madsim))]
 mod serve;
 #[cfg(madsim)]
+mod shrink;
+#[cfg(madsim)]
 mod suggest;
 #[cfg(madsim)]
 mod summary;
@@ -135,6 +137,28 @@ enum Command {
         /// Where to write a repro file for each failing seed.
         #[arg(long, default_value = "scalelab-repros")]
         out: PathBuf,
+        /// Shrink every failing seed too, and save its smallest repro beside the seed's
+        /// (`NAME-seed-N-shrunk.toml`).
+        #[arg(long)]
+        shrink: bool,
+        /// With --shrink: at most this many runs per failing seed.
+        #[arg(long, default_value_t = shrink::DEFAULT_BUDGET)]
+        budget: usize,
+    },
+    /// Cut a failing repro down to the smallest run that still breaks the same invariant:
+    /// fewer and shorter faults, a shorter run, less traffic, a smaller shop, one design.
+    Shrink {
+        /// A repro file that breaks an invariant (from `run`, `hunt` or `demo`).
+        repro: PathBuf,
+        /// The invariant to keep broken (default: the first one the repro breaks).
+        #[arg(long)]
+        invariant: Option<String>,
+        /// At most this many runs (each a deterministic run of one design).
+        #[arg(long, default_value_t = shrink::DEFAULT_BUDGET)]
+        budget: usize,
+        /// Where to write the smallest repro (default: beside REPRO, as NAME-shrunk.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Measure the simulator itself: simulated requests per wall second, real-time factor,
     /// cost of a request against a bare simulated TCP round trip, memory against run length.
@@ -237,7 +261,22 @@ fn main() -> ExitCode {
             jobs,
             design,
             out,
-        } => hunt::main(&scenario, seeds, jobs, design, &out),
+            shrink,
+            budget,
+        } => hunt::main(
+            &scenario,
+            seeds,
+            jobs,
+            design,
+            &out,
+            shrink.then_some(budget),
+        ),
+        Command::Shrink {
+            repro,
+            invariant,
+            budget,
+            out,
+        } => shrink::main(&repro, invariant.as_deref(), budget, out),
         Command::Bench {
             demo: true,
             scenario,
@@ -631,6 +670,13 @@ fn replay(path: &std::path::Path, out: Option<OutRequest>) -> ExitCode {
         }
     };
     let names: Vec<&str> = repro.designs.iter().map(|d| d.name()).collect();
+    if !repro.edited.is_empty() {
+        eprintln!(
+            "{} was edited after it was saved: {} (its checksums differ); replaying it as it is now",
+            path.display(),
+            repro.edited.join(", ")
+        );
+    }
     eprintln!(
         "replaying {} (seed {}, {} command(s){}): {} ...",
         path.display(),
@@ -691,7 +737,14 @@ fn replay(path: &std::path::Path, out: Option<OutRequest>) -> ExitCode {
         }
     }
     print!("{}", summary::render_faults_and_checks(&reports));
-    if diverged {
+    if diverged && !repro.edited.is_empty() {
+        eprintln!(
+            "the replay diverged because the file was edited after it was saved ({}): the \
+             expected hashes are those of the run before the edit",
+            repro.edited.join(", ")
+        );
+        ExitCode::from(EXIT_DIVERGED)
+    } else if diverged {
         eprintln!("the replay diverged: a different build, or a source of nondeterminism");
         ExitCode::from(EXIT_DIVERGED)
     } else if reports.iter().any(|r| r.violated()) {

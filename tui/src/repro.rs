@@ -5,9 +5,14 @@
 //! designs, the live commands applied with their ticks, and each design's expected trace
 //! hash plus the hash at the end of every tick, so that a replay that diverges can say where.
 //!
+//! It also records a checksum of each thing it holds (the seed, the designs, each part of the
+//! scenario, the commands, the expected hashes), so that a replay of a file edited by hand
+//! says what was edited instead of blaming the build or nondeterminism for the difference.
+//!
 //! Must not: run simulations itself (main does, through `scalelab_sim`) or guess: a repro
 //! that cannot be read is bad input, reported with file, line and column.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +39,8 @@ struct File {
     scenario: Spanned<String>,
     /// Replay only this many ticks (a live session saved part-way).
     ticks: Option<u64>,
+    /// What each part held when it was saved (absent from files of older builds).
+    checksums: Option<BTreeMap<String, String>>,
     #[serde(default)]
     commands: Vec<Scheduled>,
     expected: Vec<Expected>,
@@ -71,8 +78,57 @@ fn hex(checkpoints: &[u64]) -> String {
 
 #[derive(Serialize)]
 struct Tail<'a> {
+    checksums: BTreeMap<String, String>,
     commands: &'a [Scheduled],
     expected: &'a [Expected],
+}
+
+/// One checksum per part a person might edit: the seed, the designs, the tick count, the
+/// commands, the expected hashes, and each top-level key of the scenario (so an edit is
+/// named down to the table it is in). Comments and layout are not parts: editing them is
+/// harmless, and they are not counted as edits.
+fn checksums(
+    scenario_text: &str,
+    seed: u64,
+    designs: &[&str],
+    ticks: Option<u64>,
+    commands: &[Scheduled],
+    expected: &[Expected],
+) -> BTreeMap<String, String> {
+    let sum = |text: &str| format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()));
+    // serde_json's text of a value is stable, so it is what the checksum is taken of.
+    fn json<T: Serialize + ?Sized>(v: &T) -> String {
+        serde_json::to_string(v).unwrap_or_default()
+    }
+    let mut out = BTreeMap::new();
+    out.insert("seed".into(), sum(&seed.to_string()));
+    out.insert("designs".into(), sum(&designs.join(",")));
+    out.insert("ticks".into(), sum(&format!("{ticks:?}")));
+    out.insert("commands".into(), sum(&json(commands)));
+    out.insert("expected".into(), sum(&json(expected)));
+    if let Ok(table) = toml::from_str::<toml::Table>(scenario_text) {
+        for (key, value) in &table {
+            out.insert(format!("scenario.{key}"), sum(&json(value)));
+        }
+    }
+    out
+}
+
+/// The parts whose checksum differs from the one saved, as people name them.
+fn edited(saved: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> Vec<String> {
+    let mut keys: Vec<&String> = saved.keys().chain(now.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| saved.get(*k) != now.get(*k))
+        .map(|k| match k.strip_prefix("scenario.") {
+            Some(part) => format!("`{part}` in the scenario"),
+            None => match k.as_str() {
+                "expected" => "the expected hashes".to_owned(),
+                other => format!("the {other}"),
+            },
+        })
+        .collect()
 }
 
 /// Everything a repro file says.
@@ -90,12 +146,17 @@ pub struct Parts<'a> {
 /// A repro, ready to replay.
 pub struct Repro {
     pub scenario: Scenario,
+    /// The scenario as the file holds it (what `shrink` edits).
+    pub scenario_text: String,
     pub seed: u64,
     pub designs: Vec<Design>,
     pub commands: Vec<Scheduled>,
     pub expected: Vec<Expected>,
     /// Replay only this many ticks (`None`: the whole run).
     pub ticks: Option<u64>,
+    /// The parts edited since the file was saved (their checksums differ), e.g. "the seed"
+    /// or "`database` in the scenario"; empty for an untouched file or one without checksums.
+    pub edited: Vec<String>,
 }
 
 /// The text of a repro for `reports` (one per design, all of one run).
@@ -135,8 +196,15 @@ pub fn render_parts(parts: &Parts) -> String {
         expected,
         ticks,
     } = *parts;
-    let designs: Vec<String> = designs.iter().map(|d| format!("{:?}", d.name())).collect();
-    let tail = toml::to_string(&Tail { commands, expected }).unwrap_or_default();
+    let names: Vec<&str> = designs.iter().map(|d| d.name()).collect();
+    let checksums = checksums(scenario_text, seed, &names, ticks, commands, expected);
+    let designs: Vec<String> = names.iter().map(|d| format!("{d:?}")).collect();
+    let tail = toml::to_string(&Tail {
+        checksums,
+        commands,
+        expected,
+    })
+    .unwrap_or_default();
     let ticks = match ticks {
         Some(n) => format!(
             "# Saved part-way through a live session: replay runs the first {n} ticks.\nticks = {n}\n"
@@ -155,6 +223,7 @@ pub fn render_parts(parts: &Parts) -> String {
          #   scalelab replay {{this file}}\n\
          # It holds the whole scenario, the seed, the live commands with their ticks, and\n\
          # each design's trace hash (and the hash at every tick, to find a divergence).\n\
+         # [checksums] tells a replay which parts were edited by hand since.\n\
          format = {FORMAT}\n\
          scalelab = {:?}\n\
          seed = {seed}\n\
@@ -252,8 +321,25 @@ pub fn load(path: &Path) -> Result<Repro, LoadError> {
             &format!("in the repro's scenario: {}", e.message),
         )
     })?;
+    let edited = match &file.checksums {
+        Some(saved) => {
+            let names: Vec<&str> = designs.iter().map(|d| d.name()).collect();
+            let now = checksums(
+                file.scenario.get_ref(),
+                file.seed,
+                &names,
+                file.ticks,
+                &file.commands,
+                &file.expected,
+            );
+            self::edited(saved, &now)
+        }
+        None => Vec::new(),
+    };
     Ok(Repro {
+        edited,
         scenario,
+        scenario_text: file.scenario.get_ref().clone(),
         seed: file.seed,
         designs,
         commands: file.commands,

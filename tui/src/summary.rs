@@ -222,7 +222,7 @@ pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -
     );
     let _ = writeln!(
         s,
-        "  orders        {} · revenue {} · lost {} (carts left because pages were slow or failed) · out of stock {}",
+        "  orders        {} · revenue {} · lost {} (orders shoppers came to place, turned away by errors or slow pages) · out of stock {}",
         thousands(r.orders),
         dollars(r.revenue_cents),
         dollars(r.revenue_lost_cents),

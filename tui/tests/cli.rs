@@ -305,6 +305,119 @@ fn a_violation_exits_1_and_saves_a_repro_that_replays_in_another_process() {
         "{}",
         text(&out.stdout)
     );
+    // ... and as edited by hand, naming what was edited, not as nondeterminism.
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("was edited after it was saved: the seed (its checksums differ)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "the replay diverged because the file was edited after it was saved (the seed)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("nondeterminism"), "{err}");
+    // An edit of the scenario is named down to its table; a comment is not an edit.
+    let edited = dir.join("edited.toml");
+    std::fs::write(
+        &edited,
+        original
+            .replace("[checks]\n", "# a note\n[checks]\n")
+            .replace("lag_recovery_s = 10", "lag_recovery_s = 11"),
+    )
+    .expect("write");
+    let out = scalelab(&["replay", edited.to_str().expect("utf-8")]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("was edited after it was saved: `checks` in the scenario"),
+        "{err}"
+    );
+    let commented = dir.join("commented.toml");
+    std::fs::write(
+        &commented,
+        original.replace("[checks]\n", "# a note\n[checks]\n"),
+    )
+    .expect("write");
+    let out = scalelab(&["replay", commented.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("edited"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Shrunk: one design, the one fault that matters, a shorter run; it replays too.
+    let shrunk = dir.join("shrunk.toml");
+    let out = scalelab(&[
+        "shrink",
+        repro.to_str().expect("utf-8"),
+        "--out",
+        shrunk.to_str().expect("utf-8"),
+    ]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}\n{}", text(&out.stderr));
+    for needle in [
+        "still fails, kept",
+        "one-confirmation-email on queued",
+        "faults                            1                  1",
+        "the faults left:",
+        ": kill mail",
+        "first violation after",
+        "smallest repro: ",
+    ] {
+        assert!(s.contains(needle), "missing {needle:?} in:\n{s}");
+    }
+    let again = scalelab(&["replay", shrunk.to_str().expect("utf-8")]);
+    let r = text(&again.stdout);
+    assert_eq!(again.status.code(), Some(1), "{r}\n{}", text(&again.stderr));
+    assert!(r.contains("queued      same trace "), "{r}");
+    assert!(!r.contains("horizontal"), "one design left: {r}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_run_that_holds_has_nothing_to_shrink() {
+    let dir = tempdir().join("shrink-holds");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let scenario = dir.join("calm.toml");
+    let text_in = std::fs::read_to_string(workspace().join("tui/tests/invalid/wrong-type.toml"))
+        .expect("read")
+        .replace("duration_s = \"ten\"", "duration_s = 5");
+    std::fs::write(&scenario, text_in).expect("write");
+    let repro = dir.join("calm.repro.toml");
+    let out = scalelab(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--seed",
+        "1",
+        "--design",
+        "vertical",
+        "--save-repro",
+        repro.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = scalelab(&["shrink", repro.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr)
+            .contains("error: seed 1 breaks no invariant on vertical: nothing to shrink"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = scalelab(&[
+        "shrink",
+        repro.to_str().expect("utf-8"),
+        "--invariant",
+        "no-lost-orders",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("unknown invariant `no-lost-orders`, expected one of: no-lost-order,"),
+        "{}",
+        text(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -342,10 +455,26 @@ fn hunt_reports_failing_seeds_by_invariant_with_repros() {
         "queued",
         "--out",
         out_dir.to_str().expect("utf-8"),
+        "--shrink",
     ]);
     let s = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{s}\n{}", text(&out.stderr));
     assert!(s.contains("3 of 3 seeds broke an invariant"), "{s}");
+    assert!(
+        s.contains("shrinking each failing seed (at most 200 runs each):"),
+        "{s}"
+    );
+    for seed in 1..4 {
+        assert!(
+            s.contains(&format!(
+                "  seed {seed}: one-confirmation-email on queued: 1 fault(s), 20 s -> 1 fault(s), "
+            )),
+            "{s}"
+        );
+        assert!(out_dir
+            .join(format!("mail-dies-seed-{seed}-shrunk.toml"))
+            .exists());
+    }
     assert!(
         s.contains("one-confirmation-email   queued      3 seed(s): 1, 2, 3"),
         "{s}"
@@ -379,6 +508,23 @@ fn the_demo_refuses_bad_input_and_a_missing_terminal_clearly() {
     assert!(
         err.contains("scalelab run scenarios/black-friday.toml"),
         "{err}"
+    );
+    // --start-at: not a time, or not before the end of the day.
+    let out = scalelab(&["demo", "--start-at", "3:75"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("'3:75' is not a time; write it as H:MM:SS, M:SS or seconds"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = scalelab(&["demo", "--start-at", "9:00:00"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "--start-at 9:00:00 is not before the end of black-friday's arrivals (0:20:00)"
+        ),
+        "{}",
+        text(&out.stderr)
     );
 }
 

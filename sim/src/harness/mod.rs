@@ -11,3 +11,4 @@ pub mod live;
 pub mod liveness;
 pub mod report;
 pub mod run;
+pub mod shrink;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::deployment::design::Design;
 use crate::deployment::nodes::{NodeInfo, Sample};
 use crate::deployment::Deployment;
-use crate::faults::inject::Applied;
+use crate::faults::inject::{Applied, Injector};
 use crate::judge::check::CheckResult;
 use crate::judge::recovery::Recovery;
 use crate::metrics::{Latency, Point, Recorder, RequestLog};
@@ -74,6 +74,10 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// What followed each heal: how long the shop took to come back, or that it did not.
     pub recovery: Vec<Recovery>,
+    /// How often the shop's rarer paths ran (see `judge::check::paths`); empty for a run cut
+    /// short, which was not judged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<(&'static str, u64)>,
     /// The trace hash at the end of every tick, to find where two runs first diverge.
     #[serde(skip)]
     pub checkpoints: Vec<u64>,
@@ -196,6 +200,17 @@ pub struct FaultRecord {
     pub applied: Vec<Applied>,
     pub commands: Vec<Scheduled>,
     pub varied: Vec<String>,
+}
+
+impl FaultRecord {
+    /// What `injector` did, the commands applied and what the seed varied in the world.
+    pub fn of(injector: &Injector, commands: Vec<Scheduled>, varied: Vec<String>) -> FaultRecord {
+        FaultRecord {
+            applied: injector.log.clone(),
+            commands,
+            varied,
+        }
+    }
 }
 
 /// What every report takes from the recorder, over `span_s` virtual seconds.

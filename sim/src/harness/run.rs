@@ -22,7 +22,7 @@ use crate::faults::inject::Injector;
 use crate::faults::schedule::Schedule;
 use crate::harness::liveness::{drain, liveness};
 use crate::harness::report::{self, FaultRecord, Report, Tally};
-use crate::judge::check::{check_all, Evidence};
+use crate::judge::check::{self, check_all, Evidence};
 use crate::judge::recovery::{self, Tolerance};
 use crate::metrics::{Point, Recorder, Window};
 use crate::scenario::fault::{Command, Scheduled};
@@ -152,11 +152,7 @@ pub async fn simulate(
     drop(options.observer.take());
     if let Some(ticks) = cut {
         let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
-        let faults = FaultRecord {
-            applied: injector.log.clone(),
-            commands: schedule.recorded,
-            varied,
-        };
+        let faults = FaultRecord::of(&injector, schedule.recorded, varied);
         return report::cut(scn, design, seed, ticks, &r, tally.checkpoints, faults);
     }
 
@@ -188,7 +184,7 @@ pub async fn simulate(
     };
     let recovery = recovery::judge(&tally.windows, &disturbed, probe.as_ref(), &tolerance);
     let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
-    let checks = check_all(&Evidence {
+    let evidence = Evidence {
         design,
         acked: &r.acked,
         carts_lost: &r.carts_lost,
@@ -206,13 +202,13 @@ pub async fn simulate(
         app_killed: injector.app_killed(),
         recovery: &recovery,
         log: &r.log,
-    });
-    let faults = FaultRecord {
-        applied: injector.log.clone(),
-        commands: schedule.recorded,
-        varied,
     };
-    report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery)
+    let checks = check_all(&evidence);
+    let paths = check::paths(&evidence);
+    let faults = FaultRecord::of(&injector, schedule.recorded, varied);
+    let mut report = report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery);
+    report.paths = paths;
+    report
 }
 
 /// The tick loop: until the arrivals stop, apply what is due at each tick's start, let the

@@ -237,12 +237,12 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
         match stored.get(&a.order_id) {
             None => found.add(
                 at_s,
-                format!("order {} (session {})", a.order_id, a.session),
+                format!("order {} ({})", a.order_id, session(a.session)),
                 "acknowledged to the customer, but no database holds it".into(),
             ),
             Some(o) if o.customer_id != a.customer || o.total_cents != a.total_cents => found.add(
                 at_s,
-                format!("order {} (session {})", a.order_id, a.session),
+                format!("order {} ({})", a.order_id, session(a.session)),
                 format!(
                     "acknowledged as customer {} / {} cents, stored as customer {} / {} cents",
                     a.customer, a.total_cents, o.customer_id, o.total_cents
@@ -261,6 +261,37 @@ fn no_lost_order(ev: &Evidence) -> CheckResult {
         format!("{} acknowledged order(s) looked up", ev.acked.len()),
         exercised,
     )
+}
+
+/// How often the shop's rarer paths ran in this run, by name: a hunt adds them up over its
+/// seeds, so that a path no seed reached says so (what lies behind it went untested).
+pub fn paths(ev: &Evidence) -> Vec<(&'static str, u64)> {
+    let known: usize = ev.world.dbs.iter().map(|db| db.orders.len()).sum();
+    vec![
+        ("checkout clicked twice", ev.double_clicks),
+        ("second tab raced a checkout", ev.tab_adds),
+        (
+            "order committed after its shopper gave up",
+            known.saturating_sub(ev.acked.len()) as u64,
+        ),
+        ("email sent again, recognised by key", ev.world.mail.repeats),
+        (
+            "message published again by the relay",
+            ev.world
+                .publications
+                .saturating_sub(ev.world.published.len() as u64),
+        ),
+        ("order history read", ev.history_reads.len() as u64),
+    ]
+}
+
+/// A session as a violation names it: the liveness probe's has no number worth reading.
+fn session(id: u64) -> String {
+    if id == crate::metrics::PROBE_SESSION {
+        "the liveness probe's session".into()
+    } else {
+        format!("session {id}")
+    }
 }
 
 /// No cart is paid for twice (see `cart_once`).
@@ -290,7 +321,7 @@ fn one_confirmation_email(ev: &Evidence) -> CheckResult {
             .delivered
             .get(&a.order_id)
             .map_or(&[][..], Vec::as_slice);
-        let ids = format!("order {} (session {})", a.order_id, a.session);
+        let ids = format!("order {} ({})", a.order_id, session(a.session));
         match delivered {
             [] => found.add(
                 a.at.as_secs_f64(),
@@ -470,8 +501,9 @@ fn read_your_writes(ev: &Evidence) -> CheckResult {
         let at_s = read.sent.as_secs_f64();
         let ids = |order: u64| {
             format!(
-                "order {order}, customer {} (session {})",
-                read.customer, read.session
+                "order {order}, customer {} ({})",
+                read.customer,
+                session(read.session)
             )
         };
         for &(order, customer, _) in read.seen.iter().filter(|o| o.1 != read.customer) {

@@ -392,7 +392,10 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
     let mut cookie: Option<String> = None;
     let mut memory = Memory::default();
     let mut end = SessionEnd::Done;
+    // The step the session ended at, for what it would still have bought (see `unbought`).
+    let mut stopped_at = plan.steps.len();
     for (i, &step) in plan.steps.iter().enumerate() {
+        stopped_at = i;
         let intended = if i == 0 {
             arrived
         } else {
@@ -437,7 +440,43 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         }
     }
     let cart_cents = memory.cart_cents;
-    users.record(|r, at| r.session_ended(at, session, end, cart_cents));
+    let lost_cents = match end {
+        SessionEnd::Slow | SessionEnd::Error => unbought(&plan, stopped_at),
+        SessionEnd::Done | SessionEnd::Cut => 0,
+    };
+    users.record(|r, at| r.session_ended(at, session, end, cart_cents, lost_cents));
+}
+
+/// What a shopper who left at step `stopped_at` meant to buy and did not: the value of the
+/// order their plan ends in, if its checkout was still ahead of them (or was the step that
+/// failed). A shopper turned away at the catalog page counts as much as one whose cart
+/// timed out at checkout, so a shop that is down loses what its visitors came to buy, not
+/// only what they had put in a cart. The same traffic gives every design the same plans.
+pub fn unbought(plan: &SessionPlan, stopped_at: usize) -> u64 {
+    let checkout_ahead = plan
+        .steps
+        .iter()
+        .skip(stopped_at)
+        .any(|s| *s == Step::Checkout);
+    if !checkout_ahead {
+        return 0;
+    }
+    let mut cart: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+    for step in &plan.steps {
+        match *step {
+            Step::Add { product, quantity } => {
+                *cart.entry(product).or_default() += u64::from(quantity);
+            }
+            Step::Remove(product) => {
+                cart.remove(&product);
+            }
+            Step::Checkout => break,
+            _ => {}
+        }
+    }
+    cart.iter()
+        .map(|(&product, &n)| n * scalelab_system::memory::demo_price_cents(product))
+        .sum()
 }
 
 /// Checkout with company: a second click of "buy" (`double_click`), a second tab's request
@@ -578,6 +617,10 @@ pub async fn probe_checkout(app: SocketAddr, customer: u64) -> Result<(u64, u64)
     // which may not be the customer's, so checkout can still say 409: then the next one.
     for id in 1..=PROBE_PRODUCTS {
         let page = call(Step::View(id), &mut cookie).await?;
+        if page.status == 404 {
+            // The catalogue ends before PROBE_PRODUCTS (a small shop): nothing more to try.
+            break;
+        }
         expect(&page, 200, "product page")?;
         if parse::<ProductPage>(&page.body).is_none_or(|p| p.in_stock == 0) {
             continue;
@@ -634,4 +677,50 @@ async fn fresh_connection(app: SocketAddr) -> Result<SendRequest<Full<Bytes>>, S
         let _ = conn.await;
     });
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scalelab_system::memory::demo_price_cents as price;
+
+    fn plan(steps: Vec<Step>) -> SessionPlan {
+        SessionPlan {
+            index: 0,
+            customer: 1,
+            think_ms: vec![0.0; steps.len()],
+            steps,
+            patience_ms: 1000.0,
+            double_click: false,
+            second_tab: None,
+        }
+    }
+
+    #[test]
+    fn a_shopper_who_leaves_before_checkout_loses_the_order_their_plan_ends_in() {
+        let p = plan(vec![
+            Step::Browse,
+            Step::View(7),
+            Step::Login(1),
+            Step::Add {
+                product: 7,
+                quantity: 2,
+            },
+            Step::Add {
+                product: 9,
+                quantity: 1,
+            },
+            Step::Remove(9),
+            Step::Checkout,
+            Step::Orders,
+        ]);
+        // Turned away at the catalog page: the whole order is lost, cart or no cart.
+        assert_eq!(unbought(&p, 0), 2 * price(7));
+        // The checkout itself failed: still lost.
+        assert_eq!(unbought(&p, 6), 2 * price(7));
+        // Only the order history failed: the order was placed, nothing lost.
+        assert_eq!(unbought(&p, 7), 0);
+        // A visit that never meant to buy loses nothing.
+        assert_eq!(unbought(&plan(vec![Step::Browse, Step::View(3)]), 0), 0);
+    }
 }

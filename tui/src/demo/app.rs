@@ -49,6 +49,10 @@ pub struct Pane {
     /// p50 and p99 latency per tick, in ms.
     pub p50_ms: VecDeque<u64>,
     pub p99_ms: VecDeque<u64>,
+    /// The whole run so far, one point per tick, for the whole-day charts (`w`): answered
+    /// requests per second and p99 as shoppers saw it.
+    pub day_throughput: Vec<u64>,
+    pub day_p99_ms: Vec<u64>,
     pub last: Option<Box<Frame>>,
     /// Frames of ticks that not every design has finished yet: shown once all have.
     early: VecDeque<Box<Frame>>,
@@ -73,6 +77,10 @@ pub enum Mode {
     Help,
     /// Choosing which role to kill.
     KillMenu,
+    /// Choosing how far ahead to jump.
+    JumpMenu,
+    /// What the symbols, colours and figures mean.
+    Legend,
 }
 
 pub struct App {
@@ -96,6 +104,11 @@ pub struct App {
     pub saved: Vec<PathBuf>,
     /// The terminal is smaller than the view needs (see `set_size`).
     too_small: bool,
+    /// The end-of-run scoreboard is shown once every run has ended; `t` hides it and brings
+    /// it back.
+    pub scoreboard: bool,
+    /// The charts show the whole run so far (`w`), not the last minute or so.
+    pub whole_day: bool,
 }
 
 impl App {
@@ -118,6 +131,8 @@ impl App {
                     throughput: VecDeque::new(),
                     p50_ms: VecDeque::new(),
                     p99_ms: VecDeque::new(),
+                    day_throughput: Vec::new(),
+                    day_p99_ms: Vec::new(),
                     last: None,
                     early: VecDeque::new(),
                     checkpoints: Vec::new(),
@@ -139,6 +154,8 @@ impl App {
             repro_dir: setup.repro_dir,
             saved: Vec::new(),
             too_small: false,
+            scoreboard: true,
+            whole_day: false,
         }
     }
 
@@ -216,7 +233,12 @@ impl App {
                     Ok(r) => Some(checks_line(r)),
                     Err(e) => Some(format!("the simulation failed: {e}")),
                 };
-                let at = self.completed() as f64 * self.interval_s();
+                // At the end of the run's arrivals, not when the message happened to come:
+                // the log must read the same however the designs' threads were scheduled.
+                let at = match result.as_ref() {
+                    Ok(r) => r.duration_s,
+                    Err(_) => self.completed() as f64 * self.interval_s(),
+                };
                 if let Some(text) = line {
                     self.note(at, text, Some(lane));
                 }
@@ -233,6 +255,7 @@ impl App {
     /// log, tick by tick, so that the four panes always show the same moment.
     fn show_common_ticks(&mut self) {
         let common = self.completed();
+        let slo_ms = self.scenario.slo.timeout_ms.0;
         loop {
             let next = self
                 .panes
@@ -256,8 +279,13 @@ impl App {
                     &mut pane.throughput,
                     frame.window.throughput_rps.round() as u64,
                 );
-                push(&mut pane.p50_ms, frame.window.p50_ms.round() as u64);
-                push(&mut pane.p99_ms, frame.window.p99_ms.round() as u64);
+                let (p50, _) = seen_ms(&frame.window, 0.50, slo_ms);
+                let (p99, _) = seen_ms(&frame.window, 0.99, slo_ms);
+                push(&mut pane.p50_ms, p50.round() as u64);
+                push(&mut pane.p99_ms, p99.round() as u64);
+                pane.day_throughput
+                    .push(frame.window.throughput_rps.round() as u64);
+                pane.day_p99_ms.push(p99.round() as u64);
                 pane.last = Some(frame);
             }
         }
@@ -276,11 +304,21 @@ impl App {
         if self.log.len() == LOG_LINES {
             self.log.pop_front();
         }
-        self.log.push_back(LogLine {
-            at_s,
-            text,
-            designs: lane.into_iter().collect(),
-        });
+        // In virtual-time order: a line that arrives after later ones (a design's end, sent
+        // while another design's last frames wait) goes where its time puts it.
+        let at = self
+            .log
+            .iter()
+            .rposition(|l| l.at_s <= at_s)
+            .map_or(0, |i| i + 1);
+        self.log.insert(
+            at,
+            LogLine {
+                at_s,
+                text,
+                designs: lane.into_iter().collect(),
+            },
+        );
     }
 
     /// Does what a key press asks.
@@ -298,7 +336,7 @@ impl App {
             return;
         }
         match self.mode {
-            Mode::Help => {
+            Mode::Help | Mode::Legend => {
                 // Any key closes the help, `q` too (it says so); only Ctrl-C still quits.
                 self.mode = Mode::Normal;
                 if is_ctrl_c(&key) {
@@ -329,6 +367,23 @@ impl App {
                 }
                 return;
             }
+            Mode::JumpMenu => {
+                self.mode = Mode::Normal;
+                let choice = match key.code {
+                    KeyCode::Char(c) => keymap::JUMPS.iter().find(|(k, _)| *k == c),
+                    _ => None,
+                };
+                if let Some(&(_, ahead_s)) = choice {
+                    let at_s = self.completed() as f64 * self.interval_s() + ahead_s;
+                    self.jump_to_s(at_s);
+                    self.pump(now);
+                } else if is_ctrl_c(&key) {
+                    self.quit = true;
+                } else {
+                    self.status = Some("jump cancelled".into());
+                }
+                return;
+            }
             Mode::Normal => {}
         }
         let Some(action) = keymap::action_for(&key) else {
@@ -348,6 +403,15 @@ impl App {
             Action::Faster => self.pacer.change(true),
             Action::Slower => self.pacer.change(false),
             Action::Kill => self.mode = Mode::KillMenu,
+            Action::Jump => self.mode = Mode::JumpMenu,
+            Action::WholeDay => self.whole_day = !self.whole_day,
+            Action::Scoreboard => {
+                if self.finished() {
+                    self.scoreboard = !self.scoreboard;
+                } else {
+                    self.status = Some("the scoreboard shows once the day has ended".into());
+                }
+            }
             Action::Inject(f) => self.inject(f.fault()),
             Action::HealAll => self.command(Command::HealAll, "heal everything"),
             Action::Save => {
@@ -376,9 +440,52 @@ impl App {
             }
             Action::Enlarge(_) => {}
             Action::Help => self.mode = Mode::Help,
+            Action::Legend => self.mode = Mode::Legend,
         }
         // A key that changed the pace takes effect now, not at the next frame.
         self.pump(now);
+    }
+
+    /// When faults began, in virtual seconds, up to the ticks shown: the scenario's timeline,
+    /// its swarm's faults for this seed, and the live commands. The whole-day charts mark them.
+    pub fn fault_marks(&self) -> Vec<f64> {
+        let shown_s = self.completed() as f64 * self.interval_s();
+        let scn = &self.scenario;
+        let mut marks: Vec<f64> = scn.faults.iter().map(|f| f.get_ref().at_s).collect();
+        if let Some(swarm) = &scn.swarm {
+            let drawn = swarm.get_ref().schedule(
+                self.seed,
+                scn.duration_s(),
+                scn.sharded.shards.get(),
+                scn.workload().products.get(),
+            );
+            marks.extend(drawn.iter().map(|f| f.at_s));
+        }
+        marks.extend(
+            self.commands(u64::MAX)
+                .iter()
+                .filter(|c| matches!(c.command, Command::Inject { .. }))
+                .map(|c| c.tick as f64 * self.interval_s()),
+        );
+        marks.retain(|&t| t < shown_s);
+        marks.sort_by(f64::total_cmp);
+        marks
+    }
+
+    /// Runs at full speed to virtual second `at_s` (the tick that starts there; at most the
+    /// end of arrivals), then pauses: `--start-at` and the `g` menu.
+    pub fn jump_to_s(&mut self, at_s: f64) {
+        let end = (self.scenario.duration_s() / self.interval_s()).ceil() as u64;
+        let tick = ((at_s / self.interval_s()).ceil() as u64).min(end);
+        if tick <= self.completed() {
+            self.status = Some(format!("already at {}", clock(at_s)));
+            return;
+        }
+        self.pacer.jump_to(tick);
+        self.status = Some(format!(
+            "jumping to {} at full speed; paused there (space runs on)",
+            clock(tick as f64 * self.interval_s())
+        ));
     }
 
     fn inject(&mut self, fault: Fault) {
@@ -447,8 +554,16 @@ impl App {
             }
         };
         write_file(&path, &text)?;
-        self.saved.push(path.clone());
+        if self.saved.last() != Some(&path) {
+            self.saved.push(path.clone());
+        }
         Ok(path)
+    }
+
+    /// Saves a repro of the session as it ends, so that quitting never loses the run (and
+    /// the hashes the farewell prints are the saved file's); nothing when no tick finished.
+    pub fn save_on_quit(&mut self) -> Option<std::io::Result<PathBuf>> {
+        (self.completed() > 0).then(|| self.save())
     }
 
     /// Every design's report, once every run has ended whole (not cut, not failed): a save
@@ -511,6 +626,9 @@ impl App {
         if self.completed() as f64 * self.interval_s() >= self.scenario.duration_s() {
             return "draining".into();
         }
+        if let Some(tick) = self.pacer.jumping() {
+            return format!("jumping to {}", clock(tick as f64 * self.interval_s()));
+        }
         if self.pacer.paused() {
             return "paused".into();
         }
@@ -521,6 +639,27 @@ impl App {
             (Speed::Max, Some(got)) => format!("running at {got:.1}x"),
             _ => "running".into(),
         }
+    }
+}
+
+/// The `q`-quantile of a window's latency as its shoppers saw it, and whether it is a
+/// failure: a request that failed or was not answered within the SLO counts at the SLO's
+/// timeout (the browser gave up there, or got an error page, which is no faster a sale), so
+/// a design that answers nothing does not show the few milliseconds of its refusals. When
+/// more than `1 - q` of the window failed, the quantile is among the failures: the timeout.
+/// Otherwise the answered requests' quantile stands for it.
+pub fn seen_ms(w: &scalelab_sim::metrics::Point, q: f64, slo_ms: f64) -> (f64, bool) {
+    let failed = if w.requests == 0 {
+        0.0
+    } else {
+        1.0 - w.availability
+    };
+    if failed > 1.0 - q {
+        (slo_ms, true)
+    } else if q >= 0.99 {
+        (w.p99_ms, false)
+    } else {
+        (w.p50_ms, false)
     }
 }
 

@@ -17,6 +17,14 @@ pub enum Action {
     Slower,
     /// Opens the menu of roles to kill.
     Kill,
+    /// Opens the menu of how far to jump ahead.
+    Jump,
+    /// Hides or shows the end-of-run scoreboard.
+    Scoreboard,
+    /// Switches the charts between the last minute or so and the whole run so far.
+    WholeDay,
+    /// Opens the legend: symbols, colours, units.
+    Legend,
     /// Injects a fault into every design at the next tick.
     Inject(LiveFault),
     HealAll,
@@ -123,6 +131,13 @@ pub const KEYMAP: &[Binding] = &[
         action: Action::Slower,
     },
     Binding {
+        keys: &[Key::Char('g')],
+        shown: "g",
+        hint: "",
+        help: "go ahead 1, 5 or 10 minutes at full speed, then pause there",
+        action: Action::Jump,
+    },
+    Binding {
         keys: &[Key::Char('k')],
         shown: "k",
         hint: "kill",
@@ -207,6 +222,27 @@ pub const KEYMAP: &[Binding] = &[
         action: Action::Enlarge(3),
     },
     Binding {
+        keys: &[Key::Char('w')],
+        shown: "w",
+        hint: "",
+        help: "charts: the whole run so far, faults marked ▲ (again: the last minute)",
+        action: Action::WholeDay,
+    },
+    Binding {
+        keys: &[Key::Char('t')],
+        shown: "t",
+        hint: "",
+        help: "the day's totals per design, once the run has ended",
+        action: Action::Scoreboard,
+    },
+    Binding {
+        keys: &[Key::Char('l')],
+        shown: "l",
+        hint: "",
+        help: "the legend: what each symbol, colour and figure means (any key closes it)",
+        action: Action::Legend,
+    },
+    Binding {
         keys: &[Key::Char('?')],
         shown: "?",
         hint: "help",
@@ -233,6 +269,9 @@ pub fn action_for(ev: &KeyEvent) -> Option<Action> {
         .find(|b| b.keys.iter().any(|k| k.matches(ev)))
         .map(|b| b.action)
 }
+
+/// The jump menu: a key and how many virtual seconds it jumps ahead.
+pub const JUMPS: [(char, f64); 3] = [('1', 60.0), ('5', 300.0), ('0', 600.0)];
 
 /// The roles the kill menu offers in a scenario with `shards` shards, with their keys.
 pub fn kill_menu(shards: u32) -> Vec<(char, Role)> {

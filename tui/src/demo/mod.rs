@@ -50,9 +50,13 @@ pub struct Args {
     /// Frames drawn per second, at most.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=240))]
     pub fps: u32,
-    /// Where `s` saves repro files.
+    /// Where `s` saves repro files (and where the session is saved when it ends).
     #[arg(long, default_value = "scalelab-repros")]
     pub repro_dir: PathBuf,
+    /// Run at full speed to this moment of virtual time (H:MM:SS, M:SS or seconds), then
+    /// pause there: a talk starts at the interesting minute.
+    #[arg(long, value_name = "TIME", value_parser = pace::parse_clock)]
+    pub start_at: Option<f64>,
 }
 
 /// Loads the scenario named on the command line, or the built-in black-friday.
@@ -83,6 +87,15 @@ pub fn main(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Some(at) = args.start_at.filter(|at| *at >= scenario.duration_s()) {
+        eprintln!(
+            "error: --start-at {} is not before the end of {}'s arrivals ({})",
+            app::clock(at),
+            scenario.name,
+            app::clock(scenario.duration_s())
+        );
+        return ExitCode::from(crate::EXIT_BAD_INPUT);
+    }
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!(
             "error: scalelab demo draws in a terminal, and this one has no terminal to draw in.\n\
@@ -91,7 +104,7 @@ pub fn main(args: Args) -> ExitCode {
         return ExitCode::from(crate::EXIT_BAD_INPUT);
     }
     let seed = args.seed.unwrap_or_else(crate::pick_seed);
-    let app = App::start(Setup {
+    let mut app = App::start(Setup {
         scenario,
         scenario_text,
         scenario_path,
@@ -100,8 +113,11 @@ pub fn main(args: Args) -> ExitCode {
         paused: args.paused,
         repro_dir: args.repro_dir,
     });
+    if let Some(at) = args.start_at {
+        app.jump_to_s(at);
+    }
     let outcome = run_in_terminal(app, args.fps);
-    let (app, result) = match outcome {
+    let (mut app, result) = match outcome {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("error: the terminal failed: {e}");
@@ -110,6 +126,9 @@ pub fn main(args: Args) -> ExitCode {
     };
     if let Err(e) = result {
         eprintln!("error: the terminal failed: {e}");
+    }
+    if let Some(Err(e)) = app.save_on_quit() {
+        eprintln!("error: could not save the session's repro: {e}");
     }
     print!("{}", farewell(&app));
     let failed = app.panes.iter().any(|p| matches!(&p.report, Some(Err(_))));
@@ -269,10 +288,7 @@ fn farewell(app: &App) -> String {
         );
     }
     if app.saved.is_empty() {
-        let _ = writeln!(
-            s,
-            "  (press s during a demo to save a repro that replays it)"
-        );
+        let _ = writeln!(s, "  nothing saved: no tick had finished");
     }
     s
 }

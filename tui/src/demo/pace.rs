@@ -76,6 +76,8 @@ const WINDOW: Duration = Duration::from_secs(2);
 pub struct Pacer {
     speed: usize,
     paused: bool,
+    /// A jump under way: run as fast as the designs go until this tick, then pause there.
+    goto: Option<u64>,
     interval_s: f64,
     /// (wall instant, ticks due then): the line virtual time follows.
     anchor: Option<(Instant, f64)>,
@@ -88,6 +90,7 @@ impl Pacer {
         Pacer {
             speed: Speed::LADDER.iter().position(|s| *s == speed).unwrap_or(3),
             paused,
+            goto: None,
             interval_s,
             anchor: None,
             samples: VecDeque::new(),
@@ -102,8 +105,22 @@ impl Pacer {
         self.paused
     }
 
+    /// Runs as fast as the designs go until `tick`, then pauses there (`--start-at`, `g`).
+    /// Pausing, stepping or a change of speed ends the jump where the run is.
+    pub fn jump_to(&mut self, tick: u64) {
+        self.goto = Some(tick);
+        self.paused = false;
+        self.anchor = None;
+    }
+
+    /// The tick a jump under way stops at.
+    pub fn jumping(&self) -> Option<u64> {
+        self.goto
+    }
+
     /// One step up (`up`) or down the ladder; the pace restarts from where the run is.
     pub fn change(&mut self, up: bool) {
+        self.goto = None;
         self.speed = if up {
             (self.speed + 1).min(Speed::LADDER.len() - 1)
         } else {
@@ -120,6 +137,7 @@ impl Pacer {
     }
 
     pub fn set_paused(&mut self, paused: bool) {
+        self.goto = None;
         self.paused = paused;
         self.anchor = None;
         self.samples.clear();
@@ -129,6 +147,15 @@ impl Pacer {
     /// completed `completed` and `allowed` were allowed before. `None` while paused.
     pub fn target(&mut self, now: Instant, completed: u64, allowed: u64) -> Option<u64> {
         self.sample(now, completed);
+        if let Some(goto) = self.goto {
+            if completed < goto {
+                return Some((completed + LEAD_TICKS as u64).min(goto));
+            }
+            // Arrived: pause at the tick asked for.
+            self.goto = None;
+            self.paused = true;
+            self.anchor = None;
+        }
         if self.paused {
             return None;
         }
@@ -171,9 +198,68 @@ impl Pacer {
     }
 }
 
+/// Reads a moment of virtual time: `H:MM:SS`, `M:SS` or seconds (`180`, `180s`), for
+/// `--start-at`.
+pub fn parse_clock(s: &str) -> Result<f64, String> {
+    let bad = || {
+        format!(
+            "'{s}' is not a time; write it as H:MM:SS, M:SS or seconds (e.g. 0:03:00, 3:00, 180)"
+        )
+    };
+    let t = s.trim().trim_end_matches('s');
+    let parts: Vec<&str> = t.split(':').collect();
+    if parts.is_empty() || parts.len() > 3 {
+        return Err(bad());
+    }
+    let mut total = 0.0;
+    for (i, part) in parts.iter().enumerate() {
+        let v: f64 = part.trim().parse().map_err(|_| bad())?;
+        // Minutes and seconds after the first field are below 60; nothing is negative.
+        if !v.is_finite() || v < 0.0 || (i > 0 && v >= 60.0) {
+            return Err(bad());
+        }
+        total = total * 60.0 + v;
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jump_runs_at_full_speed_to_its_tick_and_pauses_there() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Speed::Times(1), false, 1.0);
+        p.jump_to(180);
+        // As fast as the designs go, never past the tick asked for.
+        assert_eq!(p.target(t0, 0, 0), Some(4));
+        assert_eq!(p.target(t0, 178, 4), Some(180));
+        assert_eq!(p.jumping(), Some(180));
+        // There: paused, and the speed chosen before is kept for when it resumes.
+        assert_eq!(p.target(t0, 180, 180), None);
+        assert!(p.paused());
+        assert_eq!(p.jumping(), None);
+        assert_eq!(p.speed(), Speed::Times(1));
+        // Pausing during a jump ends it where the run is.
+        p.set_paused(false);
+        p.jump_to(400);
+        p.set_paused(true);
+        assert_eq!(p.target(t0, 200, 204), None);
+        assert_eq!(p.jumping(), None);
+    }
+
+    #[test]
+    fn times_are_read_as_a_clock_or_seconds() {
+        assert_eq!(parse_clock("0:03:00"), Ok(180.0));
+        assert_eq!(parse_clock("3:00"), Ok(180.0));
+        assert_eq!(parse_clock("180"), Ok(180.0));
+        assert_eq!(parse_clock("90s"), Ok(90.0));
+        assert_eq!(parse_clock("1:02:03"), Ok(3723.0));
+        for bad in ["", "3:75", "a:00", "-5", "1:2:3:4"] {
+            assert!(parse_clock(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn virtual_time_follows_the_wall_clock_at_the_chosen_speed() {

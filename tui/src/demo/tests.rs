@@ -72,7 +72,23 @@ fn the_screen_at_each_size_and_with_each_overlay() {
     assert_eq!(app.mode, Mode::Normal);
     step_to(&mut app, 45);
 
-    insta::assert_snapshot!("120x40_after_kill", screen(&app, 120, 40));
+    // Issue 18: a design that answers nothing does not show the milliseconds of its
+    // refusals as latency: failed requests count at the timeout.
+    let after_kill = screen(&app, 120, 40);
+    assert!(
+        after_kill.contains("p50 ≥2.0 s · p99 ≥2.0 s · avail 0.0% now"),
+        "{after_kill}"
+    );
+    insta::assert_snapshot!("120x40_after_kill", after_kill);
+    // w: the whole run so far in the charts, the kill marked on their time axis; w again
+    // goes back to the last minute.
+    chars(&mut app, "w");
+    let whole = screen(&app, 120, 40);
+    assert!(whole.contains("fault "), "{whole}");
+    assert!(whole.contains('▲'), "{whole}");
+    insta::assert_snapshot!("120x40_whole_day", whole);
+    chars(&mut app, "w");
+    assert!(!screen(&app, 120, 40).contains('▲'));
     insta::assert_snapshot!("80x24_after_kill", screen(&app, 80, 24));
     insta::assert_snapshot!("too_small_79x24", screen(&app, 79, 24));
 
@@ -87,6 +103,23 @@ fn the_screen_at_each_size_and_with_each_overlay() {
     insta::assert_snapshot!("120x40_help", screen(&app, 120, 40));
     chars(&mut app, "x");
     assert_eq!(app.mode, Mode::Normal, "any key closes the help");
+
+    // l: the legend, whole at 120x40 and at 80x24; any key closes it.
+    chars(&mut app, "l");
+    assert_eq!(app.mode, Mode::Legend);
+    insta::assert_snapshot!("120x40_legend", screen(&app, 120, 40));
+    let small = screen(&app, 80, 24);
+    for needle in [
+        "dead (killed or down)",
+        "below 90%",
+        "a fault began",
+        "legend",
+    ] {
+        assert!(small.contains(needle), "{needle} at 80x24:\n{small}");
+    }
+    chars(&mut app, "q");
+    assert_eq!(app.mode, Mode::Normal, "q closes the legend");
+    assert!(!app.quit);
 
     // 2 enlarges the horizontal design; Tab goes on to the next; 3 again goes back.
     chars(&mut app, "2");
@@ -254,6 +287,17 @@ fn quitting_a_whole_run_prints_the_hashes_of_its_repro_and_replay() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert!(app.finished(), "the short run ended");
+    // The end of the day: the scoreboard stays on screen; t hides it and brings it back.
+    assert!(app.scoreboard);
+    insta::assert_snapshot!("120x40_scoreboard", screen(&app, 120, 40));
+    assert!(
+        screen(&app, 80, 24).contains("revenue lost"),
+        "it fits at 80x24"
+    );
+    chars(&mut app, "t");
+    assert!(!screen(&app, 120, 40).contains("the whole day"));
+    chars(&mut app, "t");
+    assert!(screen(&app, 120, 40).contains("the whole day"));
     chars(&mut app, "s");
     let path = app.saved.first().cloned().expect("s saved a repro");
     let farewell = super::farewell(&app);
@@ -343,5 +387,77 @@ fn a_second_kill_hits_a_live_node_or_says_none_is_left() {
     let vertical = kills(lane("vertical"));
     assert_eq!(vertical.len(), 2, "{vertical:?}");
     assert!(vertical[1].contains("down already"), "{vertical:?}");
+    drop(app.stop());
+}
+
+/// Issue 18: `g` jumps ahead at full speed and pauses there; the menu cancels like the kill
+/// menu (q too); the header says where the jump goes.
+#[test]
+fn g_jumps_a_minute_ahead_at_full_speed_and_pauses_there() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 3);
+    chars(&mut app, "g");
+    assert_eq!(app.mode, Mode::JumpMenu);
+    insta::assert_snapshot!("120x40_jump_menu", screen(&app, 120, 40));
+    chars(&mut app, "q");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quit, "q cancels the jump menu");
+    assert_eq!(app.status.as_deref(), Some("jump cancelled"));
+
+    // Before the end there is no scoreboard to show, and t says so.
+    chars(&mut app, "t");
+    assert_eq!(
+        app.status.as_deref(),
+        Some("the scoreboard shows once the day has ended")
+    );
+    chars(&mut app, "g1");
+    assert_eq!(app.state(), "jumping to 0:01:03");
+    assert!(screen(&app, 120, 40).contains("jumping to 0:01:03"));
+    let goal = (63.0 / app.interval_s()).ceil() as u64;
+    while !app.pacer.paused() {
+        app.pump(Instant::now());
+        let next = (app.completed() + 1).min(goal);
+        app.wait_for(next);
+    }
+    app.pump(Instant::now());
+    assert_eq!(app.completed(), goal, "the jump stops at its minute");
+    assert_eq!(app.state(), "paused");
+    assert_eq!(app.pacer.speed(), Speed::Times(10), "the speed is kept");
+    assert_eq!(app.allowed(), goal, "nothing runs past it");
+    drop(app.stop());
+}
+
+/// Issue 18: quitting saves the session, so nothing is lost and the hashes the farewell
+/// prints are the saved file's; before the first tick there is nothing to save.
+#[test]
+fn quitting_saves_the_session_and_prints_the_saved_hashes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    assert!(app.save_on_quit().is_none(), "no tick, no repro");
+    step_to(&mut app, 12);
+    chars(&mut app, "s");
+    let path = match app.save_on_quit() {
+        Some(Ok(path)) => path,
+        other => panic!("not saved: {other:?}"),
+    };
+    assert_eq!(app.saved, vec![path.clone()], "the same ticks are one file");
+    let farewell = super::farewell(&app);
+    assert!(
+        farewell.contains(&format!("saved: {}", path.display())),
+        "{farewell}"
+    );
+    let saved = repro::load(&path).expect("the saved repro reads");
+    assert_eq!(saved.ticks, Some(12));
+    for (design, hash) in app.hashes() {
+        let hash = format!("{:016x}", hash.expect("a hash"));
+        let expected = saved
+            .expected
+            .iter()
+            .find(|e| e.design == design.name())
+            .expect("every design");
+        assert_eq!(expected.trace_hash, hash);
+        assert!(farewell.contains(&hash), "{farewell}");
+    }
     drop(app.stop());
 }

@@ -13,7 +13,7 @@ use ratatui::Frame;
 use scalelab_sim::faults::inject::Health;
 use scalelab_sim::harness::live::NodeView;
 
-use super::app::{clock, App, Mode, Pane};
+use super::app::{clock, seen_ms, App, Mode, Pane};
 use super::keymap::{self, KEYMAP};
 use crate::format::{count_brief, dollars_brief, ms_brief, pct_brief, thousands};
 
@@ -44,8 +44,79 @@ pub fn render(app: &App, f: &mut Frame) {
     match app.mode {
         Mode::Help => render_help(f, area),
         Mode::KillMenu => render_kill_menu(app, f, area),
+        Mode::JumpMenu => render_jump_menu(f, area),
+        Mode::Legend => render_legend(app, f, area),
+        Mode::Normal if app.scoreboard && app.finished() => render_scoreboard(app, f, panes),
         Mode::Normal => {}
     }
+}
+
+/// The end of the day: the whole run's figures per design, side by side, over the panes.
+fn render_scoreboard(app: &App, f: &mut Frame, area: Rect) {
+    let reports: Vec<Option<&scalelab_sim::Report>> = app
+        .panes
+        .iter()
+        .map(|p| p.report.as_ref().and_then(|r| r.as_ref().ok()))
+        .collect();
+    let col = 13usize;
+    let row = |name: &str, cell: &dyn Fn(&scalelab_sim::Report) -> String| {
+        let mut text = format!(" {name:<16}");
+        for r in &reports {
+            let v = r.map_or_else(|| "failed".to_owned(), cell);
+            text.push_str(&format!("{v:>col$}"));
+        }
+        Line::from(text)
+    };
+    let mut head = format!(" {:<16}", "");
+    for p in &app.panes {
+        head.push_str(&format!("{:>col$}", p.design.name()));
+    }
+    let lines = vec![
+        Line::from(Span::styled(
+            head,
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        row("availability", &|r| crate::format::pct(r.availability)),
+        row("worst window", &|r| {
+            r.worst_window
+                .as_ref()
+                .map_or("-".into(), |w| pct_brief(w.availability))
+        }),
+        row("  at", &|r| {
+            r.worst_window.as_ref().map_or("-".into(), |w| clock(w.t_s))
+        }),
+        row("errors", &|r| count_brief(r.errors.values().sum())),
+        row("orders", &|r| count_brief(r.orders)),
+        row("revenue", &|r| dollars_brief(r.revenue_cents)),
+        row("revenue lost", &|r| dollars_brief(r.revenue_lost_cents)),
+        row("replicas", &|r| {
+            if r.replicas_min == r.replicas_max {
+                r.replicas_max.to_string()
+            } else {
+                format!("{}-{}", r.replicas_min, r.replicas_max)
+            }
+        }),
+        row("checks", &|r| {
+            let failed = r.checks.iter().filter(|c| c.failed()).count();
+            if failed == 0 {
+                "all held".into()
+            } else {
+                format!("{failed} VIOLATED")
+            }
+        }),
+        Line::from(" t hides this · s saves the day · q quits"),
+    ];
+    let width = (17 + col * app.panes.len() + 3) as u16;
+    let height = lines.len() as u16 + 2;
+    let rect = centered(area, width, height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(format!(
+            " the whole day · {} · seed {} ",
+            app.scenario.name, app.seed
+        ))),
+        rect,
+    );
 }
 
 fn too_small(f: &mut Frame, area: Rect) {
@@ -149,19 +220,44 @@ fn render_pane(
         f.render_widget(Paragraph::new("waiting for the first tick"), inner);
         return;
     };
-    // Four lines of text; the rest goes to the two sparklines.
-    let spark_rows = inner.height.saturating_sub(4);
+    // Four lines of text (five with the whole day's fault marks); the rest goes to the two
+    // sparklines.
+    let marks_rows = u16::from(app.whole_day);
+    let spark_rows = inner.height.saturating_sub(4 + marks_rows);
     let tp_rows = spark_rows.div_ceil(2);
     let lat_rows = spark_rows - tp_rows;
-    let [strip, tp, lat, figures, more, load] = Layout::vertical([
+    let [strip, tp, lat, marks, figures, more, load] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(tp_rows),
         Constraint::Length(lat_rows),
+        Constraint::Length(marks_rows),
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(inner);
+    // The charts: the newest points that fit, or the whole run so far squeezed into the
+    // width (a column's throughput is its ticks' mean, its p99 their worst, so no dip or
+    // spike is averaged away).
+    let chart_w = usize::from(inner.width.saturating_sub(SPARK_LABEL + SPARK_VALUE)).max(1);
+    let (tp_data, p99_data, per_col) = if app.whole_day {
+        let per_col = pane.day_throughput.len().div_ceil(chart_w).max(1);
+        (
+            squeeze(&pane.day_throughput, per_col, |c| {
+                c.iter().sum::<u64>() / c.len().max(1) as u64
+            }),
+            squeeze(&pane.day_p99_ms, per_col, |c| {
+                c.iter().copied().max().unwrap_or(0)
+            }),
+            per_col,
+        )
+    } else {
+        (
+            pane.throughput.iter().copied().collect(),
+            pane.p99_ms.iter().copied().collect(),
+            1,
+        )
+    };
 
     f.render_widget(Paragraph::new(strip_line(&frame.nodes, inner.width)), strip);
     let w = frame.window.clone();
@@ -169,20 +265,22 @@ fn render_pane(
         f,
         tp,
         "req/s",
-        &pane.throughput,
+        &tp_data,
         throughput_max,
         &thousands(w.throughput_rps.round() as u64),
         Color::Green,
     );
-    spark_row(
-        f,
-        lat,
-        "p99",
-        &pane.p99_ms,
-        slo_ms,
-        &ms_brief(w.p99_ms),
-        Color::Magenta,
-    );
+    // Latency as shoppers saw it: failed and timed-out requests count at the timeout.
+    let slo = app.scenario.slo.timeout_ms.0;
+    let shown = |q: f64| match seen_ms(&w, q, slo) {
+        (v, true) => format!("≥{}", ms_brief(v)),
+        (v, false) => ms_brief(v),
+    };
+    let (p50, p99) = (shown(0.50), shown(0.99));
+    spark_row(f, lat, "p99", &p99_data, slo_ms, &p99, Color::Magenta);
+    if app.whole_day {
+        render_marks(app, f, marks, per_col);
+    }
     let total = if frame.requests > 0 {
         frame.answered_in_slo as f64 / frame.requests as f64
     } else {
@@ -199,12 +297,12 @@ fn render_pane(
     };
     // Each line in full where the pane is wide enough, else in its short form.
     let width = usize::from(inner.width);
-    let latency = format!("p50 {} · p99 {} · ", ms_brief(w.p50_ms), ms_brief(w.p99_ms));
-    let full = latency.len() + "avail 100% now, 100% all".len() + 4 <= width;
+    let latency = format!("p50 {p50} · p99 {p99} · ");
+    let full = latency.chars().count() + "avail 100% now, 100% all".len() + 4 <= width;
     let (lead, mid, tail) = if full {
         (latency, " now, ", " all")
     } else {
-        (format!("p50 {} · ", ms_brief(w.p50_ms)), " (all ", ")")
+        (format!("p50 {p50} · "), " (all ", ")")
     };
     f.render_widget(
         Paragraph::new(Line::from(vec![
@@ -250,12 +348,50 @@ fn render_pane(
     f.render_widget(Paragraph::new(load_line), load);
 }
 
+/// Columns of a chart row taken by its label and by its value.
+const SPARK_LABEL: u16 = 6;
+const SPARK_VALUE: u16 = 9;
+
+/// `data` in columns of `per_col` points each, each column reduced by `reduce`.
+fn squeeze(data: &[u64], per_col: usize, reduce: impl Fn(&[u64]) -> u64) -> Vec<u64> {
+    data.chunks(per_col.max(1)).map(reduce).collect()
+}
+
+/// The whole-day charts' time axis: a ▲ under the column where each fault began, and how
+/// much of the run the charts hold.
+fn render_marks(app: &App, f: &mut Frame, area: Rect, per_col: usize) {
+    if area.height == 0 {
+        return;
+    }
+    let [l, s, v] = Layout::horizontal([
+        Constraint::Length(SPARK_LABEL),
+        Constraint::Min(4),
+        Constraint::Length(SPARK_VALUE),
+    ])
+    .areas(area);
+    let mut axis = vec![' '; usize::from(s.width)];
+    let tick_s = app.interval_s();
+    for t in app.fault_marks() {
+        let col = (t / tick_s) as usize / per_col.max(1);
+        if let Some(c) = axis.get_mut(col) {
+            *c = '▲';
+        }
+    }
+    f.render_widget(Paragraph::new("fault"), l);
+    f.render_widget(
+        Paragraph::new(axis.into_iter().collect::<String>()).style(Style::default().fg(Color::Red)),
+        s,
+    );
+    let shown = app.completed() as f64 * tick_s;
+    f.render_widget(Paragraph::new(clock(shown)).alignment(Alignment::Right), v);
+}
+
 /// A label, a sparkline of the newest points that fit, and the current value.
 fn spark_row(
     f: &mut Frame,
     area: Rect,
     label: &str,
-    data: &std::collections::VecDeque<u64>,
+    data: &[u64],
     max: u64,
     value: &str,
     color: Color,
@@ -264,9 +400,9 @@ fn spark_row(
         return;
     }
     let [l, s, v] = Layout::horizontal([
-        Constraint::Length(6),
+        Constraint::Length(SPARK_LABEL),
         Constraint::Min(4),
-        Constraint::Length(9),
+        Constraint::Length(SPARK_VALUE),
     ])
     .areas(area);
     let shown = usize::from(s.width).min(data.len());
@@ -539,6 +675,97 @@ fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
                 .borders(Borders::ALL)
                 .title(" kill which role? "),
         ),
+        rect,
+    );
+}
+
+/// What the view's symbols, colours and figures mean, each symbol drawn as the panes draw it.
+fn render_legend(app: &App, f: &mut Frame, area: Rect) {
+    let node = |health, starting, text: &str| {
+        let (symbol, style) = look(&NodeView {
+            group: "",
+            name: String::new(),
+            health,
+            starting,
+        });
+        Line::from(vec![
+            Span::raw("  "),
+            Span::styled(symbol, style),
+            Span::raw(format!("  {text}")),
+        ])
+    };
+    let colour = |c: Color, text: &str| {
+        Line::from(vec![
+            Span::raw("  "),
+            Span::styled("■", Style::default().fg(c)),
+            Span::raw(format!("  {text}")),
+        ])
+    };
+    let slo = ms_brief(app.scenario.slo.timeout_ms.0);
+    let lines = vec![
+        Line::from(Span::styled(
+            " nodes (one per host; counts where too many to draw)",
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        node(Health::Up, false, "up"),
+        node(Health::Up, true, "booting (a new replica, or restarting)"),
+        node(Health::Slow, false, "slowed (a slow fault)"),
+        node(Health::Cut, false, "cut off (a partition)"),
+        node(Health::Down, false, "dead (killed or down)"),
+        Line::from(Span::styled(
+            " availability (requests answered without an error within the SLO)",
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        colour(Color::Green, "99% or more"),
+        colour(Color::Yellow, "90% to 99%"),
+        colour(Color::Red, "below 90%"),
+        Line::from(Span::styled(
+            " figures",
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+        Line::from("  req/s   requests answered per virtual second, this tick"),
+        Line::from(format!(
+            "  p50 p99 latency as shoppers saw it (≥{slo}: that many failed or timed out)"
+        )),
+        Line::from("  now/all availability this tick / since the start"),
+        Line::from("  lost    revenue lost: what turned-away shoppers came to buy"),
+        Line::from("  ▲       a fault began (whole-run charts, w)"),
+        Line::from("  [2,3]   event log: the designs it happened in (1-4, all)"),
+        Line::from("  a chart column is a tick of virtual time (w: several, to fit the run)"),
+    ];
+    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3).min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, width, height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" legend (any key closes it) "),
+        ),
+        rect,
+    );
+}
+
+fn render_jump_menu(f: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = keymap::JUMPS
+        .iter()
+        .map(|&(key, ahead_s)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("  {key}  "),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!("{:.0} min ahead, then pause", ahead_s / 60.0)),
+            ])
+        })
+        .collect();
+    lines.push(Line::from("  any other key cancels"));
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, 36, height);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" jump ahead ")),
         rect,
     );
 }
