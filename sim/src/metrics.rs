@@ -6,7 +6,11 @@
 //! bounded however long the run. The trace hash is a running xxh3 over the ordered stream of
 //! what happened; nothing of the stream is kept.
 //!
-//! Must not: influence the run. Recording only observes.
+//! On request (`RunOptions::request_log`), it also keeps a log of the requests themselves
+//! ([`RequestLog`], thinned evenly past a size), for the files `scalelab run --out` writes;
+//! without it, nothing per request is kept.
+//!
+//! Must not: influence the run. Recording only observes (the request log feeds no hash).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -126,6 +130,12 @@ pub struct Point {
     pub emails: u64,
     /// Orders published and not yet confirmed by the email workers (queued designs).
     pub queue_lag: u64,
+    /// Requests that got no answer, or a server error, in the window.
+    pub errors: u64,
+    /// Value of the carts left behind in the window because pages were slow or failed.
+    pub revenue_lost_cents: u64,
+    /// Each database's (shard's) CPU use over the window, 0 to 1.
+    pub shard_cpu: Vec<f64>,
 }
 
 /// A time series that never holds more than `cap` points: when full, neighbours merge and
@@ -216,11 +226,19 @@ fn merge(a: Point, b: Point) -> Point {
         replicas: b.replicas,
         emails: a.emails + b.emails,
         queue_lag: a.queue_lag.max(b.queue_lag),
+        errors: a.errors + b.errors,
+        revenue_lost_cents: a.revenue_lost_cents + b.revenue_lost_cents,
+        shard_cpu: a
+            .shard_cpu
+            .iter()
+            .zip(&b.shard_cpu)
+            .map(|(x, y)| (x * a.span_s + y * b.span_s) / span_s.max(f64::MIN_POSITIVE))
+            .collect(),
     }
 }
 
 /// What the supervisor measured over one window, besides what the recorder counted itself.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Window {
     pub t_s: f64,
     pub span_s: f64,
@@ -229,6 +247,80 @@ pub struct Window {
     pub replicas: u32,
     pub emails: u64,
     pub queue_lag: u64,
+    pub shard_cpu: Vec<f64>,
+}
+
+/// One request as the client saw it, kept only in a [`RequestLog`] (40 bytes: a flash sale
+/// keeps about half a million per design).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestRecord {
+    /// When it ended, in virtual microseconds since the run began.
+    pub end_us: u64,
+    pub session: u64,
+    /// From its intended start to its end, in microseconds (at most an hour, as the
+    /// histograms).
+    pub latency_us: u32,
+    pub step: u32,
+    pub kind: Kind,
+    pub outcome: Outcome,
+    /// Within the SLO timeout and answered (not with a server error): what availability counts.
+    pub in_slo: bool,
+    /// Sessions going at the moment it ended.
+    pub active_sessions: u32,
+}
+
+impl RequestRecord {
+    /// When it was meant to start (its latency counts from then), in virtual microseconds.
+    pub fn start_us(&self) -> u64 {
+        self.end_us.saturating_sub(u64::from(self.latency_us))
+    }
+}
+
+/// The requests of a run, in the order they ended, kept only when asked for. Past `cap`
+/// records it keeps every other one and from then on only every `stride`-th request, so
+/// what it holds is an even sample of the whole run (between `cap / 2` and `cap` records),
+/// chosen without randomness.
+#[derive(Debug, Clone)]
+pub struct RequestLog {
+    cap: usize,
+    stride: u64,
+    /// Requests offered to the log, kept or not.
+    pub seen: u64,
+    pub records: Vec<RequestRecord>,
+}
+
+impl RequestLog {
+    pub fn new(cap: usize) -> RequestLog {
+        RequestLog {
+            cap: cap.max(2),
+            stride: 1,
+            seen: 0,
+            records: Vec::new(),
+        }
+    }
+
+    /// Offers one request: kept if it falls on the stride.
+    pub fn push(&mut self, record: RequestRecord) {
+        let i = self.seen;
+        self.seen += 1;
+        if !i.is_multiple_of(self.stride) {
+            return;
+        }
+        self.records.push(record);
+        if self.records.len() >= self.cap {
+            let mut n = 0;
+            self.records.retain(|_| {
+                n += 1;
+                n % 2 == 1
+            });
+            self.stride *= 2;
+        }
+    }
+
+    /// Whether every request offered is in the log.
+    pub fn complete(&self) -> bool {
+        self.stride == 1
+    }
 }
 
 /// The event log keeps at most this many lines (the newest).
@@ -325,11 +417,17 @@ pub struct Recorder {
     window_answered: u64,
     window_orders: u64,
     window_sessions: u64,
+    window_errors: u64,
+    window_lost_cents: u64,
     pub series: Series,
+    /// Every request (or an even sample), only when the run was asked to keep them.
+    pub request_log: Option<RequestLog>,
 }
 
 impl Recorder {
-    pub fn new(slo: Duration, series_cap: usize) -> Recorder {
+    /// A recorder whose time series holds at most `series_cap` points, and which keeps a
+    /// log of at most `request_log` requests if asked to.
+    pub fn new(slo: Duration, series_cap: usize, request_log: Option<usize>) -> Recorder {
         Recorder {
             slo,
             hasher: Xxh3::new(),
@@ -362,7 +460,10 @@ impl Recorder {
             window_answered: 0,
             window_orders: 0,
             window_sessions: 0,
+            window_errors: 0,
+            window_lost_cents: 0,
             series: Series::new(series_cap),
+            request_log: request_log.map(RequestLog::new),
         }
     }
 
@@ -417,6 +518,22 @@ impl Recorder {
         }
         if !outcome.is_answer() {
             *self.errors.entry(outcome.error_name()).or_insert(0) += 1;
+            self.window_errors += 1;
+        }
+        if let Some(log) = self.request_log.as_mut() {
+            let ended =
+                self.sessions_done + self.sessions_slow + self.sessions_error + self.sessions_cut;
+            let active = self.sessions_started.saturating_sub(ended);
+            log.push(RequestRecord {
+                end_us: at.as_micros() as u64,
+                latency_us: us as u32,
+                session,
+                step: step as u32,
+                kind,
+                outcome,
+                in_slo,
+                active_sessions: u32::try_from(active).unwrap_or(u32::MAX),
+            });
         }
         if outcome == Outcome::Status(409) {
             self.out_of_stock += 1;
@@ -448,6 +565,7 @@ impl Recorder {
             SessionEnd::Cut => self.sessions_cut += 1,
         }
         self.revenue_lost_cents += lost_cents;
+        self.window_lost_cents += lost_cents;
     }
 
     /// An order was acknowledged (201) to a browser: from now on it must never be lost.
@@ -604,6 +722,9 @@ impl Recorder {
             replicas: w.replicas,
             emails: w.emails,
             queue_lag: w.queue_lag,
+            errors: self.window_errors,
+            revenue_lost_cents: self.window_lost_cents,
+            shard_cpu: w.shard_cpu,
         };
         self.series.push(point.clone());
         self.window.reset();
@@ -611,6 +732,8 @@ impl Recorder {
         self.window_answered = 0;
         self.window_orders = 0;
         self.window_sessions = 0;
+        self.window_errors = 0;
+        self.window_lost_cents = 0;
         point
     }
 
@@ -634,5 +757,84 @@ impl Recorder {
     /// The trace hash so far, and how many events went into it.
     pub fn trace_hash(&self) -> (u64, u64) {
         (self.hasher.digest(), self.events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: u64) -> RequestRecord {
+        RequestRecord {
+            end_us: i * 1000,
+            session: i,
+            latency_us: 500,
+            step: 0,
+            kind: Kind::Browse,
+            outcome: Outcome::Status(200),
+            in_slo: true,
+            active_sessions: 1,
+        }
+    }
+
+    #[test]
+    fn the_request_log_keeps_everything_up_to_its_size_then_an_even_sample() {
+        let mut all = RequestLog::new(100);
+        for i in 0..99 {
+            all.push(record(i));
+        }
+        assert!(all.complete());
+        assert_eq!(all.records.len(), 99);
+        assert_eq!(
+            all.records[0].start_us(),
+            0,
+            "a start before the run is the run's start"
+        );
+
+        let mut log = RequestLog::new(100);
+        for i in 0..10_000 {
+            log.push(record(i));
+        }
+        assert!(!log.complete());
+        assert_eq!(log.seen, 10_000);
+        let kept: Vec<u64> = log.records.iter().map(|r| r.session).collect();
+        assert!((50..100).contains(&kept.len()), "{}", kept.len());
+        // Every stride-th request from the first, so the sample spans the whole run.
+        let stride = kept[1] - kept[0];
+        assert!(stride.is_power_of_two() && stride > 1, "{stride}");
+        assert!(kept
+            .iter()
+            .enumerate()
+            .all(|(i, &s)| s == i as u64 * stride));
+        assert!(*kept.last().unwrap_or(&0) >= 10_000 - stride);
+    }
+
+    #[test]
+    fn a_window_counts_its_errors_and_lost_revenue_and_merging_adds_them() {
+        let mut r = Recorder::new(Duration::from_secs(2), 600, None);
+        let ms = Duration::from_millis;
+        r.request(ms(10), 1, 0, Kind::Browse, Outcome::Status(200), ms(5));
+        r.request(ms(20), 2, 0, Kind::Cart, Outcome::Status(503), ms(5));
+        r.request(ms(30), 3, 0, Kind::Cart, Outcome::Timeout, ms(2000));
+        r.session_ended(ms(40), 3, SessionEnd::Error, 1234, 1234);
+        assert!(r.request_log.is_none(), "nothing per request unless asked");
+        let w = |t_s: f64, shard_cpu: Vec<f64>| Window {
+            t_s,
+            span_s: 1.0,
+            app_cpu: 0.0,
+            db_cpu: 0.0,
+            replicas: 1,
+            emails: 0,
+            queue_lag: 0,
+            shard_cpu,
+        };
+        let a = r.close_window(w(0.0, vec![0.2, 0.4]));
+        assert_eq!((a.errors, a.revenue_lost_cents), (2, 1234));
+        let b = r.close_window(w(1.0, vec![0.4, 0.0]));
+        assert_eq!((b.errors, b.revenue_lost_cents), (0, 0));
+        let m = merge(a, b);
+        assert_eq!((m.errors, m.revenue_lost_cents), (2, 1234));
+        assert_eq!(m.shard_cpu.len(), 2);
+        assert!((m.shard_cpu[0] - 0.3).abs() < 1e-12 && (m.shard_cpu[1] - 0.2).abs() < 1e-12);
     }
 }

@@ -15,6 +15,8 @@
 #[cfg(madsim)]
 mod bench;
 #[cfg(madsim)]
+mod compare;
+#[cfg(madsim)]
 mod demo;
 #[cfg(madsim)]
 mod format;
@@ -27,6 +29,8 @@ mod hunt_report;
 #[cfg(madsim)]
 mod lesson;
 #[cfg(madsim)]
+mod out;
+#[cfg(madsim)]
 mod repro;
 #[cfg(madsim)]
 mod scenario_file;
@@ -38,6 +42,8 @@ mod shrink;
 mod suggest;
 #[cfg(madsim)]
 mod summary;
+#[cfg(madsim)]
+mod threshold;
 
 #[cfg(madsim)]
 use std::io::IsTerminal;
@@ -95,6 +101,15 @@ enum Command {
         /// with a violation saves one anyway.
         #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
         save_repro: Option<PathBuf>,
+        /// Also write the run's files into DIR: report.html (summary, checks, charts),
+        /// one SVG per chart, report.json, DESIGN.jtl (JMeter), DESIGN.hgrm (HdrHistogram)
+        /// and trace.json (Perfetto).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// With --out: at most this many rows in each DESIGN.jtl; past it, an even sample of
+        /// the requests (between half this and this many). Every request if absent.
+        #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u64).range(2..))]
+        jtl_max_rows: Option<u64>,
     },
     /// Watch the four designs live, side by side, and inject faults with keys (`?` in the
     /// view lists them). Needs a terminal of at least 80x24.
@@ -103,6 +118,12 @@ enum Command {
     Replay {
         /// A repro file written by `run`, `hunt` or `demo` (its `s` key).
         repro: PathBuf,
+        /// Also write the replayed run's files into DIR, as `run --out` does.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// With --out: at most this many rows in each DESIGN.jtl (every request if absent).
+        #[arg(long, value_name = "N", requires = "out", value_parser = clap::value_parser!(u64).range(2..))]
+        jtl_max_rows: Option<u64>,
     },
     /// Run a scenario with many seeds and report which invariants broke, and where.
     /// `hunt report` reads back what slices recorded with --results.
@@ -194,6 +215,18 @@ enum Command {
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
     },
+    /// Compare two runs design by design (their `run --json` output, or `run --out`
+    /// folders), with each difference and its direction; exit 1 if a threshold is broken.
+    Compare {
+        /// The first run (the baseline): a JSON report or an --out folder.
+        a: PathBuf,
+        /// The second run, which thresholds judge.
+        b: PathBuf,
+        /// k6-style: `p99<800ms`, `availability>99.9%`, `errors<1%`, `sharded:p99<800ms`;
+        /// may be repeated.
+        #[arg(long, value_name = "EXPR")]
+        threshold: Vec<String>,
+    },
     /// The course: ten lessons with graded exercises (`scalelab lesson list` to begin).
     Lesson(lesson::Args),
     /// Serve the shop for real: only in the real-world build (`cargo xtask serve`).
@@ -234,10 +267,24 @@ fn main() -> ExitCode {
             json,
             design,
             save_repro,
-        } => run(scenario, seed, json, design, save_repro),
-        Command::Replay { repro } => replay(&repro),
+            out,
+            jtl_max_rows,
+        } => run(
+            scenario,
+            seed,
+            json,
+            design,
+            save_repro,
+            out.map(|dir| OutRequest::new(dir, jtl_max_rows)),
+        ),
+        Command::Replay {
+            repro,
+            out,
+            jtl_max_rows,
+        } => replay(&repro, out.map(|dir| OutRequest::new(dir, jtl_max_rows))),
         Command::Demo(args) => demo::main(args),
         Command::Lesson(args) => lesson::main(args),
+        Command::Compare { a, b, threshold } => compare::main(&a, &b, &threshold),
         Command::Hunt {
             report: Some(HuntCommand::Report(args)),
             ..
@@ -361,9 +408,16 @@ struct WallFigures {
     peak_rss_kib: Option<u64>,
 }
 
+/// The version of the JSON report's layout (`run --json`, report.json), described by
+/// tui/schema/report.schema.json. Raised when a field changes meaning or goes away; new fields
+/// do not raise it.
+#[cfg(madsim)]
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[cfg(madsim)]
 #[derive(Serialize)]
 struct JsonOutput<'a> {
+    schema_version: u32,
     scenario: &'a str,
     seed: u64,
     /// One report per design, in the order of `--design` (or of the simulator's list).
@@ -402,7 +456,11 @@ fn run(
     json: bool,
     mut designs: Vec<scalelab_sim::Design>,
     save_repro: Option<PathBuf>,
+    out: Option<OutRequest>,
 ) -> ExitCode {
+    if let Some(Err(code)) = out.as_ref().map(OutRequest::prepare) {
+        return code;
+    }
     let scenario = match scenario_file::load(&path) {
         Ok(s) => s,
         Err(e) => {
@@ -438,7 +496,16 @@ fn run(
 
     // Every design on its own thread, all on the same seed.
     let started = Instant::now();
-    let results = scalelab_sim::run_designs(&scenario, &designs, seed, &progress, || {});
+    // With --out, each run keeps its requests for the files (see `RunOptions::request_log`).
+    let options = designs
+        .iter()
+        .map(|_| scalelab_sim::RunOptions {
+            request_log: out.as_ref().map(|o| o.rows),
+            ..Default::default()
+        })
+        .collect();
+    let results =
+        scalelab_sim::run_designs_with(&scenario, &designs, seed, &progress, options, || {});
     let wall_s = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
@@ -450,25 +517,15 @@ fn run(
         Err(code) => return code,
     };
     let requests: u64 = reports.iter().map(|r| r.requests).sum();
+    let as_json = match (json || out.is_some())
+        .then(|| json_report(&scenario, seed, &reports, wall_s))
+        .transpose()
+    {
+        Ok(text) => text.unwrap_or_default(),
+        Err(code) => return code,
+    };
     if json {
-        let out = JsonOutput {
-            scenario: &scenario.name,
-            seed,
-            designs: &reports,
-            wall: WallFigures {
-                seconds: wall_s,
-                real_time_factor: scenario.duration_s() / wall_s.max(1e-9),
-                simulated_requests_per_s: requests as f64 / wall_s.max(1e-9),
-                peak_rss_kib: peak_rss_kib(),
-            },
-        };
-        match serde_json::to_string_pretty(&out) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: could not write the report as JSON: {e}");
-                return ExitCode::from(EXIT_INTERNAL);
-            }
-        }
+        println!("{as_json}");
     } else {
         let wall = summary::Wall {
             seconds: wall_s,
@@ -481,6 +538,17 @@ fn run(
         };
         print!("{text}");
         print!("{}", summary::render_faults_and_checks(&reports));
+    }
+    if let Some(o) = &out {
+        let info = out::RunInfo {
+            scenario: &scenario.name,
+            description: &scenario.description,
+            seed,
+            command: format!("scalelab run {} --seed {seed}", path.display()),
+        };
+        if let Err(code) = o.write(&info, &reports, &as_json) {
+            return code;
+        }
     }
     let violated = reports.iter().any(|r| r.violated());
     if violated || save_repro.is_some() {
@@ -508,6 +576,85 @@ fn run(
     }
 }
 
+/// What `run --out` asked for: the folder, and the most rows of each design's JTL file.
+#[cfg(madsim)]
+struct OutRequest {
+    dir: PathBuf,
+    rows: usize,
+}
+
+#[cfg(madsim)]
+impl OutRequest {
+    fn new(dir: PathBuf, jtl_max_rows: Option<u64>) -> OutRequest {
+        let rows = jtl_max_rows.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        OutRequest { dir, rows }
+    }
+
+    /// Makes the folder now, so that one that cannot be made says so before a long run.
+    fn prepare(&self) -> Result<(), ExitCode> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            eprintln!(
+                "error: --out {}: cannot create the folder: {e}",
+                self.dir.display()
+            );
+            ExitCode::from(EXIT_BAD_INPUT)
+        })
+    }
+
+    /// Writes the run's files (`out::write_all`) and says where; `json` is the JSON report.
+    fn write(
+        &self,
+        info: &out::RunInfo<'_>,
+        reports: &[scalelab_sim::Report],
+        json: &str,
+    ) -> Result<(), ExitCode> {
+        let writing = Instant::now();
+        match out::write_all(&self.dir, info, reports, json) {
+            Ok(files) => {
+                eprintln!(
+                    "wrote {} files to {} in {:.1} s (open {})",
+                    files.len(),
+                    self.dir.display(),
+                    writing.elapsed().as_secs_f64(),
+                    self.dir.join("report.html").display()
+                );
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("error: --out: {e}");
+                Err(ExitCode::from(EXIT_BAD_INPUT))
+            }
+        }
+    }
+}
+
+/// The JSON report of a run (`run --json`, report.json).
+#[cfg(madsim)]
+fn json_report(
+    scenario: &scalelab_sim::Scenario,
+    seed: u64,
+    reports: &[scalelab_sim::Report],
+    wall_s: f64,
+) -> Result<String, ExitCode> {
+    let requests: u64 = reports.iter().map(|r| r.requests).sum();
+    serde_json::to_string_pretty(&JsonOutput {
+        schema_version: SCHEMA_VERSION,
+        scenario: &scenario.name,
+        seed,
+        designs: reports,
+        wall: WallFigures {
+            seconds: wall_s,
+            real_time_factor: scenario.duration_s() / wall_s.max(1e-9),
+            simulated_requests_per_s: requests as f64 / wall_s.max(1e-9),
+            peak_rss_kib: peak_rss_kib(),
+        },
+    })
+    .map_err(|e| {
+        eprintln!("error: could not write the report as JSON: {e}");
+        ExitCode::from(EXIT_INTERNAL)
+    })
+}
+
 /// Every design's report, or (having said why) the exit code of a simulator that failed.
 #[cfg(madsim)]
 fn all_reports(
@@ -528,14 +675,24 @@ fn all_reports(
 
 /// Runs what a repro holds again: its designs on its scenario and seed, with its commands at
 /// their ticks, for its ticks (or to the end).
-#[cfg(madsim)]
+#[cfg(all(madsim, test))]
 fn rerun(repro: &repro::Repro) -> Vec<Result<scalelab_sim::Report, scalelab_sim::RunError>> {
+    rerun_keeping(repro, None)
+}
+
+/// [`rerun`], keeping at most `request_log` requests per design for `--out`.
+#[cfg(madsim)]
+fn rerun_keeping(
+    repro: &repro::Repro,
+    request_log: Option<usize>,
+) -> Vec<Result<scalelab_sim::Report, scalelab_sim::RunError>> {
     let options = repro
         .designs
         .iter()
         .map(|_| scalelab_sim::RunOptions {
             commands: repro.commands.clone(),
             ticks: repro.ticks,
+            request_log,
             ..Default::default()
         })
         .collect();
@@ -551,7 +708,10 @@ fn rerun(repro: &repro::Repro) -> Vec<Result<scalelab_sim::Report, scalelab_sim:
 
 /// Runs a repro again and compares every design's trace with the recorded one.
 #[cfg(madsim)]
-fn replay(path: &std::path::Path) -> ExitCode {
+fn replay(path: &std::path::Path, out: Option<OutRequest>) -> ExitCode {
+    if let Some(Err(code)) = out.as_ref().map(OutRequest::prepare) {
+        return code;
+    }
     let repro = match repro::load(path) {
         Ok(r) => r,
         Err(e) => {
@@ -577,11 +737,26 @@ fn replay(path: &std::path::Path) -> ExitCode {
             .map_or(String::new(), |n| format!(", the first {n} ticks")),
         names.join(", ")
     );
-    let results = rerun(&repro);
+    let started = Instant::now();
+    let results = rerun_keeping(&repro, out.as_ref().map(|o| o.rows));
+    let wall_s = started.elapsed().as_secs_f64();
     let reports = match all_reports(results, repro.seed) {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let Some(o) = &out {
+        let info = out::RunInfo {
+            scenario: &repro.scenario.name,
+            description: &repro.scenario.description,
+            seed: repro.seed,
+            command: format!("scalelab replay {}", path.display()),
+        };
+        let written = json_report(&repro.scenario, repro.seed, &reports, wall_s)
+            .and_then(|json| o.write(&info, &reports, &json));
+        if let Err(code) = written {
+            return code;
+        }
+    }
     let interval = repro.scenario.metrics.interval_s.0;
     let mut diverged = false;
     for r in &reports {

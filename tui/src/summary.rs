@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use scalelab_sim::judge::check::Status;
+use scalelab_sim::judge::check::{CheckResult, Status};
 use scalelab_sim::judge::recovery::{Judge, Outcome};
 use scalelab_sim::Report;
 
@@ -45,33 +45,12 @@ fn repeat_line(
     let _ = writeln!(s, "  scalelab run {scenario_path} --seed {seed}{design}");
 }
 
-/// Several designs on the same traffic, one column each.
-pub fn render_side_by_side(
-    reports: &[Report],
-    wall: &Wall,
-    seed_picked: bool,
-    scenario_path: &str,
-) -> String {
-    let mut s = String::new();
-    let Some(first) = reports.first() else {
-        return s;
-    };
-    let names: Vec<&str> = reports.iter().map(|r| r.design).collect();
-    let _ = writeln!(
-        s,
-        "scalelab run · {} · {} · seed {}",
-        first.scenario,
-        names.join(" vs "),
-        first.seed
-    );
-    wall_line(&mut s, first.duration_s, wall);
-    let width = 22;
-    let mut row = |label: &str, cell: &dyn Fn(&Report) -> String| {
-        let _ = write!(s, "  {label:<20}");
-        for r in reports {
-            let _ = write!(s, "{:>width$}", cell(r));
-        }
-        s.push('\n');
+/// The rows of the side-by-side table: each figure's label and its value in each design
+/// (the first row: the designs' names). The terminal summary and the HTML report share them.
+pub fn side_by_side_rows(reports: &[Report]) -> Vec<(&'static str, Vec<String>)> {
+    let mut rows = Vec::new();
+    let mut row = |label: &'static str, cell: &dyn Fn(&Report) -> String| {
+        rows.push((label, reports.iter().map(cell).collect()));
     };
     row("", &|r| r.design.to_owned());
     row("availability", &|r| pct(r.availability));
@@ -144,6 +123,37 @@ pub fn render_side_by_side(
     row("sessions left (error)", &|r| {
         thousands(r.sessions.abandoned_error)
     });
+    rows
+}
+
+/// Several designs on the same traffic, one column each.
+pub fn render_side_by_side(
+    reports: &[Report],
+    wall: &Wall,
+    seed_picked: bool,
+    scenario_path: &str,
+) -> String {
+    let mut s = String::new();
+    let Some(first) = reports.first() else {
+        return s;
+    };
+    let names: Vec<&str> = reports.iter().map(|r| r.design).collect();
+    let _ = writeln!(
+        s,
+        "scalelab run · {} · {} · seed {}",
+        first.scenario,
+        names.join(" vs "),
+        first.seed
+    );
+    wall_line(&mut s, first.duration_s, wall);
+    let width = 22;
+    for (label, cells) in side_by_side_rows(reports) {
+        let _ = write!(s, "  {label:<20}");
+        for cell in cells {
+            let _ = write!(s, "{cell:>width$}");
+        }
+        s.push('\n');
+    }
     s.push('\n');
     for r in reports {
         let _ = writeln!(
@@ -321,6 +331,16 @@ fn render_recovery(s: &mut String, reports: &[Report]) {
     }
 }
 
+/// How a check fared, in one cell: held, n/a, expected (N) or VIOLATED (N).
+pub fn check_cell(c: &CheckResult) -> String {
+    match c.status {
+        Status::Held => "held".to_owned(),
+        Status::NotApplicable => "n/a".to_owned(),
+        Status::Expected => format!("expected ({})", thousands(c.violations)),
+        Status::Violated => format!("VIOLATED ({})", thousands(c.violations)),
+    }
+}
+
 /// The faults each design saw and how its checkers fared, with the first violations and
 /// their trails. Empty when there were no faults and every check held or did not apply.
 pub fn render_faults_and_checks(reports: &[Report]) -> String {
@@ -373,12 +393,7 @@ pub fn render_faults_and_checks(reports: &[Report]) -> String {
     for (i, c) in first.checks.iter().enumerate() {
         let _ = write!(s, "  {:<24}", c.name);
         for r in reports {
-            let cell = r.checks.get(i).map_or("-".to_owned(), |c| match c.status {
-                Status::Held => "held".to_owned(),
-                Status::NotApplicable => "n/a".to_owned(),
-                Status::Expected => format!("expected ({})", thousands(c.violations)),
-                Status::Violated => format!("VIOLATED ({})", thousands(c.violations)),
-            });
+            let cell = r.checks.get(i).map_or("-".to_owned(), check_cell);
             let _ = write!(s, "{cell:>width$}");
         }
         // One design: room for what each check looked at (how many orders, emails, reads),

@@ -6,15 +6,16 @@
 
 use std::collections::BTreeMap;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::deployment::design::Design;
-use crate::deployment::nodes::Sample;
+use crate::deployment::nodes::{NodeInfo, Sample};
 use crate::deployment::Deployment;
-use crate::faults::inject::Applied;
+use crate::faults::inject::{Applied, Injector};
 use crate::judge::check::CheckResult;
 use crate::judge::recovery::Recovery;
-use crate::metrics::{Latency, Point, Recorder};
+use crate::metrics::{Latency, Point, Recorder, RequestLog};
 use crate::scenario::fault::Scheduled;
 use crate::scenario::Scenario;
 use crate::world::host::Kind;
@@ -87,6 +88,25 @@ pub struct Report {
     /// saved part-way): its figures cover only those, and no checks ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut_after_ticks: Option<u64>,
+    /// What the run kept for export, only when asked (`RunOptions::request_log`): not part
+    /// of the JSON report.
+    #[serde(skip)]
+    pub recording: Option<Box<Recording>>,
+}
+
+/// What a run asked to keep for export (`scalelab run --out`) hands over besides its report:
+/// the latency histograms themselves (the report holds only their percentiles), the requests
+/// (all, or an even sample), the nodes at the end of the run and the event log (faults,
+/// scaling, the load balancer's decisions; its newest lines, see `metrics`).
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// Latency in microseconds, every request.
+    pub latency: Histogram<u64>,
+    /// The same per kind of request, in `Kind::ALL`'s order.
+    pub by_kind: Vec<(&'static str, Histogram<u64>)>,
+    pub requests: RequestLog,
+    pub nodes: Vec<NodeInfo>,
+    pub log: Vec<(f64, String)>,
 }
 
 impl Report {
@@ -183,6 +203,17 @@ pub struct FaultRecord {
     pub applied: Vec<Applied>,
     pub commands: Vec<Scheduled>,
     pub varied: Vec<String>,
+}
+
+impl FaultRecord {
+    /// What `injector` did, the commands applied and what the seed varied in the world.
+    pub fn of(injector: &Injector, commands: Vec<Scheduled>, varied: Vec<String>) -> FaultRecord {
+        FaultRecord {
+            applied: injector.log.clone(),
+            commands,
+            varied,
+        }
+    }
 }
 
 /// What every report takes from the recorder, over `span_s` virtual seconds.
@@ -287,8 +318,29 @@ pub fn whole(
         recovery,
         checkpoints: tally.checkpoints,
         cut_after_ticks: None,
+        recording: recording(r, deployment),
         ..recorded(scn, deployment.design, seed, r, scn.duration_s())
     }
+}
+
+/// What the run kept for export, if it was asked to keep its requests (a copy of the log: the
+/// recorder goes away with the run, a moment later).
+fn recording(r: &Recorder, deployment: &Deployment) -> Option<Box<Recording>> {
+    let requests = r.request_log.clone()?;
+    Some(Box::new(Recording {
+        latency: r.latency.clone(),
+        by_kind: Kind::ALL
+            .iter()
+            .filter_map(|k| r.by_kind.get(k).map(|s| (k.name(), s.latency.clone())))
+            .collect(),
+        requests,
+        nodes: deployment.parts(),
+        log: r
+            .log
+            .iter()
+            .map(|(at, line)| (at.as_secs_f64(), line.clone()))
+            .collect(),
+    }))
 }
 
 /// The report of a run cut short after `ticks` ticks: what was measured so far, its trace

@@ -88,6 +88,10 @@ pub struct RunOptions {
     pub bugs: Bugs,
     /// Student code to run in place of the shop's (`scalelab lesson check`).
     pub exercise: scalelab_system::exercises::Exercise,
+    /// Keep a log of at most this many requests (an even sample past it), and hand it with
+    /// the latency histograms and the event log to the report's `recording`, for the files
+    /// `scalelab run --out` writes. `None`: keep nothing per request (a normal run).
+    pub request_log: Option<usize>,
 }
 
 /// The simulation itself; must run inside a madsim runtime (see `launch::run`). Public so
@@ -111,7 +115,8 @@ pub async fn simulate(
         exercise: options.exercise,
         ..design.wiring(scn)
     };
-    let recorder = Arc::new(Mutex::new(Recorder::new(slo, SERIES_CAP)));
+    let recorder = Recorder::new(slo, SERIES_CAP, options.request_log);
+    let recorder = Arc::new(Mutex::new(recorder));
     for line in &varied {
         let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
         r.note(Duration::ZERO, line.clone());
@@ -147,11 +152,7 @@ pub async fn simulate(
     drop(options.observer.take());
     if let Some(ticks) = cut {
         let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
-        let faults = FaultRecord {
-            applied: injector.log.clone(),
-            commands: schedule.recorded,
-            varied,
-        };
+        let faults = FaultRecord::of(&injector, schedule.recorded, varied);
         return report::cut(scn, design, seed, ticks, &r, tally.checkpoints, faults);
     }
 
@@ -203,11 +204,7 @@ pub async fn simulate(
         log: &r.log,
     };
     let (checks, paths) = (check_all(&evidence), check::paths(&evidence));
-    let faults = FaultRecord {
-        applied: injector.log.clone(),
-        commands: schedule.recorded,
-        varied,
-    };
+    let faults = FaultRecord::of(&injector, schedule.recorded, varied);
     let whole = report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery);
     Report { paths, ..whole }
 }
@@ -256,6 +253,7 @@ async fn ticks(
             replicas: sample.replicas,
             emails: sample.emails,
             queue_lag: sample.queue_lag,
+            shard_cpu: sample.shard_cpu.clone(),
         });
         tally.tick(
             t.as_secs_f64(),

@@ -891,6 +891,7 @@ mod tests {
             replicas,
             emails: 0,
             queue_lag,
+            ..Default::default()
         };
         let mut r = Report {
             series: vec![point(0.0, 0, 5), point(1.0, 7, 5), point(2.0, 0, 6)],
