@@ -245,19 +245,7 @@ pub fn main(
         failing.len(),
         all.len()
     );
-    for ((check, design), seeds) in &by_check {
-        let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
-        let more = if seeds.len() > 12 {
-            format!(" and {} more", seeds.len() - 12)
-        } else {
-            String::new()
-        };
-        println!(
-            "  {check:<24} {design:<11} {} seed(s): {}{more}",
-            seeds.len(),
-            shown.join(", ")
-        );
-    }
+    print!("{}", failing_lines(&by_check));
     for o in &failing {
         let target = out.join(format!("{}-seed-{}.toml", scenario.name, o.seed));
         if let Err(e) = repro::save(&target, &text, &path.display().to_string(), &o.reports) {
@@ -328,6 +316,26 @@ fn shrink_all(
     let mut lines = lines.into_inner().unwrap_or_else(|p| p.into_inner());
     lines.sort_by_key(|(seed, _)| *seed);
     lines.into_iter().map(|(_, l)| l).collect()
+}
+
+/// The failing seeds, one line per (invariant, design): how many, and the first dozen. The
+/// hunt and `hunt report` print the same lines, so a sliced hunt reads like one.
+pub fn failing_lines(by_check: &BTreeMap<(&str, &str), Vec<u64>>) -> String {
+    let mut s = String::new();
+    for ((check, design), seeds) in by_check {
+        let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
+        let more = if seeds.len() > 12 {
+            format!(" and {} more", seeds.len() - 12)
+        } else {
+            String::new()
+        };
+        s.push_str(&format!(
+            "  {check:<24} {design:<11} {} seed(s): {}{more}\n",
+            seeds.len(),
+            shown.join(", ")
+        ));
+    }
+    s
 }
 
 /// The coverage lines: for each check, on how many seeds some design met the situation it

@@ -237,19 +237,7 @@ fn render_report(hunt: &Which, rows: &[Seen]) -> (String, bool) {
             failing.len(),
             seeds.len()
         ));
-        for ((check, design), seeds) in &by_check {
-            let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
-            let more = if seeds.len() > 12 {
-                format!(" and {} more", seeds.len() - 12)
-            } else {
-                String::new()
-            };
-            s.push_str(&format!(
-                "  {check:<24} {design:<11} {} seed(s): {}{more}\n",
-                seeds.len(),
-                shown.join(", ")
-            ));
-        }
+        s.push_str(&crate::hunt::failing_lines(&by_check));
         s.push_str(&format!(
             "each failing row holds its repro: SELECT repro FROM {TABLE} WHERE scenario_hash = \
              '{}' AND build = '{}' AND seed = N\n",

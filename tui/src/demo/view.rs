@@ -352,6 +352,16 @@ fn render_pane(
 const SPARK_LABEL: u16 = 6;
 const SPARK_VALUE: u16 = 9;
 
+/// A chart row's columns: its label, the chart, its value.
+fn chart_columns(area: Rect) -> [Rect; 3] {
+    Layout::horizontal([
+        Constraint::Length(SPARK_LABEL),
+        Constraint::Min(4),
+        Constraint::Length(SPARK_VALUE),
+    ])
+    .areas(area)
+}
+
 /// `data` in columns of `per_col` points each, each column reduced by `reduce`.
 fn squeeze(data: &[u64], per_col: usize, reduce: impl Fn(&[u64]) -> u64) -> Vec<u64> {
     data.chunks(per_col.max(1)).map(reduce).collect()
@@ -363,12 +373,7 @@ fn render_marks(app: &App, f: &mut Frame, area: Rect, per_col: usize) {
     if area.height == 0 {
         return;
     }
-    let [l, s, v] = Layout::horizontal([
-        Constraint::Length(SPARK_LABEL),
-        Constraint::Min(4),
-        Constraint::Length(SPARK_VALUE),
-    ])
-    .areas(area);
+    let [l, s, v] = chart_columns(area);
     let mut axis = vec![' '; usize::from(s.width)];
     let tick_s = app.interval_s();
     for t in app.fault_marks() {
@@ -399,12 +404,7 @@ fn spark_row(
     if area.height == 0 {
         return;
     }
-    let [l, s, v] = Layout::horizontal([
-        Constraint::Length(SPARK_LABEL),
-        Constraint::Min(4),
-        Constraint::Length(SPARK_VALUE),
-    ])
-    .areas(area);
+    let [l, s, v] = chart_columns(area);
     let shown = usize::from(s.width).min(data.len());
     let newest: Vec<u64> = data.iter().skip(data.len() - shown).copied().collect();
     f.render_widget(Paragraph::new(label.to_owned()), l);
