@@ -19,6 +19,8 @@ cleanup() { t kill-server 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 pane() { t capture-pane -p -t "$1"; }
+# The pane with what scrolled out of it (the farewell, once more output followed it).
+pane_all() { t capture-pane -p -S -1000 -t "$1"; }
 # wait_for WINDOW PATTERN SECONDS: until the pane shows PATTERN (grep -E).
 wait_for() {
   local deadline=$((SECONDS + $3))
@@ -42,7 +44,7 @@ restored() {
 # terminal is back in cooked mode, then idles so the pane can be read.
 after='echo "demo exited $?"; stty -a | grep -oE -- "(^| )-?icanon" | sed "s/^ //;s/^/tty: /"; sleep 120'
 
-t new-session -d -s demo -x 120 -y 40 "cd '$work' && '$bin' demo --seed 7 --speed 50x; $after"
+t new-session -d -s demo -x 120 -y 40 "cd '$work' && '$bin' demo --seed 7 --speed 50x --out '$work/out'; $after"
 wait_for demo "scalelab · black-friday · seed 7" 30
 check "the view draws its header"
 wait_for demo "1 vertical" 5
@@ -83,7 +85,7 @@ wait_for demo "scalelab · black-friday" 10
 check "resizing: the too-small screen, then the view again"
 
 keys demo q
-wait_for demo "demo exited 0" 30
+wait_for demo "demo exited 0" 90
 wait_for demo "trace hash" 5
 wait_for demo "tty: icanon" 5
 restored demo
@@ -94,13 +96,20 @@ check "q quits with the terminal restored"
 check "the saved session replays bit for bit in another process"
 
 # Quitting saved the session as it ended; that file replays to the hashes the farewell printed.
-quitsave="$(pane demo | grep -oE 'saved: [^ ]+\.toml' | tail -1 | cut -d' ' -f2)"
+quitsave="$(pane_all demo | grep -oE 'saved: [^ ]+\.toml' | tail -1 | cut -d' ' -f2)"
 [[ -n "$quitsave" ]] || { echo "demo-e2e: FAILED: quitting saved nothing"; pane demo; exit 1; }
 (cd "$work" && "$bin" replay "$quitsave") | tee "$work/replay-quit.txt"
-for h in $(pane demo | grep -oE 'trace hash [0-9a-f]{16}' | cut -d' ' -f3); do
+hashes="$(pane_all demo | grep -oE 'trace hash [0-9a-f]{16}' | cut -d' ' -f3)"
+[[ "$(echo "$hashes" | wc -w)" == 4 ]] || { echo "demo-e2e: FAILED: the farewell printed no four hashes"; pane_all demo; exit 1; }
+for h in $hashes; do
   grep -q "same trace $h" "$work/replay-quit.txt" || { echo "demo-e2e: FAILED: the farewell's hash $h is not the saved session's"; exit 1; }
 done
 check "quitting saved the session ($quitsave), and it replays to the hashes printed"
+for f in report.html trace.json vertical.jtl sharded.hgrm; do
+  [[ -s "$work/out/$f" ]] || { echo "demo-e2e: FAILED: --out wrote no $f"; ls -la "$work/out" || true; exit 1; }
+done
+pane_all demo | grep -q "writing the session's files" || { echo "demo-e2e: FAILED: --out did not say what it wrote"; pane demo; exit 1; }
+check "--out wrote the session's report.html, trace.json, JTL and .hgrm on quitting"
 
 # --start-at: the talk starts at the chosen minute, paused there.
 t new-window -t demo -n start "cd '$work' && '$bin' demo --seed 7 --start-at 0:00:40; $after"

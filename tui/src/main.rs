@@ -578,7 +578,7 @@ fn run(
 
 /// What `run --out` asked for: the folder, and the most rows of each design's JTL file.
 #[cfg(madsim)]
-struct OutRequest {
+pub(crate) struct OutRequest {
     dir: PathBuf,
     rows: usize,
 }

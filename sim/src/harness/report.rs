@@ -343,12 +343,13 @@ fn recording(r: &Recorder, deployment: &Deployment) -> Option<Box<Recording>> {
     }))
 }
 
-/// The report of a run cut short after `ticks` ticks: what was measured so far, its trace
-/// hash there, and no checks (the checkers judge whole runs: a cut run has orders still in
-/// its queue, say).
+/// The report of a run cut short after `ticks` ticks: what was measured so far (and its
+/// requests, if it was asked to keep them: a live session's files are of what it ran), its
+/// trace hash there, and no checks (the checkers judge whole runs: a cut run has orders still
+/// in its queue, say).
 pub fn cut(
     scn: &Scenario,
-    design: Design,
+    deployment: &Deployment,
     seed: u64,
     ticks: u64,
     r: &Recorder,
@@ -362,6 +363,7 @@ pub fn cut(
         commands: faults.commands,
         checkpoints,
         cut_after_ticks: Some(ticks),
-        ..recorded(scn, design, seed, r, span_s)
+        recording: recording(r, deployment),
+        ..recorded(scn, deployment.design, seed, r, span_s)
     }
 }

@@ -153,7 +153,7 @@ pub async fn simulate(
     if let Some(ticks) = cut {
         let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
         let faults = FaultRecord::of(&injector, schedule.recorded, varied);
-        return report::cut(scn, design, seed, ticks, &r, tally.checkpoints, faults);
+        return report::cut(scn, &deployment, seed, ticks, &r, tally.checkpoints, faults);
     }
 
     // Requests sent just before the end finish (or time out) within the SLO.

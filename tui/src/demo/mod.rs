@@ -57,6 +57,11 @@ pub struct Args {
     /// pause there: a talk starts at the interesting minute.
     #[arg(long, value_name = "TIME", value_parser = pace::parse_clock)]
     pub start_at: Option<f64>,
+    /// On quitting, also write the files `run --out` writes (report.html, charts, JTL,
+    /// .hgrm, trace.json) into DIR, for what ran: the session's saved repro is replayed
+    /// headless with `replay --out`, which also proves the files are of the same run.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Loads the scenario named on the command line, or the built-in black-friday.
@@ -103,6 +108,10 @@ pub fn main(args: Args) -> ExitCode {
         );
         return ExitCode::from(crate::EXIT_BAD_INPUT);
     }
+    let out = args.out.map(|dir| crate::OutRequest::new(dir, None));
+    if let Some(Err(code)) = out.as_ref().map(crate::OutRequest::prepare) {
+        return code;
+    }
     let seed = args.seed.unwrap_or_else(crate::pick_seed);
     let mut app = App::start(Setup {
         scenario,
@@ -127,16 +136,38 @@ pub fn main(args: Args) -> ExitCode {
     if let Err(e) = result {
         eprintln!("error: the terminal failed: {e}");
     }
-    if let Some(Err(e)) = app.save_on_quit() {
-        eprintln!("error: could not save the session's repro: {e}");
-    }
+    let saved = match app.save_on_quit() {
+        Some(Ok(path)) => Some(path),
+        Some(Err(e)) => {
+            eprintln!("error: could not save the session's repro: {e}");
+            None
+        }
+        None => None,
+    };
     print!("{}", farewell(&app));
     let failed = app.panes.iter().any(|p| matches!(&p.report, Some(Err(_))));
     drop(app.stop());
     if failed {
-        ExitCode::from(crate::EXIT_INTERNAL)
-    } else {
-        ExitCode::SUCCESS
+        return ExitCode::from(crate::EXIT_INTERNAL);
+    }
+    match (out, saved) {
+        (Some(out), Some(path)) => {
+            println!(
+                "writing the session's files: replaying {} headless ...",
+                path.display()
+            );
+            // A violation the replay reports is the session's own finding, not a failure
+            // of the demo; a divergence or a write that failed is.
+            match crate::replay(&path, Some(out)) {
+                code if code == ExitCode::from(crate::EXIT_VIOLATION) => ExitCode::SUCCESS,
+                code => code,
+            }
+        }
+        (Some(_), None) => {
+            eprintln!("--out: nothing ran, so there is nothing to write");
+            ExitCode::SUCCESS
+        }
+        (None, _) => ExitCode::SUCCESS,
     }
 }
 
