@@ -109,6 +109,9 @@ pub struct App {
     pub scoreboard: bool,
     /// The charts show the whole run so far (`w`), not the last minute or so.
     pub whole_day: bool,
+    /// When the scenario's own faults begin (its timeline and its swarm's for this seed), in
+    /// time order: fixed for the run, so drawn once rather than at every frame.
+    planned_faults: Vec<f64>,
 }
 
 impl App {
@@ -117,6 +120,7 @@ impl App {
         let designs = Design::ALL.to_vec();
         let session = LiveSession::start(&setup.scenario, &designs, setup.seed, SLACK_TICKS);
         let interval_s = setup.scenario.metrics.interval_s.0;
+        let planned_faults = planned_faults(&setup.scenario, setup.seed);
         let mut log = VecDeque::new();
         log.push_back(LogLine {
             at_s: 0.0,
@@ -156,6 +160,7 @@ impl App {
             too_small: false,
             scoreboard: true,
             whole_day: false,
+            planned_faults,
         }
     }
 
@@ -450,17 +455,7 @@ impl App {
     /// its swarm's faults for this seed, and the live commands. The whole-day charts mark them.
     pub fn fault_marks(&self) -> Vec<f64> {
         let shown_s = self.completed() as f64 * self.interval_s();
-        let scn = &self.scenario;
-        let mut marks: Vec<f64> = scn.faults.iter().map(|f| f.get_ref().at_s).collect();
-        if let Some(swarm) = &scn.swarm {
-            let drawn = swarm.get_ref().schedule(
-                self.seed,
-                scn.duration_s(),
-                scn.sharded.shards.get(),
-                scn.workload().products.get(),
-            );
-            marks.extend(drawn.iter().map(|f| f.at_s));
-        }
+        let mut marks = self.planned_faults.clone();
         marks.extend(
             self.commands(u64::MAX)
                 .iter()
@@ -640,6 +635,22 @@ impl App {
             _ => "running".into(),
         }
     }
+}
+
+/// When the scenario's timeline and its swarm (for `seed`) start faults, in time order.
+fn planned_faults(scn: &Scenario, seed: u64) -> Vec<f64> {
+    let mut marks: Vec<f64> = scn.faults.iter().map(|f| f.get_ref().at_s).collect();
+    if let Some(swarm) = &scn.swarm {
+        let drawn = swarm.get_ref().schedule(
+            seed,
+            scn.duration_s(),
+            scn.sharded.shards.get(),
+            scn.workload().products.get(),
+        );
+        marks.extend(drawn.iter().map(|f| f.at_s));
+    }
+    marks.sort_by(f64::total_cmp);
+    marks
 }
 
 /// The `q`-quantile of a window's latency as its shoppers saw it, and whether it is a

@@ -107,16 +107,11 @@ fn render_scoreboard(app: &App, f: &mut Frame, area: Rect) {
         Line::from(" t hides this · s saves the day · q quits"),
     ];
     let width = (17 + col * app.panes.len() + 3) as u16;
-    let height = lines.len() as u16 + 2;
-    let rect = centered(area, width, height);
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(format!(
-            " the whole day · {} · seed {} ",
-            app.scenario.name, app.seed
-        ))),
-        rect,
+    let title = format!(
+        " the whole day · {} · seed {} ",
+        app.scenario.name, app.seed
     );
+    overlay(f, area, lines, width, title);
 }
 
 fn too_small(f: &mut Frame, area: Rect) {
@@ -641,14 +636,8 @@ fn render_help(f: &mut Frame, area: Rect) {
     lines.push(Line::from(
         "Faults land in all four designs at the next tick and are recorded with it.",
     ));
-    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 2).min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = centered(area, width, height);
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")),
-        rect,
-    );
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 2;
+    overlay(f, area, lines, width, " keys ".into());
 }
 
 fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
@@ -666,17 +655,7 @@ fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
         })
         .collect();
     lines.push(Line::from("  any other key cancels"));
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = centered(area, 36, height);
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" kill which role? "),
-        ),
-        rect,
-    );
+    overlay(f, area, lines, 36, " kill which role? ".into());
 }
 
 /// What the view's symbols, colours and figures mean, each symbol drawn as the panes draw it.
@@ -733,18 +712,8 @@ fn render_legend(app: &App, f: &mut Frame, area: Rect) {
         Line::from("  [2,3]   event log: the designs it happened in (1-4, all)"),
         Line::from("  a chart column is a tick of virtual time (w: several, to fit the run)"),
     ];
-    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3).min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = centered(area, width, height);
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" legend (any key closes it) "),
-        ),
-        rect,
-    );
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;
+    overlay(f, area, lines, width, " legend (any key closes it) ".into());
 }
 
 fn render_jump_menu(f: &mut Frame, area: Rect) {
@@ -761,11 +730,16 @@ fn render_jump_menu(f: &mut Frame, area: Rect) {
         })
         .collect();
     lines.push(Line::from("  any other key cancels"));
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = centered(area, 36, height);
+    overlay(f, area, lines, 36, " jump ahead ".into());
+}
+
+/// A framed box of `lines` over the middle of `area`, `width` wide (both clipped to the
+/// area): the help, the legend, the menus and the scoreboard.
+fn overlay(f: &mut Frame, area: Rect, lines: Vec<Line>, width: u16, title: String) {
+    let rect = centered(area, width, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" jump ahead ")),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         rect,
     );
 }
