@@ -99,7 +99,7 @@ impl MailServer {
             async move {
                 let u: f64 = madsim::rand::thread_rng().gen();
                 let ms = -(1.0 - u).ln() * server.latency_ms_mean;
-                tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
+                madsim::time::sleep_exact(Duration::from_secs_f64(ms / 1000.0)).await;
                 server.take(&email);
             }
         })

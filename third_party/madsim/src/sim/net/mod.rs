@@ -54,7 +54,7 @@ use crate::{
     plugin,
     rand::{GlobalRng, Rng},
     task::{NodeId, NodeInfo, Spawner},
-    time::{sleep, sleep_until, Duration, TimeHandle},
+    time::{sleep, Duration, TimeHandle},
 };
 
 mod addr;
@@ -289,7 +289,8 @@ impl NetSim {
         if buggify_with_prob(0.1) {
             delay = Duration::from_secs(self.rand.with(|rng| rng.gen_range(1..5)));
         }
-        self.time.sleep(delay).await;
+        // scalelab patch: exact, not rounded up to 1 ms (PATCHES.md).
+        self.time.sleep_exact(delay).await;
         // TODO: inject failure
         Ok(())
     }
@@ -378,6 +379,7 @@ impl NetSim {
                 .try_send(node, dst, protocol)
                 .map(|(_, _, _, latency)| net.time.now_instant() + latency)
         });
+        let net_time = self.time.clone();
         let sender = PayloadSender {
             test_link: test_link.clone(),
             tx,
@@ -396,7 +398,9 @@ impl NetSim {
                     // retry
                     state = test_link();
                 };
-                sleep_until(arrive_time).await;
+                // scalelab patch: the message arrives at its instant, not 1 ms or more
+                // after it is read (PATCHES.md).
+                net_time.sleep_until_exact(arrive_time).await;
                 yield value;
             }
         }

@@ -16,7 +16,7 @@ mod sleep;
 mod system_time;
 
 pub use self::interval::{interval, interval_at, Interval, MissedTickBehavior};
-pub use self::sleep::{sleep, sleep_until, Sleep};
+pub use self::sleep::{sleep, sleep_exact, sleep_until, sleep_until_exact, Sleep};
 
 pub(crate) struct TimeRuntime {
     handle: TimeHandle,
@@ -120,6 +120,25 @@ impl TimeHandle {
         Sleep {
             handle: self.clone(),
             deadline: deadline.max(min_deadline),
+        }
+    }
+
+    /// Waits until `duration` has elapsed, to the nanosecond: no 1 ms floor.
+    ///
+    /// For the simulator's own delays (a message on a link, the random delays of connect,
+    /// accept and send) and for a simulation's models of time (a CPU's service time): not for
+    /// an application's sleeps, which keep the floor that `sleep` gives them (madsim #198).
+    /// scalelab patch: see third_party/madsim/PATCHES.md.
+    pub fn sleep_exact(&self, duration: Duration) -> Sleep {
+        self.sleep_until_exact(self.clock.now_instant() + duration)
+    }
+
+    /// Waits until `deadline` is reached, to the nanosecond: no 1 ms floor (see
+    /// [`sleep_exact`](Self::sleep_exact)). A deadline already passed is ready at once.
+    pub fn sleep_until_exact(&self, deadline: Instant) -> Sleep {
+        Sleep {
+            handle: self.clone(),
+            deadline,
         }
     }
 

@@ -13,6 +13,19 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     handle.sleep_until(deadline)
 }
 
+/// Waits until `duration` has elapsed, to the nanosecond (scalelab patch: no 1 ms floor; for
+/// a simulator's own models of time, not an application's sleeps).
+pub fn sleep_exact(duration: Duration) -> Sleep {
+    let handle = TimeHandle::current();
+    handle.sleep_exact(duration)
+}
+
+/// Waits until `deadline` is reached, to the nanosecond (scalelab patch: no 1 ms floor).
+pub fn sleep_until_exact(deadline: Instant) -> Sleep {
+    let handle = TimeHandle::current();
+    handle.sleep_until_exact(deadline)
+}
+
 /// Future returned by [`sleep`] and [`sleep_until`].
 ///
 /// [`sleep`]: sleep()
