@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use scalelab_system::api::Endpoint;
 use tokio::time::Instant;
 
-use crate::scenario::{AppCosts, Host};
+use crate::scenario::{AppCosts, Host, Service};
 
 /// A host's cores.
 ///
@@ -230,6 +230,31 @@ impl Kind {
         };
         Duration::from_secs_f64(ms / 1000.0)
     }
+
+    /// How this kind's CPU time varies around [`Kind::cpu`]: its own setting, else `[app]`'s
+    /// `service`, else `fixed`.
+    pub fn service(self, costs: &AppCosts) -> Service {
+        let own = match self {
+            Kind::Browse => costs.browse_service,
+            Kind::Product => costs.product_service,
+            Kind::Login => costs.login_service,
+            Kind::Cart => costs.cart_service,
+            Kind::Checkout => costs.checkout_service,
+            Kind::Orders => costs.orders_service,
+            Kind::Other => None,
+        };
+        Service::pick(&[own, costs.service], Service::Fixed)
+    }
+
+    /// One request's CPU time: a draw from madsim's seeded randomness, as all the simulated
+    /// world's, unless the kind's distribution is `fixed` (which draws nothing).
+    pub fn draw_cpu(self, costs: &AppCosts) -> Duration {
+        let mean = self.cpu(costs);
+        match self.service(costs) {
+            Service::Fixed => mean,
+            dist => dist.draw(mean, &mut madsim::rand::thread_rng()),
+        }
+    }
 }
 
 /// What the cost middleware needs.
@@ -241,7 +266,7 @@ pub struct Charge {
 /// Axum middleware: charge a request's CPU time to the host before the handler runs.
 pub async fn charge(State(charge): State<Arc<Charge>>, req: Request<Body>, next: Next) -> Response {
     let endpoint = Endpoint::of(req.method(), req.uri().path());
-    let work = Kind::of(endpoint).cpu(&charge.costs);
+    let work = Kind::of(endpoint).draw_cpu(&charge.costs);
     match charge.cpu.run(work).await {
         Ok(()) => next.run(req).await,
         Err(Overloaded) => (StatusCode::SERVICE_UNAVAILABLE, "server busy").into_response(),
