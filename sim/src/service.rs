@@ -243,7 +243,11 @@ mod tests {
     fn lognormal_has_its_mean_and_cv() {
         // The sample CV of a heavy tail converges slowly (its standard error grows with the
         // fourth moment), so the tolerance widens with cv.
-        for (cv, n, tol) in [(0.25, 200_000, 0.01), (0.5, 400_000, 0.02), (1.5, 2_000_000, 0.06)] {
+        for (cv, n, tol) in [
+            (0.25, 200_000, 0.01),
+            (0.5, 400_000, 0.02),
+            (1.5, 2_000_000, 0.06),
+        ] {
             let (mean, got) = moments(Service::Lognormal { cv }, 11, n);
             assert!((mean / 20.0 - 1.0).abs() < 0.01, "cv {cv}: mean {mean}");
             assert!((got / cv - 1.0).abs() < tol, "cv {cv}: sample cv {got}");
