@@ -108,26 +108,55 @@ fn an_open_workload_needs_a_curve_and_a_closed_one_users() {
 }
 
 #[test]
-fn the_network_cannot_beat_the_simulators_floor() {
-    let text = format!(
-        "{}\n[network]\nlatency_ms_min = 0.5\nlatency_ms_max = 2\n",
-        common::small_text(10.0, 10.0)
-    );
-    let (msg, at) = error(&text);
+fn the_network_resolves_hops_from_ten_microseconds() {
+    let net = |lines: &str| format!("{}\n[network]\n{lines}\n", common::small_text(10.0, 10.0));
+    let (msg, at) = error(&net("latency_ms_min = 0.005\nlatency_ms_max = 2"));
     assert!(
         msg.starts_with(
-            "latency_ms_min is 0.5, but the simulated network delivers no message in under 1 ms"
+            "latency_ms_min is 0.005, but the simulator resolves hops from 0.01 ms (10 us) up"
         ),
         "{msg}"
     );
-    assert_eq!(at, "0.5");
-    let text = format!(
-        "{}\n[network]\nlatency_ms_min = 3\nlatency_ms_max = 2\n",
-        common::small_text(10.0, 10.0)
-    );
-    let (msg, at) = error(&text);
+    assert_eq!(at, "0.005");
+    let (msg, at) = error(&net("latency_ms_min = 3\nlatency_ms_max = 2"));
     assert_eq!(msg, "latency_ms_max (2) is below latency_ms_min (3)");
     assert_eq!(at, "2");
+    // 10 us is allowed, and so is a 50 us data-centre hop.
+    let ok = parse(&net("latency_ms_min = 0.01\nlatency_ms_max = 0.05")).expect("10-50 us");
+    assert_eq!(ok.network.latency_ms_min.get_ref().0, 0.01);
+    assert_eq!(ok.network.latency_ms_max.get_ref().0, 0.05);
+}
+
+#[test]
+fn a_network_preset_names_its_latencies_and_excludes_its_own() {
+    let net = |lines: &str| format!("{}\n[network]\n{lines}\n", common::small_text(10.0, 10.0));
+    let got = |lines: &str| {
+        let s = parse(&net(lines)).expect("valid");
+        (
+            s.network.latency_ms_min.get_ref().0,
+            s.network.latency_ms_max.get_ref().0,
+        )
+    };
+    assert_eq!(got("preset = \"loopback\""), (0.01, 0.03));
+    assert_eq!(got("preset = \"data-centre\""), (0.1, 0.5));
+    // No [network] at all: the data-centre preset.
+    let none = parse(&common::small_text(10.0, 10.0)).expect("valid");
+    assert_eq!(none.network.latency_ms_min.get_ref().0, 0.1);
+    assert_eq!(none.network.latency_ms_max.get_ref().0, 0.5);
+    // A min alone keeps the preset's max unless that is below it.
+    assert_eq!(got("latency_ms_min = 2"), (2.0, 2.0));
+    let (msg, at) = error(&net("preset = \"loopback\"\nlatency_ms_max = 2"));
+    assert_eq!(
+        msg,
+        "a network preset sets both latencies: remove this line, or the preset"
+    );
+    assert_eq!(at, "2");
+    let (msg, at) = error(&net("preset = \"lan\""));
+    assert!(
+        msg.starts_with("unknown variant `lan`, expected `data-centre` or `loopback`"),
+        "{msg}"
+    );
+    assert_eq!(at, "\"lan\"");
 }
 
 #[test]

@@ -22,14 +22,34 @@ use crate::scenario_file::{located, unlocated, LoadError};
 use scalelab_sim::scenario::fault::Scheduled;
 use scalelab_sim::{Design, Report, Scenario};
 
-/// The repro format this build writes and reads.
-const FORMAT: u32 = 1;
+/// The repro format this build writes and reads. Format 2: the simulator's hops exact to the
+/// nanosecond (third_party/madsim); a format-1 run replays differently here, so it is refused.
+const FORMAT: u32 = 2;
+
+/// Why a repro of an older format cannot be replayed by this build, and how to replay it.
+fn older_format(format: u32) -> String {
+    let why = match format {
+        1 => {
+            "it was written by a build from before the simulator's hops became exact to the \
+              nanosecond (the vendored madsim), and this build would replay it differently"
+        }
+        _ => "this build reads only its own format",
+    };
+    format!(
+        "repro format {format} is not one this build reads (it reads format {FORMAT}): {why}. \
+         Replay it with the last build that wrote format {format}: in a clone of scalelab, \
+         `git checkout $(git log --format=%h -1 -S'const FORMAT: u32 = {next};' -- tui/src/repro.rs)^` \
+         then `cargo run --release --bin scalelab -- replay THIS-FILE`",
+        next = format + 1
+    )
+}
 
 /// A repro file as read back.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    format: Spanned<u32>,
+    #[allow(dead_code)]
+    format: u32,
     #[allow(dead_code)]
     scalelab: String,
     seed: u64,
@@ -260,19 +280,27 @@ pub fn load(path: &Path) -> Result<Repro, LoadError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| unlocated(format!("{shown}: cannot read the repro file: {e}")))?;
+    // The format first, alone: a file of another format may not have this format's fields.
+    #[derive(Deserialize)]
+    struct Format {
+        format: Spanned<u32>,
+    }
+    if let Ok(Format { format }) = toml::from_str::<Format>(&text) {
+        let n = *format.get_ref();
+        if n != FORMAT {
+            let message = if n < FORMAT {
+                older_format(n)
+            } else {
+                format!(
+                    "repro format {n} is newer than this build reads (it reads format \
+                     {FORMAT}): replay it with a newer build of scalelab"
+                )
+            };
+            return Err(located(&shown, &text, Some(format.span()), &message));
+        }
+    }
     let file: File =
         toml::from_str(&text).map_err(|e| located(&shown, &text, e.span(), e.message().trim()))?;
-    if *file.format.get_ref() != FORMAT {
-        return Err(located(
-            &shown,
-            &text,
-            Some(file.format.span()),
-            &format!(
-                "repro format {} is not one this build reads (it reads format {FORMAT})",
-                file.format.get_ref()
-            ),
-        ));
-    }
     let mut designs = Vec::new();
     for d in &file.designs {
         match Design::parse(d.get_ref()) {

@@ -294,9 +294,26 @@ fn a_violation_exits_1_and_saves_a_repro_that_replays_in_another_process() {
     assert!(r.contains("horizontal  same trace "), "{r}");
     assert!(r.contains("queued      same trace "), "{r}");
 
+    // A repro of format 1 (written before the simulator's hops became exact) is refused with
+    // which build wrote it and how to replay it there, never replayed wrongly.
+    let original = std::fs::read_to_string(&repro).expect("repro");
+    assert!(original.contains("\nformat = 2\n"), "{original}");
+    let old = dir.join("format-1.toml");
+    std::fs::write(&old, original.replace("\nformat = 2\n", "\nformat = 1\n")).expect("write");
+    let out = scalelab(&["replay", old.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    for needle in [
+        "format-1.toml:6:10: repro format 1 is not one this build reads (it reads format 2)",
+        "before the simulator's hops became exact to the nanosecond",
+        "git checkout $(git log --format=%h -1 -S'const FORMAT: u32 = 2;' -- tui/src/repro.rs)^",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(!text(&out.stdout).contains("same trace"));
+
     // A tampered repro (another seed) is reported as diverging, with where.
     let tampered = dir.join("tampered.toml");
-    let original = std::fs::read_to_string(&repro).expect("repro");
     std::fs::write(&tampered, original.replace("seed = 7", "seed = 8")).expect("write");
     let out = scalelab(&["replay", tampered.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
@@ -426,7 +443,7 @@ fn a_broken_repro_is_bad_input_with_its_place() {
     let dir = tempdir().join("bad-repro");
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("bad.toml");
-    std::fs::write(&path, "format = 1\nseed = \"x\"\n").expect("write");
+    std::fs::write(&path, "format = 2\nseed = \"x\"\n").expect("write");
     let out = scalelab(&["replay", path.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
@@ -536,7 +553,7 @@ fn a_run_of_hours_says_so_before_it_starts() {
         .expect("read")
         .replace("duration_s = 10", "duration_s = 86400")
         .replace("sessions_per_s = 5 }", "sessions_per_s = 5000 }")
-        .replace("latency_ms_min = 0.2", "latency_ms_min = 1");
+        .replace("latency_ms_min = 0.005", "latency_ms_min = 1");
     let path = tempdir().join("a-long-day.toml");
     std::fs::write(&path, text).expect("write");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scalelab"))

@@ -9,14 +9,13 @@
 //! lambda, S, c and the distribution from the scenario itself (nothing is typed twice).
 //!
 //! **Measured at the station, not end to end.** A page's latency as the browser sees it adds
-//! network hops (1-2 ms each way, uniform jitter), TCP connects and, until the simulator's
-//! 1 ms sleep floor is lifted, wake-up rounding: constants and noise that belong to the
-//! network, not to the queue under test. So the host's CPU keeps its own account
-//! (`world::host::Station`), taken as each request is booked onto a core, where its wait and
-//! finish are known exactly: what the queue did, independent of when its caller woke. The
-//! arrival process the station sees is the load generator's Poisson process shifted by
-//! independent network delays, which (displacement theorem) is again Poisson at the same rate;
-//! the 1 ms floor delays a session's start by under 1 ms, 5% of the shortest mean gap here.
+//! network hops (0.1-0.5 ms each way by default, uniform jitter) and a TCP connect: delays
+//! that belong to the network, not to the queue under test. So the host's CPU keeps its own
+//! account (`world::host::Station`), taken as each request is booked onto a core, where its
+//! wait and finish are known exactly: what the queue did, independent of when its caller
+//! woke or whether it gave up. The arrival process the station sees is the load generator's
+//! Poisson process (sessions start at their scheduled instants) shifted by independent
+//! network delays, which (the displacement theorem) is again Poisson at the same rate.
 //!
 //! **Warm-up and length.** The station starts empty; the first 500 s of each run are not
 //! measured (`WARMUP`: 65 relaxation times S/(1-sqrt(rho))^2 of the slowest case, M/M/1 at

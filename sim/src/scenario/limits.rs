@@ -17,6 +17,10 @@ use serde::Deserialize;
 
 use crate::numbers::NonNegative;
 
+/// The shortest one-way hop, in ms: 10 us, a hop on loopback. The vendored madsim resolves
+/// any delay to the nanosecond; below this the hops would outnumber the work being measured
+/// and no real network is that fast.
+pub const LATENCY_MS_MIN: f64 = 0.01;
 /// Cores of one simulated host.
 pub const CORES: u32 = 1024;
 /// Arrivals per second at any point of the curve.

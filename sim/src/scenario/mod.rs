@@ -39,10 +39,11 @@ impl std::error::Error for ScenarioError {}
 
 /// Parses and checks a scenario. `text` is the whole file.
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
+    let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
         span: e.span(),
         message: e.message().trim().to_owned(),
     })?;
+    scenario.network.resolve()?;
     scenario.check()?;
     Ok(scenario)
 }
@@ -224,17 +225,80 @@ fn no_double_click() -> Probability {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
-    /// One-way latency of each message, drawn uniformly from min..max (jitter). At least 1 ms:
-    /// madsim delivers no message faster.
+    /// A named pair of latencies, in place of `latency_ms_min` and `latency_ms_max`.
+    #[serde(default)]
+    pub preset: Option<Spanned<NetPreset>>,
+    /// One-way latency of each message, drawn uniformly from min..max (jitter), from 0.01 ms
+    /// (10 us). Without them (and without a preset): the data-centre preset.
+    #[serde(default = "unset_latency")]
     pub latency_ms_min: Spanned<NonNegative>,
+    #[serde(default = "unset_latency")]
     pub latency_ms_max: Spanned<NonNegative>,
+}
+
+/// The named latency pairs a scenario may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetPreset {
+    /// A hop between two machines in one data centre: 0.1-0.5 ms one way.
+    DataCentre,
+    /// Two processes on one machine (the real world's `serve` on loopback): 0.01-0.03 ms.
+    Loopback,
+}
+
+impl NetPreset {
+    /// (min, max) one-way latency in ms.
+    pub fn latency_ms(self) -> (f64, f64) {
+        match self {
+            NetPreset::DataCentre => (0.1, 0.5),
+            NetPreset::Loopback => (0.01, 0.03),
+        }
+    }
+}
+
+/// A latency the file did not give: an empty span says so (see `Network::resolve`).
+fn unset_latency() -> Spanned<NonNegative> {
+    Spanned::new(0..0, NonNegative(f64::NAN))
+}
+
+impl Network {
+    /// Fills in the latencies from the preset (or the data-centre default) when the file gave
+    /// none; a file that gives both a preset and a latency is refused, pointing at the latency.
+    fn resolve(&mut self) -> Result<(), ScenarioError> {
+        let given = |l: &Spanned<NonNegative>| l.span() != (0..0);
+        let preset = match &self.preset {
+            Some(p) => {
+                for l in [&self.latency_ms_min, &self.latency_ms_max] {
+                    if given(l) {
+                        return Err(invalid(
+                            l.span(),
+                            "a network preset sets both latencies: remove this line, or the preset",
+                        ));
+                    }
+                }
+                *p.get_ref()
+            }
+            None => NetPreset::DataCentre,
+        };
+        let (min, max) = preset.latency_ms();
+        if !given(&self.latency_ms_min) {
+            self.latency_ms_min = Spanned::new(0..0, NonNegative(min));
+        }
+        if !given(&self.latency_ms_max) {
+            let max = max.max(self.latency_ms_min.get_ref().0);
+            self.latency_ms_max = Spanned::new(0..0, NonNegative(max));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Network {
     fn default() -> Self {
+        let (min, max) = NetPreset::DataCentre.latency_ms();
         Network {
-            latency_ms_min: Spanned::new(0..0, NonNegative(1.0)),
-            latency_ms_max: Spanned::new(0..0, NonNegative(2.0)),
+            preset: None,
+            latency_ms_min: Spanned::new(0..0, NonNegative(min)),
+            latency_ms_max: Spanned::new(0..0, NonNegative(max)),
         }
     }
 }
@@ -722,12 +786,13 @@ impl Scenario {
             }
         }
         let net = &self.network;
-        if net.latency_ms_min.get_ref().0 < 1.0 {
+        if net.latency_ms_min.get_ref().0 < limits::LATENCY_MS_MIN {
             return Err(invalid(
                 net.latency_ms_min.span(),
                 format!(
-                    "latency_ms_min is {}, but the simulated network delivers no message in under 1 ms (madsim sleeps at least 1 ms); use 1 or more",
-                    net.latency_ms_min.get_ref().0
+                    "latency_ms_min is {}, but the simulator resolves hops from {} ms (10 us) up; a hop on loopback takes about that",
+                    net.latency_ms_min.get_ref().0,
+                    limits::LATENCY_MS_MIN
                 ),
             ));
         }

@@ -399,7 +399,7 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         let intended = if i == 0 {
             arrived
         } else {
-            tokio::time::sleep(Duration::from_secs_f64(plan.think_ms[i] / 1000.0)).await;
+            madsim::time::sleep_exact(Duration::from_secs_f64(plan.think_ms[i] / 1000.0)).await;
             Instant::now()
         };
         if intended >= users.stop_at {

@@ -102,10 +102,9 @@ pub fn start(
     }
 }
 
-/// The open workload's arrivals. madsim never sleeps less than 1 ms, so a sleep per arrival
-/// would cap arrivals at 1,000 per second. Instead, each wake-up starts every session whose
-/// time has come; a session starts at most 1 ms late, and its first request's latency counts
-/// from its scheduled arrival, so the lateness is not hidden.
+/// The open workload's arrivals: one exact wake-up (`sleep_until_exact`, no 1 ms floor) per
+/// arrival instant, which starts every session whose time has come, at its scheduled instant.
+/// A session's first request's latency counts from that instant.
 async fn open(
     arrivals: Arrivals,
     planner: Arc<Planner>,
@@ -118,7 +117,7 @@ async fn open(
     while let Some(&(_, next_s)) = arrivals.peek() {
         let at = start + Duration::from_secs_f64(next_s);
         if at > Instant::now() {
-            tokio::time::sleep_until(at).await;
+            madsim::time::sleep_until_exact(at).await;
         }
         let now = Instant::now();
         while let Some((i, at_s)) =
@@ -135,7 +134,7 @@ async fn open(
 /// One user of a closed workload: a session after another until the run ends. Each user's
 /// sessions get their own index range, so plans never collide.
 async fn closed_user(user: u64, planner: Arc<Planner>, users: Arc<Users>, redirect: Redirect) {
-    tokio::time::sleep(Duration::from_secs_f64(
+    madsim::time::sleep_exact(Duration::from_secs_f64(
         planner.start_offset_ms(user) / 1000.0,
     ))
     .await;

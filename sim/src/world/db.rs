@@ -209,7 +209,7 @@ impl DbServer {
                 let rows_written = order.lines.len() as u32 + 1 + u32::from(order.outbox);
                 let _ = self.cpu.run(write(rows_written)).await;
                 let placed = self.rows.place_order(order).await;
-                tokio::time::sleep(commit()).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 drop(guards);
                 rows(placed.map(Rows::Placement))
@@ -218,13 +218,13 @@ impl DbServer {
                 // One row written (the voided claim), or one read when the order is there.
                 let _ = self.cpu.run(write(1)).await;
                 let settled = self.rows.settle(customer, &payment_ref).await;
-                tokio::time::sleep(commit()).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 rows(settled.map(Rows::Settlement))
             }
             Stmt::StockMovement(order) => {
                 let _ = self.cpu.run(write(1)).await;
-                tokio::time::sleep(commit()).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 rows(
                     self.rows
@@ -246,13 +246,13 @@ impl DbServer {
             }
             Stmt::MarkPublished(orders) => {
                 let _ = self.cpu.run(write(1)).await;
-                tokio::time::sleep(commit()).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 rows(self.rows.mark_published(&orders).await.map(|()| Rows::Done))
             }
             Stmt::ShippingLabel(order) => {
                 let _ = self.cpu.run(write(1)).await;
-                tokio::time::sleep(commit()).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 rows(
                     self.rows

@@ -169,7 +169,7 @@ async fn drive(shared: Arc<Shared>) {
             next
         };
         match next {
-            Some(at) => tokio::time::sleep_until(at).await,
+            Some(at) => madsim::time::sleep_until_exact(at).await,
             None => shared.wake_driver.notified().await,
         }
     }

@@ -29,9 +29,9 @@ use crate::scenario::{AppCosts, Host, Service};
 /// which more cores make the host *slower*.
 ///
 /// Cores are booked in virtual time (each core knows when it is next free) rather than by a
-/// semaphore and a sleep per piece of work: madsim never sleeps less than 1 ms, so sleeping per
-/// piece would round every sub-millisecond query up to 1 ms of a core and understate capacity.
-/// Booking keeps the cores' accounts exact; only the caller's wake-up is rounded.
+/// semaphore and a sleep per piece of work: one booking and one exact wake-up per piece (the
+/// vendored madsim's `sleep_until_exact`, which does not round a sub-millisecond query up to
+/// 1 ms as an application's sleep is).
 pub struct Cpu {
     cores: u32,
     contention: f64,
@@ -189,7 +189,7 @@ impl Cpu {
             station.service_ns += took.as_nanos();
             start + took
         };
-        tokio::time::sleep_until(finish).await;
+        madsim::time::sleep_until_exact(finish).await;
         Ok(())
     }
 

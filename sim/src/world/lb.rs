@@ -303,28 +303,19 @@ impl LoadBalancer {
 
     /// Serves clients on `addr`, forwarding every request.
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
-        let listener = Arc::new(madsim::net::TcpListener::bind(addr).await?);
-        // Several accept loops, for the reason given in `net::serve_http`.
-        let mut acceptors = Vec::new();
-        for _ in 0..crate::world::net::ACCEPTORS {
-            let (listener, lb) = (listener.clone(), self.clone());
-            acceptors.push(tokio::spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
+        let listener = madsim::net::TcpListener::bind(addr).await?;
+        // One accept loop, for the reason given in `net::serve_http`.
+        while let Ok((stream, _)) = listener.accept().await {
+            let lb = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
                     let lb = lb.clone();
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let lb = lb.clone();
-                            async move { Ok::<_, std::convert::Infallible>(lb.forward(req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(Flushed::new(stream)), service)
-                            .await;
-                    });
-                }
-            }));
-        }
-        for a in acceptors {
-            let _ = a.await;
+                    async move { Ok::<_, std::convert::Infallible>(lb.forward(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(Flushed::new(stream)), service)
+                    .await;
+            });
         }
         Ok(())
     }

@@ -104,7 +104,7 @@ impl MailServer {
                 let ms = server
                     .latency
                     .draw_ms(server.latency_ms_mean, &mut madsim::rand::thread_rng());
-                tokio::time::sleep(crate::service::ms_to_duration(ms)).await;
+                madsim::time::sleep_exact(crate::service::ms_to_duration(ms)).await;
                 server.take(&email);
             }
         })

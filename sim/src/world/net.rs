@@ -1,10 +1,10 @@
 //! Small adapters over madsim's simulated network.
 //!
 //! madsim's `TcpStream` turns every `flush()` into a message, even when nothing was written
-//! since the last one, and every message costs at least 1 ms of virtual time to arrive (madsim
-//! never sleeps less than 1 ms). hyper flushes after each write, sometimes with nothing to send,
-//! so on a kept-alive connection empty messages pile up and each later request waits behind
-//! them: measured, +2 ms per request on one connection. [`Flushed`] sends only when there is
+//! since the last one, and every message takes a hop's latency to arrive. hyper flushes after
+//! each write, sometimes with nothing to send, so on a kept-alive connection empty messages
+//! pile up and each later request waits behind them (measured with the released madsim, which
+//! rounded every arrival up to 1 ms: +2 ms per request on one connection). [`Flushed`] sends only when there is
 //! something to send. [`serve_forwarded`] serves a router to the load balancer, which hands it
 //! requests as values. Must not: change what bytes arrive or in which order.
 
@@ -69,35 +69,18 @@ impl AsyncWrite for Flushed {
     }
 }
 
-/// How many tasks accept connections at once. madsim's `accept` sleeps a random 0-5 us that
-/// it rounds up to 1 ms, so one accept loop takes at most 1,000 connections per second - far
-/// fewer than a real server. Several loops on the same listener lift that ceiling.
-pub const ACCEPTORS: usize = 32;
-
-/// Accepts connections on `addr` and serves `app` on each, through [`Flushed`].
+/// Accepts connections on `addr` and serves `app` on each, through [`Flushed`]. One accept
+/// loop is enough: madsim's `accept` waits a random 0-5 us (exactly, with the vendored patch;
+/// the released madsim rounded it up to 1 ms and capped a loop at 1,000 connections a second).
 pub async fn serve_http(addr: std::net::SocketAddr, app: axum::Router) -> io::Result<()> {
-    let listener = std::sync::Arc::new(madsim::net::TcpListener::bind(addr).await?);
-    let mut acceptors = Vec::with_capacity(ACCEPTORS);
-    for _ in 0..ACCEPTORS {
-        let (listener, app) = (listener.clone(), app.clone());
-        acceptors.push(tokio::spawn(async move {
-            loop {
-                let (stream, _peer) = listener.accept().await?;
-                tokio::spawn(scalelab_system::server::serve_connection(
-                    Flushed::new(stream),
-                    app.clone(),
-                ));
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), io::Error>(())
-        }));
+    let listener = madsim::net::TcpListener::bind(addr).await?;
+    loop {
+        let (stream, _peer) = listener.accept().await?;
+        tokio::spawn(scalelab_system::server::serve_connection(
+            Flushed::new(stream),
+            app.clone(),
+        ));
     }
-    for a in acceptors {
-        if let Ok(Err(e)) = a.await {
-            return Err(e);
-        }
-    }
-    Ok(())
 }
 
 /// A request as the load balancer forwards it: the head it parsed and the whole body.
