@@ -234,8 +234,8 @@ enum Command {
     /// on named seeds; prints simulated against theory and exits 1 if any is off by more
     /// than its limit (5%; 3% for M/M/1).
     Validate {
-        /// Only the cases whose runs are short (all but M/M/1 at rho 0.7 and 0.9), on seed 1
-        /// (for CI: about a minute).
+        /// Only the cases whose runs are short (M/M/1 at rho 0.5, M/D/1, Little's law), on
+        /// seed 1 (for CI: under a minute).
         #[arg(long)]
         quick: bool,
         /// The seeds, as A..B (B excluded); the named seeds 1, 2, 3 if absent (1 with --quick).
