@@ -12,7 +12,8 @@
 //!
 //! The folders are layers: each uses only the ones above it in this list.
 //!
-//! - [`numbers`], [`seed`]: checked numbers, and the seed's independent random streams.
+//! - [`numbers`], [`seed`], [`service`]: checked numbers, the seed's independent random
+//!   streams, and service-time distributions.
 //! - [`scenario`]: what a run simulates, as TOML: the schema and its rules, and the fault
 //!   vocabulary (roles, kinds, the timeline, swarm schedules, live commands).
 //! - [`world`]: the simulated world: network and connections, CPUs, the database, session
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod scenario;
 pub mod seed;
+pub mod service;
 pub mod traffic;
 pub mod world;
 

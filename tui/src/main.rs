@@ -44,6 +44,8 @@ mod suggest;
 mod summary;
 #[cfg(madsim)]
 mod threshold;
+#[cfg(madsim)]
+mod validate;
 
 #[cfg(madsim)]
 use std::io::IsTerminal;
@@ -227,6 +229,22 @@ enum Command {
         #[arg(long, value_name = "EXPR")]
         threshold: Vec<String>,
     },
+    /// Hold the simulator to queueing theory: M/M/1 (rho 0.5, 0.7, 0.9), M/M/c (Erlang C),
+    /// M/D/1 (Pollaczek-Khinchine) and Little's law, each a scenario in scenarios/validate/,
+    /// on named seeds; prints simulated against theory and exits 1 if any is off by more
+    /// than its limit (5%; 3% for M/M/1).
+    Validate {
+        /// Only the cases whose runs are short (M/M/1 at rho 0.5, M/D/1, Little's law), on
+        /// seed 1 (for CI: under a minute).
+        #[arg(long)]
+        quick: bool,
+        /// The seeds, as A..B (B excluded); the named seeds 1, 2, 3 if absent (1 with --quick).
+        #[arg(long, value_parser = hunt::parse_seeds)]
+        seeds: Option<std::ops::Range<u64>>,
+        /// Runs at once, each on its own thread (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// The course: ten lessons with graded exercises (`scalelab lesson list` to begin).
     Lesson(lesson::Args),
     /// Serve the shop for real: only in the real-world build (`cargo xtask serve`).
@@ -285,6 +303,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::main(args),
         Command::Lesson(args) => lesson::main(args),
         Command::Compare { a, b, threshold } => compare::main(&a, &b, &threshold),
+        Command::Validate { quick, seeds, jobs } => validate::main(quick, seeds, jobs),
         Command::Hunt {
             report: Some(HuntCommand::Report(args)),
             ..

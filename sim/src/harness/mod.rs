@@ -12,3 +12,4 @@ pub mod liveness;
 pub mod report;
 pub mod run;
 pub mod shrink;
+pub mod validate;

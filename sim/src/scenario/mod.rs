@@ -18,6 +18,7 @@ mod limits;
 pub mod swarm;
 
 pub use crate::numbers::{NonNegative, Positive, Probability};
+pub use crate::service::Service;
 use fault::TimedFault;
 use swarm::{Swarm, Variation};
 
@@ -327,6 +328,25 @@ pub struct AppCosts {
     pub cart_cpu_ms: NonNegative,
     pub checkout_cpu_ms: NonNegative,
     pub orders_cpu_ms: NonNegative,
+    /// How each request's CPU time varies around its kind's `*_cpu_ms` (the mean): `fixed`
+    /// when absent (every request of a kind costs exactly its mean), `"exponential"`, or
+    /// `{ dist = "lognormal", cv = 1.5 }`. Optional, so that older scenarios keep their
+    /// trace hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    /// One kind's own distribution, over `service` (e.g. `checkout_service`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browse_service: Option<Service>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_service: Option<Service>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_service: Option<Service>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_service: Option<Service>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_service: Option<Service>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders_service: Option<Service>,
     /// Idle sessions are forgotten after this long.
     pub session_ttl_s: Positive,
     /// Products on the catalog page.
@@ -342,6 +362,13 @@ impl Default for AppCosts {
             cart_cpu_ms: NonNegative(1.5),
             checkout_cpu_ms: NonNegative(6.0),
             orders_cpu_ms: NonNegative(3.0),
+            service: None,
+            browse_service: None,
+            product_service: None,
+            login_service: None,
+            cart_service: None,
+            checkout_service: None,
+            orders_service: None,
             session_ttl_s: Positive(1800.0),
             catalog_page_size: NonZeroU32::MIN.saturating_add(19),
         }
@@ -379,6 +406,18 @@ pub struct Database {
     pub lock_timeout_ms: Positive,
     #[serde(deserialize_with = "limits::stock")]
     pub stock_per_product: u32,
+    /// How each statement's read CPU, write CPU and commit vary around their means: `fixed`
+    /// when absent, as in `[app]`. One draw per statement (a write of three rows is one draw
+    /// of mean 3 x `write_cpu_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    /// Each one's own distribution, over `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_service: Option<Service>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_service: Option<Service>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_service: Option<Service>,
 }
 
 impl Default for Database {
@@ -398,6 +437,10 @@ impl Default for Database {
             commit_ms: NonNegative(2.0),
             lock_timeout_ms: Positive(2000.0),
             stock_per_product: 1_000_000,
+            service: None,
+            read_service: None,
+            write_service: None,
+            commit_service: None,
         }
     }
 }
@@ -408,6 +451,10 @@ impl Default for Database {
 pub struct Mail {
     pub latency_ms_mean: NonNegative,
     pub timeout_ms: Positive,
+    /// How each send's latency varies around `latency_ms_mean`: `exponential` when absent
+    /// (the provider's latency always was), or `"fixed"`, or a lognormal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
 }
 
 impl Default for Mail {
@@ -415,7 +462,35 @@ impl Default for Mail {
         Mail {
             latency_ms_mean: NonNegative(120.0),
             timeout_ms: Positive(3000.0),
+            service: None,
         }
+    }
+}
+
+impl Mail {
+    /// The distribution of a send's latency.
+    pub fn service(&self) -> Service {
+        self.service.unwrap_or(Service::Exponential)
+    }
+}
+
+/// What a database statement spends its time on, each with its own distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbWork {
+    Read,
+    Write,
+    Commit,
+}
+
+impl Database {
+    /// The distribution of `work`: its own setting, else the section's, else `fixed`.
+    pub fn service(&self, work: DbWork) -> Service {
+        let own = match work {
+            DbWork::Read => self.read_service,
+            DbWork::Write => self.write_service,
+            DbWork::Commit => self.commit_service,
+        };
+        Service::pick(&[own, self.service], Service::Fixed)
     }
 }
 

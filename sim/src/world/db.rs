@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use crate::scenario::Database;
+use crate::scenario::{Database, DbWork, Service};
 use crate::world::host::Cpu;
 use crate::world::rpc::{self, Pool};
 use scalelab_system::memory::MemoryStore;
@@ -151,23 +151,35 @@ impl DbServer {
         Duration::from_secs_f64(ms / 1000.0)
     }
 
+    /// One statement's time for `work` of mean `mean`, drawn from madsim's seeded randomness
+    /// as the scenario's distribution says (`fixed` draws nothing).
+    fn draw(&self, work: DbWork, mean: Duration) -> Duration {
+        match self.params.service(work) {
+            Service::Fixed => mean,
+            dist => dist.draw(mean, &mut madsim::rand::thread_rng()),
+        }
+    }
+
     async fn execute(&self, stmt: Stmt) -> Reply {
-        let read = Self::ms(self.params.read_cpu_ms.0);
-        let write = Self::ms(self.params.write_cpu_ms.0);
-        let commit = Self::ms(self.params.commit_ms.0);
+        // Drawn where they are spent (a statement draws only what it uses), so each
+        // statement's draws come in the order its work happens.
+        let (read_mean, write_mean) = (self.params.read_cpu_ms.0, self.params.write_cpu_ms.0);
+        let read = |n: u32| self.draw(DbWork::Read, Self::ms(read_mean) * n);
+        let write = |rows: u32| self.draw(DbWork::Write, Self::ms(write_mean) * rows);
+        let commit = || self.draw(DbWork::Commit, Self::ms(self.params.commit_ms.0));
         // MemoryStore never fails: its Result is only the port's shape.
         let rows = |r: Result<Rows, PortError>| -> Reply { Ok(r.unwrap_or(Rows::Done)) };
         match stmt {
             Stmt::ListProducts(limit) => {
-                let _ = self.cpu.run(read).await;
+                let _ = self.cpu.run(read(1)).await;
                 rows(self.rows.list_products(limit).await.map(Rows::Products))
             }
             Stmt::Product(id) => {
-                let _ = self.cpu.run(read).await;
+                let _ = self.cpu.run(read(1)).await;
                 rows(self.rows.product(id).await.map(Rows::Product))
             }
             Stmt::OrdersFor(customer) => {
-                let _ = self.cpu.run(read).await;
+                let _ = self.cpu.run(read(1)).await;
                 rows(self.rows.orders_for(customer).await.map(Rows::Orders))
             }
             Stmt::PlaceOrder(order) => {
@@ -195,24 +207,24 @@ impl DbServer {
                 }
                 // The order, its lines, and with an outbox its message: one more row.
                 let rows_written = order.lines.len() as u32 + 1 + u32::from(order.outbox);
-                let _ = self.cpu.run(write * rows_written).await;
+                let _ = self.cpu.run(write(rows_written)).await;
                 let placed = self.rows.place_order(order).await;
-                madsim::time::sleep_exact(commit).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 drop(guards);
                 rows(placed.map(Rows::Placement))
             }
             Stmt::Settle(customer, payment_ref) => {
                 // One row written (the voided claim), or one read when the order is there.
-                let _ = self.cpu.run(write).await;
+                let _ = self.cpu.run(write(1)).await;
                 let settled = self.rows.settle(customer, &payment_ref).await;
-                madsim::time::sleep_exact(commit).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 rows(settled.map(Rows::Settlement))
             }
             Stmt::StockMovement(order) => {
-                let _ = self.cpu.run(write).await;
-                madsim::time::sleep_exact(commit).await;
+                let _ = self.cpu.run(write(1)).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 rows(
                     self.rows
@@ -225,22 +237,22 @@ impl DbServer {
                 // A full scan: one read's worth of CPU per 100 orders.
                 let report = self.rows.sales_report().await;
                 let scanned = report.as_ref().map_or(0, |r| r.orders);
-                let _ = self.cpu.run(read * (1 + (scanned / 100) as u32)).await;
+                let _ = self.cpu.run(read(1 + (scanned / 100) as u32)).await;
                 rows(report.map(Rows::Report))
             }
             Stmt::Unpublished(limit) => {
-                let _ = self.cpu.run(read).await;
+                let _ = self.cpu.run(read(1)).await;
                 rows(self.rows.unpublished(limit).await.map(Rows::Orders))
             }
             Stmt::MarkPublished(orders) => {
-                let _ = self.cpu.run(write).await;
-                madsim::time::sleep_exact(commit).await;
+                let _ = self.cpu.run(write(1)).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 rows(self.rows.mark_published(&orders).await.map(|()| Rows::Done))
             }
             Stmt::ShippingLabel(order) => {
-                let _ = self.cpu.run(write).await;
-                madsim::time::sleep_exact(commit).await;
+                let _ = self.cpu.run(write(1)).await;
+                madsim::time::sleep_exact(commit()).await;
                 self.wrote();
                 rows(
                     self.rows

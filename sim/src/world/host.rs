@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use scalelab_system::api::Endpoint;
 use tokio::time::Instant;
 
-use crate::scenario::{AppCosts, Host};
+use crate::scenario::{AppCosts, Host, Service};
 
 /// A host's cores.
 ///
@@ -54,18 +54,54 @@ struct Cores {
     booked: BinaryHeap<Reverse<(Instant, u64)>>,
     /// Core-nanoseconds of work finished.
     busy_ns: u64,
+    /// The queue's own account, for holding it against queueing theory.
+    station: Station,
+    /// Up to when `station.area_ns` has been integrated.
+    integrated_to: Option<Instant>,
+}
+
+/// A host's queue as queueing theory sees it, summed since the host started: what arrived,
+/// how long each piece of work waited for a core and stayed in all, and the number in the
+/// station integrated over time. Taken at booking, where each piece's wait and finish are
+/// known exactly (its caller's wake-up may be later, and a caller that gives up does not
+/// shorten the work), in integer nanoseconds so that sums are exact and the same on every
+/// machine. `scalelab validate` reads differences of two of these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Station {
+    /// Pieces of work booked (each request of a kind that costs CPU is one).
+    pub arrivals: u64,
+    /// Pieces refused because too many were waiting (a 503).
+    pub refused: u64,
+    /// Sum of the time from arrival until a core took the work.
+    pub wait_ns: u128,
+    /// Sum of the time from arrival until the work finished (wait + service).
+    pub sojourn_ns: u128,
+    /// Sum of the service times (with the USL's and a slow fault's stretch).
+    pub service_ns: u128,
+    /// The integral over time of the number of pieces in the station (waiting or in
+    /// service), in nanoseconds: over a span, divided by the span, the mean number L.
+    pub area_ns: u128,
 }
 
 impl Cores {
-    /// Moves work that has finished by `now` out of the bookings and into `busy_ns`.
+    /// Moves work that has finished by `now` out of the bookings and into `busy_ns`, and
+    /// integrates the number in the station up to `now` (it changes only at bookings and at
+    /// finishes, which are taken here in time order).
     fn settle(&mut self, now: Instant) {
+        let mut from = self.integrated_to.unwrap_or(now);
         while let Some(&Reverse((finish, ns))) = self.booked.peek() {
             if finish > now {
                 break;
             }
             self.busy_ns += ns;
+            let at = finish.max(from);
+            self.station.area_ns += self.booked.len() as u128 * (at - from).as_nanos();
+            from = at;
             self.booked.pop();
         }
+        let at = now.max(from);
+        self.station.area_ns += self.booked.len() as u128 * (at - from).as_nanos();
+        self.integrated_to = Some(at);
     }
 }
 
@@ -84,6 +120,8 @@ impl Cpu {
                 free_at: Vec::new(),
                 booked: BinaryHeap::new(),
                 busy_ns: 0,
+                station: Station::default(),
+                integrated_to: None,
             }),
             slowdown: std::sync::atomic::AtomicU64::new(1.0f64.to_bits()),
         }
@@ -128,6 +166,7 @@ impl Cpu {
             }
             let busy_now = st.free_at.iter().filter(|&&f| f > now).count();
             if st.booked.len().saturating_sub(busy_now) >= self.max_waiting as usize {
+                st.station.refused += 1;
                 return Err(Overloaded);
             }
             // The core that frees up first; ties go to the lowest index (deterministic).
@@ -143,6 +182,11 @@ impl Cpu {
             st.free_at[core] = start + took;
             st.booked
                 .push(Reverse((start + took, took.as_nanos() as u64)));
+            let station = &mut st.station;
+            station.arrivals += 1;
+            station.wait_ns += (start - now).as_nanos();
+            station.sojourn_ns += (start + took - now).as_nanos();
+            station.service_ns += took.as_nanos();
             start + took
         };
         madsim::time::sleep_until_exact(finish).await;
@@ -151,6 +195,13 @@ impl Cpu {
 
     pub fn cores(&self) -> u32 {
         self.cores
+    }
+
+    /// The queue's account so far (see [`Station`]).
+    pub fn station(&self) -> Station {
+        let mut st = self.lock();
+        st.settle(Instant::now());
+        st.station
     }
 
     /// Core-nanoseconds of work finished so far (for utilization over an interval).
@@ -230,6 +281,31 @@ impl Kind {
         };
         Duration::from_secs_f64(ms / 1000.0)
     }
+
+    /// How this kind's CPU time varies around [`Kind::cpu`]: its own setting, else `[app]`'s
+    /// `service`, else `fixed`.
+    pub fn service(self, costs: &AppCosts) -> Service {
+        let own = match self {
+            Kind::Browse => costs.browse_service,
+            Kind::Product => costs.product_service,
+            Kind::Login => costs.login_service,
+            Kind::Cart => costs.cart_service,
+            Kind::Checkout => costs.checkout_service,
+            Kind::Orders => costs.orders_service,
+            Kind::Other => None,
+        };
+        Service::pick(&[own, costs.service], Service::Fixed)
+    }
+
+    /// One request's CPU time: a draw from madsim's seeded randomness, as all the simulated
+    /// world's, unless the kind's distribution is `fixed` (which draws nothing).
+    pub fn draw_cpu(self, costs: &AppCosts) -> Duration {
+        let mean = self.cpu(costs);
+        match self.service(costs) {
+            Service::Fixed => mean,
+            dist => dist.draw(mean, &mut madsim::rand::thread_rng()),
+        }
+    }
 }
 
 /// What the cost middleware needs.
@@ -241,7 +317,7 @@ pub struct Charge {
 /// Axum middleware: charge a request's CPU time to the host before the handler runs.
 pub async fn charge(State(charge): State<Arc<Charge>>, req: Request<Body>, next: Next) -> Response {
     let endpoint = Endpoint::of(req.method(), req.uri().path());
-    let work = Kind::of(endpoint).cpu(&charge.costs);
+    let work = Kind::of(endpoint).draw_cpu(&charge.costs);
     match charge.cpu.run(work).await {
         Ok(()) => next.run(req).await,
         Err(Overloaded) => (StatusCode::SERVICE_UNAVAILABLE, "server busy").into_response(),

@@ -1,7 +1,8 @@
 //! The simulated mail provider, and the `Mailer` port against it.
 //!
-//! An external service with its own latency (exponential around a mean, drawn from madsim's
-//! seeded randomness like all simulated infrastructure). Must not: build emails (system's
+//! An external service with its own latency (exponential around a mean unless the scenario's
+//! `[mail] service` says otherwise, drawn from madsim's seeded randomness like all simulated
+//! infrastructure). Must not: build emails (system's
 //! worker does).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,10 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rand::Rng;
 use tokio::time::Instant;
 
-use crate::scenario::Mail;
+use crate::scenario::{Mail, Service};
 use crate::world::rpc::{self, Pool};
 use scalelab_system::model::{Email, OrderId};
 use scalelab_system::ports::{Mailer, PortError};
@@ -24,6 +24,7 @@ const MAIL_CONNECTIONS: u32 = 256;
 
 pub struct MailServer {
     latency_ms_mean: f64,
+    latency: Service,
     /// When the run started: deliveries are stamped with the virtual time since.
     start: Instant,
     sent: AtomicU64,
@@ -51,6 +52,7 @@ impl MailServer {
     pub fn new(params: &Mail, start: Instant) -> MailServer {
         MailServer {
             latency_ms_mean: params.latency_ms_mean.0,
+            latency: params.service(),
             start,
             sent: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -97,9 +99,12 @@ impl MailServer {
         rpc::serve(addr, MAIL_CONNECTIONS, move |email: Email| {
             let server = self.clone();
             async move {
-                let u: f64 = madsim::rand::thread_rng().gen();
-                let ms = -(1.0 - u).ln() * server.latency_ms_mean;
-                madsim::time::sleep_exact(Duration::from_secs_f64(ms / 1000.0)).await;
+                // In milliseconds as before the distributions came (one uniform, the same
+                // arithmetic), so that the default, exponential, keeps every trace hash.
+                let ms = server
+                    .latency
+                    .draw_ms(server.latency_ms_mean, &mut madsim::rand::thread_rng());
+                madsim::time::sleep_exact(crate::service::ms_to_duration(ms)).await;
                 server.take(&email);
             }
         })
