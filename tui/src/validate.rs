@@ -12,6 +12,9 @@ use std::time::Instant;
 use scalelab_sim::harness::validate::{cases, run_case, Case, Measure, Row, SEEDS};
 
 /// Runs every case (only the quick ones with `quick`) on `seeds`, `jobs` at a time.
+/// One case's run on one seed: (case index, seed, its row or why it could not run).
+type Outcome = (usize, u64, Result<Row, String>);
+
 pub fn main(quick: bool, seeds: Option<std::ops::Range<u64>>, jobs: Option<usize>) -> ExitCode {
     // The quick form runs the first named seed only, unless told otherwise.
     let named = if quick { &SEEDS[..1] } else { &SEEDS[..] };
@@ -36,7 +39,7 @@ pub fn main(quick: bool, seeds: Option<std::ops::Range<u64>>, jobs: Option<usize
     );
     let wall = Instant::now();
     let next = Mutex::new(work.iter());
-    let results: Mutex<Vec<(usize, u64, Result<Row, String>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
@@ -81,7 +84,7 @@ pub fn main(quick: bool, seeds: Option<std::ops::Range<u64>>, jobs: Option<usize
     }
 }
 
-fn print_table(results: &[(usize, u64, Result<Row, String>)]) {
+fn print_table(results: &[Outcome]) {
     println!(
         "{:<7} {:<34} {:>4} {:>9} {:>12} {:>11} {:>8} {:>8} {:>6}  result",
         "model",
