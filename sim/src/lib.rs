@@ -12,8 +12,9 @@
 //!
 //! The folders are layers: each uses only the ones above it in this list.
 //!
-//! - [`numbers`], [`seed`], [`service`]: checked numbers, the seed's independent random
-//!   streams, and service-time distributions.
+//! - [`numbers`], [`seed`], [`draw`], [`service`]: checked numbers, the seed's independent
+//!   random streams, platform-independent exponential and Zipf draws, and service-time
+//!   distributions.
 //! - [`scenario`]: what a run simulates, as TOML: the schema and its rules, and the fault
 //!   vocabulary (roles, kinds, the timeline, swarm schedules, live commands).
 //! - [`world`]: the simulated world: network and connections, CPUs, the database, session
@@ -31,6 +32,7 @@
 compile_error!("scalelab-sim runs only in the sim world: build it with `--cfg madsim` (the workspace's .cargo/config.toml does)");
 
 pub mod deployment;
+pub mod draw;
 pub mod faults;
 pub mod harness;
 pub mod judge;

@@ -62,11 +62,7 @@ impl Service {
         }
         match self {
             Service::Fixed => mean_ms,
-            Service::Exponential => {
-                // Inverse transform; 1 - u is in (0, 1], so the log is finite.
-                let u: f64 = rng.gen();
-                -libm::log(1.0 - u) * mean_ms
-            }
+            Service::Exponential => crate::draw::unit_exponential(rng) * mean_ms,
             Service::Lognormal { cv } => {
                 // ln X ~ N(mu, sigma^2) with sigma^2 = ln(1 + cv^2) and mu = ln(mean) -
                 // sigma^2/2, so that E[X] = mean and sd(X)/E[X] = cv. The normal is drawn

@@ -37,6 +37,16 @@ fn same_seed_same_hash_when_runs_overlap() {
     assert_eq!(here, t.join().expect("thread"));
 }
 
+/// One small run's trace hash, pinned. The draws behind it use only `libm` and ChaCha, so a
+/// build on any OS and CPU must print this hash; a change that moves it must say why in its
+/// commit (and re-pin README's hashes with it).
+#[test]
+fn a_small_runs_trace_hash_is_pinned() {
+    let scenario = common::small(20.0, 20.0);
+    let report = run(&scenario, Design::Vertical, 42, None).expect("run");
+    assert_eq!(report.trace_hash, "93ce19ef12cd390f");
+}
+
 #[test]
 fn another_seed_another_hash() {
     let scenario = common::small(20.0, 20.0);

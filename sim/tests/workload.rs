@@ -96,3 +96,50 @@ fn customers_are_skewed() {
         "customer 1 shopped {ones} times of 5000"
     );
 }
+
+/// Drawn values pinned to the bit. Every logarithm and power behind them comes from the
+/// pure-Rust `libm`, so these hold on every OS and CPU; a change here changes every trace
+/// hash and must say why in its commit.
+#[test]
+fn drawn_values_are_pinned_to_the_bit() {
+    let scenario = common::small(10.0, 10.0);
+    let curve = RateCurve::from_workload(scenario.workload());
+    let arrivals: Vec<u64> = Arrivals::new(curve, 10.0, stream(5, Purpose::Arrivals))
+        .take(4)
+        .map(f64::to_bits)
+        .collect();
+    let planner = Planner::new(5, scenario.workload());
+    let plans: Vec<(u64, u64, u64, usize)> = (0..4)
+        .map(|i| {
+            let p = planner.plan(i);
+            (
+                p.customer,
+                p.think_ms[0].to_bits(),
+                p.patience_ms.to_bits(),
+                p.steps.len(),
+            )
+        })
+        .collect();
+    let offset = planner.start_offset_ms(3).to_bits();
+    assert_eq!(arrivals, PINNED_ARRIVALS);
+    assert_eq!(plans, PINNED_PLANS);
+    assert_eq!(offset, PINNED_OFFSET);
+}
+
+/// Seed 5's first four arrival instants (seconds, as f64 bits).
+const PINNED_ARRIVALS: [u64; 4] = [
+    0x3fc242b416bd46da,
+    0x3fc48f07d5e05f18,
+    0x3fca67e92878ec99,
+    0x3fda830cd7ddb696,
+];
+/// Seed 5's first four plans: customer (Zipf), first think time and patience (exponential,
+/// ms as f64 bits), number of steps.
+const PINNED_PLANS: [(u64, u64, u64, usize); 4] = [
+    (0x29, 0x40b0ae24160bd904, 0x40b2571e71191037, 1),
+    (0x2, 0x407e9c19c357479f, 0x40930cea08cd7060, 1),
+    (0x6, 0x408c70106856d50a, 0x40b57512485978bb, 3),
+    (0x44, 0x406bba538a92f4bf, 0x40af709691c0a1ba, 8),
+];
+/// A closed-model user's start offset (ms as f64 bits).
+const PINNED_OFFSET: u64 = 0x4055056b2396930f;

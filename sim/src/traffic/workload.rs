@@ -7,8 +7,8 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp, Zipf};
 
+use crate::draw::{unit_exponential, Zipf};
 use crate::scenario::{Funnel, Workload};
 use crate::seed::{stream, Purpose};
 use scalelab_system::model::{CustomerId, ProductId};
@@ -99,9 +99,9 @@ impl Iterator for Arrivals {
             return None;
         }
         loop {
-            // Inverse transform of the exponential gap; 1 - u is in (0, 1], so ln is finite.
-            let u: f64 = self.rng.gen();
-            self.t += -(1.0 - u).ln() / self.peak;
+            // Thinning: candidate instants at the peak rate, each kept with probability
+            // rate(t) / peak.
+            self.t += unit_exponential(&mut self.rng) / self.peak;
             if self.t >= self.until {
                 return None;
             }
@@ -145,28 +145,21 @@ pub struct SessionPlan {
 pub struct Planner {
     seed: u64,
     funnel: Funnel,
-    think: Exp<f64>,
+    think_mean_ms: f64,
     patience_mean_ms: f64,
-    customers: Zipf<f64>,
-    products: Zipf<f64>,
+    customers: Zipf,
+    products: Zipf,
 }
 
 impl Planner {
     pub fn new(seed: u64, w: &Workload) -> Planner {
-        // Zipf::new fails only for n < 1 or a negative exponent, which the scenario rules out;
-        // the fallback keeps this total anyway.
-        let zipf = |n: u32, s: f64| {
-            Zipf::new(u64::from(n), s)
-                .unwrap_or_else(|_| Zipf::new(1, 0.0).expect("n=1, s=0 is valid"))
-        };
         Planner {
             seed,
             funnel: w.funnel.clone(),
-            think: Exp::new(1.0 / w.think_time_ms_mean.0)
-                .unwrap_or_else(|_| Exp::new(1.0).expect("rate 1 is valid")),
+            think_mean_ms: w.think_time_ms_mean.0,
             patience_mean_ms: w.patience_ms_mean.0,
-            customers: zipf(w.customers.get(), w.customer_skew.0),
-            products: zipf(w.products.get(), w.product_skew.0),
+            customers: Zipf::new(u64::from(w.customers.get()), w.customer_skew.0),
+            products: Zipf::new(u64::from(w.products.get()), w.product_skew.0),
         }
     }
 
@@ -217,10 +210,10 @@ impl Planner {
             }
         }
         let think_ms = (0..steps.len())
-            .map(|_| self.think.sample(&mut rng))
+            .map(|_| unit_exponential(&mut rng) * self.think_mean_ms)
             .collect();
         // Patience: exponential around the mean, but nobody gives up in under 300 ms.
-        let patience_ms = 300.0 + -(1.0 - rng.gen::<f64>()).ln() * self.patience_mean_ms;
+        let patience_ms = 300.0 + unit_exponential(&mut rng) * self.patience_mean_ms;
         // From a stream of its own, and only when it can matter, so that every other draw
         // (and the hash of a scenario without double clicks) stays where it was.
         let double_click = f.double_click.0 > 0.0 && steps.contains(&Step::Checkout) && {
@@ -268,7 +261,7 @@ impl Planner {
     pub fn start_offset_ms(&self, user: u64) -> f64 {
         let mut rng = stream(self.seed, Purpose::Arrivals);
         rng.set_stream(user);
-        self.think.sample(&mut rng)
+        unit_exponential(&mut rng) * self.think_mean_ms
     }
 }
 
