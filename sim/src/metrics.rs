@@ -92,7 +92,9 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(h: &Histogram<u64>) -> Latency {
+    /// Percentiles from the histogram `h` (to its 3 significant digits); the mean is exact,
+    /// `latency_ns` summed over the `requests` in it.
+    fn of(h: &Histogram<u64>, latency_ns: u128, requests: u64) -> Latency {
         if h.is_empty() {
             return Latency::default();
         }
@@ -103,8 +105,17 @@ impl Latency {
             p99_ms: ms(h.value_at_quantile(0.99)),
             p999_ms: ms(h.value_at_quantile(0.999)),
             max_ms: ms(h.max()),
-            mean_ms: h.mean() / 1000.0,
+            mean_ms: mean_ms(latency_ns, requests),
         }
+    }
+}
+
+/// The mean of `requests` latencies summing to `latency_ns`, in milliseconds (0 for none).
+fn mean_ms(latency_ns: u128, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        latency_ns as f64 / requests as f64 / 1e6
     }
 }
 
@@ -119,6 +130,12 @@ pub struct Point {
     pub availability: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Mean latency of the window's requests, exact (not from histogram buckets).
+    pub mean_ms: f64,
+    /// Requests in the system (sent, not yet answered or given up on), averaged over the
+    /// window's time: Little's L, so that `in_system` = `requests` / `span_s` x `mean_ms`
+    /// when the window is long against the latency.
+    pub in_system: f64,
     pub app_cpu: f64,
     pub db_cpu: f64,
     pub orders: u64,
@@ -219,6 +236,10 @@ fn merge(a: Point, b: Point) -> Point {
         },
         p50_ms: w(a.p50_ms, b.p50_ms),
         p99_ms: a.p99_ms.max(b.p99_ms),
+        // A mean over requests merges exactly by request weights, a mean over time by spans.
+        mean_ms: w(a.mean_ms, b.mean_ms),
+        in_system: (a.in_system * a.span_s + b.in_system * b.span_s)
+            / span_s.max(f64::MIN_POSITIVE),
         app_cpu: (a.app_cpu * a.span_s + b.app_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
         db_cpu: (a.db_cpu * a.span_s + b.db_cpu * b.span_s) / span_s.max(f64::MIN_POSITIVE),
         orders: a.orders + b.orders,
@@ -372,6 +393,56 @@ pub struct KindStats {
     pub requests: u64,
     pub answered_in_slo: u64,
     pub latency: Histogram<u64>,
+    /// Every latency summed, in nanoseconds: the exact mean.
+    pub latency_ns: u128,
+}
+
+/// The requests in the system (sent by a browser, not yet answered or given up on), kept as
+/// the area under their count over time, so that Little's L for any stretch of time is the
+/// area gained over it divided by its length. Exact to the nanosecond: the area up to `now`
+/// is the finished requests' latencies plus, for each request still out, `now` less the
+/// instant it was sent.
+#[derive(Debug, Default, Clone, Copy)]
+struct InSystem {
+    out: u64,
+    /// The send instants of the requests still out, summed (ns since the run began).
+    out_sent_ns: u128,
+    /// The latencies of the finished requests, summed (ns).
+    finished_ns: u128,
+}
+
+impl InSystem {
+    fn sent(&mut self, at: Duration, requests: u64) {
+        self.out += requests;
+        self.out_sent_ns += at.as_nanos() * u128::from(requests);
+    }
+
+    fn finished(&mut self, at: Duration, latency: Duration) {
+        // Latency counts from the instant the request was sent, so `at - latency` is that
+        // instant to the nanosecond, the same number `sent` added.
+        self.out = self.out.saturating_sub(1);
+        let sent = at.saturating_sub(latency).as_nanos();
+        self.out_sent_ns = self.out_sent_ns.saturating_sub(sent);
+        self.finished_ns += latency.as_nanos();
+    }
+
+    /// Request-nanoseconds spent in the system from the start of the run to `now`.
+    fn area_ns(&self, now: Duration) -> u128 {
+        (self.finished_ns + now.as_nanos() * u128::from(self.out)).saturating_sub(self.out_sent_ns)
+    }
+}
+
+/// The run's totals as they stood when the last window closed: for a whole run, the end of
+/// the arrival window (the drain that follows has no windows), so figures over the arrival
+/// window leave the drain out.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AtClose {
+    /// Virtual time of the close, since the run began.
+    pub at: Duration,
+    pub requests_sent: u64,
+    pub answered_in_slo: u64,
+    /// Request-seconds spent in the system up to `at`.
+    pub in_system_s: f64,
 }
 
 /// Everything a run records. One per design; shared by that design's clients.
@@ -384,6 +455,11 @@ pub struct Recorder {
     pub latency: Histogram<u64>,
     pub by_kind: BTreeMap<Kind, KindStats>,
     pub errors: BTreeMap<String, u64>,
+    /// Requests browsers sent (each finishes as one of `requests`, or is still out).
+    pub requests_sent: u64,
+    in_system: InSystem,
+    /// The totals at the last window's close.
+    pub at_close: AtClose,
     pub sessions_started: u64,
     pub sessions_done: u64,
     pub sessions_slow: u64,
@@ -419,6 +495,9 @@ pub struct Recorder {
     window_sessions: u64,
     window_errors: u64,
     window_lost_cents: u64,
+    window_latency_ns: u128,
+    /// `in_system`'s area when the previous window closed.
+    window_area_from_ns: u128,
     pub series: Series,
     /// Every request (or an even sample), only when the run was asked to keep them.
     pub request_log: Option<RequestLog>,
@@ -437,6 +516,9 @@ impl Recorder {
             latency: histogram(),
             by_kind: BTreeMap::new(),
             errors: BTreeMap::new(),
+            requests_sent: 0,
+            in_system: InSystem::default(),
+            at_close: AtClose::default(),
             sessions_started: 0,
             sessions_done: 0,
             sessions_slow: 0,
@@ -462,6 +544,8 @@ impl Recorder {
             window_sessions: 0,
             window_errors: 0,
             window_lost_cents: 0,
+            window_latency_ns: 0,
+            window_area_from_ns: 0,
             series: Series::new(series_cap),
             request_log: request_log.map(RequestLog::new),
         }
@@ -477,7 +561,15 @@ impl Recorder {
         }
     }
 
-    /// A request finished (or gave up).
+    /// A browser sent `requests` requests at `at` (a double click sends two at once). Not
+    /// traced: each is traced when it finishes, with its latency, which says when it was sent.
+    pub fn requests_sent(&mut self, at: Duration, requests: u64) {
+        self.requests_sent += requests;
+        self.in_system.sent(at, requests);
+    }
+
+    /// A request finished (or gave up). Its latency counts from when it was sent (see
+    /// [`Recorder::requests_sent`]).
     pub fn request(
         &mut self,
         at: Duration,
@@ -502,14 +594,18 @@ impl Recorder {
         );
         self.requests += 1;
         self.window_requests += 1;
+        self.in_system.finished(at, latency);
+        self.window_latency_ns += latency.as_nanos();
         self.latency.saturating_record(us);
         self.window.saturating_record(us);
         let stats = self.by_kind.entry(kind).or_insert_with(|| KindStats {
             requests: 0,
             answered_in_slo: 0,
             latency: histogram(),
+            latency_ns: 0,
         });
         stats.requests += 1;
+        stats.latency_ns += latency.as_nanos();
         stats.latency.saturating_record(us);
         if in_slo {
             self.answered_in_slo += 1;
@@ -701,7 +797,17 @@ impl Recorder {
     /// Closes the current window of the time series with what the supervisor measured;
     /// returns the window's point (the series may merge it with its neighbours).
     pub fn close_window(&mut self, w: Window) -> Point {
-        let lat = Latency::of(&self.window);
+        let lat = Latency::of(&self.window, self.window_latency_ns, self.window_requests);
+        let at = Duration::from_secs_f64(w.t_s + w.span_s);
+        let area = self.in_system.area_ns(at);
+        let window_area_ns = area.saturating_sub(self.window_area_from_ns);
+        self.window_area_from_ns = area;
+        self.at_close = AtClose {
+            at,
+            requests_sent: self.requests_sent,
+            answered_in_slo: self.answered_in_slo,
+            in_system_s: area as f64 / 1e9,
+        };
         let point = Point {
             t_s: w.t_s,
             span_s: w.span_s,
@@ -715,6 +821,8 @@ impl Recorder {
             },
             p50_ms: lat.p50_ms,
             p99_ms: lat.p99_ms,
+            mean_ms: lat.mean_ms,
+            in_system: window_area_ns as f64 / 1e9 / w.span_s.max(f64::MIN_POSITIVE),
             app_cpu: w.app_cpu,
             db_cpu: w.db_cpu,
             orders: self.window_orders,
@@ -734,6 +842,7 @@ impl Recorder {
         self.window_sessions = 0;
         self.window_errors = 0;
         self.window_lost_cents = 0;
+        self.window_latency_ns = 0;
         point
     }
 
@@ -747,11 +856,16 @@ impl Recorder {
     }
 
     pub fn latency_summary(&self) -> Latency {
-        Latency::of(&self.latency)
+        Latency::of(&self.latency, self.in_system.finished_ns, self.requests)
     }
 
     pub fn kind_latency(stats: &KindStats) -> Latency {
-        Latency::of(&stats.latency)
+        Latency::of(&stats.latency, stats.latency_ns, stats.requests)
+    }
+
+    /// Requests still out (sent and not finished): 0 once a run has drained.
+    pub fn requests_out(&self) -> u64 {
+        self.in_system.out
     }
 
     /// The trace hash so far, and how many events went into it.

@@ -53,7 +53,7 @@ fn count(v: f64) -> String {
     thousands(v.max(0.0).round() as u64)
 }
 
-const METRICS: [Metric; 18] = [
+const METRICS: [Metric; 19] = [
     Metric {
         name: "availability",
         label: "availability",
@@ -76,6 +76,14 @@ const METRICS: [Metric; 18] = [
         unit: Unit::Plain,
         better: Better::Higher,
         get: |d| num(d, &["throughput_rps"]),
+        show: |v| format!("{v:.1}"),
+    },
+    Metric {
+        name: "throughput_with_drain",
+        label: "throughput, drain too",
+        unit: Unit::Plain,
+        better: Better::Higher,
+        get: |d| num(d, &["throughput_with_drain_rps"]),
         show: |v| format!("{v:.1}"),
     },
     Metric {
@@ -214,6 +222,8 @@ fn figures() -> Vec<Figure> {
 
 /// A run read from a report: what it was, and each design's report.
 struct Run {
+    /// The report's schema_version (1 when it has none: the first reports had none).
+    schema: u64,
     shown: String,
     scenario: String,
     seed: String,
@@ -232,16 +242,17 @@ fn load(path: &Path) -> Result<Run, String> {
     let v: Value = serde_json::from_str(&text).map_err(|e| {
         format!("{shown}: not a JSON report ({e}); compare reads `scalelab run --json` output or an --out folder")
     })?;
-    if let Some(version) = v.get("schema_version") {
-        match version.as_u64() {
-            Some(n) if n <= u64::from(SCHEMA_VERSION) => {}
+    let schema = match v.get("schema_version") {
+        None => 1,
+        Some(version) => match version.as_u64() {
+            Some(n) if n <= u64::from(SCHEMA_VERSION) => n,
             _ => {
                 return Err(format!(
                     "{shown}: schema_version {version} is newer than this scalelab reads ({SCHEMA_VERSION})"
                 ))
             }
-        }
-    }
+        },
+    };
     let Some(list) = v.get("designs").and_then(Value::as_array) else {
         return Err(format!(
             "{shown}: no \"designs\" array: not a report of `scalelab run --json`"
@@ -252,7 +263,17 @@ fn load(path: &Path) -> Result<Run, String> {
         let Some(name) = d.get("design").and_then(Value::as_str) else {
             return Err(format!("{shown}: designs[{i}] has no \"design\" name"));
         };
-        designs.push((name.to_owned(), d.clone()));
+        let mut d = d.clone();
+        // Schema 1's throughput counted the requests the drain answered: it is schema 2's
+        // `throughput_with_drain_rps`, and is compared as that, never with the new figure.
+        if schema < 2 {
+            if let Some(obj) = d.as_object_mut() {
+                if let Some(t) = obj.remove("throughput_rps") {
+                    obj.insert("throughput_with_drain_rps".to_owned(), t);
+                }
+            }
+        }
+        designs.push((name.to_owned(), d));
     }
     let field = |k: &str| match v.get(k) {
         Some(Value::String(s)) => s.clone(),
@@ -260,6 +281,7 @@ fn load(path: &Path) -> Result<Run, String> {
         None => "?".to_owned(),
     };
     Ok(Run {
+        schema,
         shown,
         scenario: field("scenario"),
         seed: field("seed"),
@@ -304,6 +326,15 @@ fn side_by_side(a: &Run, b: &Run) -> String {
     let _ = writeln!(s, "scalelab compare");
     let _ = writeln!(s, "  A  {}  ({} · seed {})", a.shown, a.scenario, a.seed);
     let _ = writeln!(s, "  B  {}  ({} · seed {})", b.shown, b.scenario, b.seed);
+    for (run, side) in [(a, "A"), (b, "B")] {
+        if run.schema < 2 {
+            let _ = writeln!(
+                s,
+                "  {side} was written by an older scalelab (schema {}): its throughput counted the drain, so it is compared as \"throughput, drain too\"",
+                run.schema
+            );
+        }
+    }
     for (name, da) in &a.designs {
         let Some((_, db)) = b.designs.iter().find(|(n, _)| n == name) else {
             let _ = writeln!(s, "\n{name}: only in A");

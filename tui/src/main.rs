@@ -431,7 +431,7 @@ struct WallFigures {
 /// tui/schema/report.schema.json. Raised when a field changes meaning or goes away; new fields
 /// do not raise it.
 #[cfg(madsim)]
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[cfg(madsim)]
 #[derive(Serialize)]

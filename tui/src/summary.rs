@@ -65,6 +65,12 @@ pub fn side_by_side_rows(reports: &[Report]) -> Vec<(&'static str, Vec<String>)>
     row("p50", &|r| ms(r.latency.p50_ms));
     row("p95", &|r| ms(r.latency.p95_ms));
     row("p99", &|r| ms(r.latency.p99_ms));
+    row("mean", &|r| ms(r.latency.mean_ms));
+    // Little's law, measured both ways: the time-average of requests in the system, and
+    // the rate they were sent at times the mean latency.
+    row("in system (L / λW)", &|r| {
+        format!("{:.1} / {:.1}", r.little.l, r.little.lambda_w)
+    });
     row("errors", &|r| thousands(r.errors.values().sum()));
     row("app hosts (min-max)", &|r| {
         if r.replicas_min == r.replicas_max {
@@ -194,18 +200,28 @@ pub fn render(r: &Report, wall: &Wall, seed_picked: bool, scenario_path: &str) -
     );
     let _ = writeln!(
         s,
-        "  throughput    {:.1} req/s answered in SLO",
-        r.throughput_rps
+        "  throughput    {:.1} req/s answered in SLO while shoppers arrived ({:.1} with the drain after)",
+        r.throughput_rps, r.throughput_with_drain_rps
     );
     let l = &r.latency;
     let _ = writeln!(
         s,
-        "  latency       p50 {}  p95 {}  p99 {}  p99.9 {}  max {}",
+        "  latency       p50 {}  p95 {}  p99 {}  p99.9 {}  max {}  mean {}",
         ms(l.p50_ms),
         ms(l.p95_ms),
         ms(l.p99_ms),
         ms(l.p999_ms),
-        ms(l.max_ms)
+        ms(l.max_ms),
+        ms(l.mean_ms)
+    );
+    let little = &r.little;
+    let _ = writeln!(
+        s,
+        "  in system     {:.2} requests on average (L); {:.1} req/s sent x {} mean = {:.2} (λW, Little's law)",
+        little.l,
+        little.lambda_rps,
+        ms(little.w_ms),
+        little.lambda_w
     );
     let errors = if r.errors.is_empty() {
         "none".to_owned()

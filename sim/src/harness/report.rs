@@ -34,8 +34,15 @@ pub struct Report {
     pub answered_in_slo: u64,
     /// Share of requests answered (not with a 5xx) within the SLO timeout.
     pub availability: f64,
-    /// Requests answered within the SLO per virtual second.
+    /// Requests answered within the SLO per virtual second of the arrival window, counting
+    /// only those answered inside it (the drain after it is left out: under overload it
+    /// answers a backlog and would overstate what the shop kept up with).
     pub throughput_rps: f64,
+    /// The same, counting the requests the drain answered too (all answered within the SLO
+    /// over the arrival window's length).
+    pub throughput_with_drain_rps: f64,
+    /// Little's law read off the run: L = lambda x W.
+    pub little: Little,
     pub latency: Latency,
     pub errors: BTreeMap<String, u64>,
     pub by_kind: Vec<KindReport>,
@@ -114,6 +121,22 @@ impl Report {
     pub fn violated(&self) -> bool {
         self.checks.iter().any(CheckResult::failed)
     }
+}
+
+/// Little's law over the arrival window: the mean number of requests in the system (L)
+/// equals the rate they arrive at (lambda) times the mean time each spends there (W).
+/// The simulator measures all three separately; they agree up to the requests still in the
+/// system when arrivals stop (their time after it is in W, not in L).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Little {
+    /// Requests sent per virtual second of the arrival window.
+    pub lambda_rps: f64,
+    /// Mean latency of every request (exact), in ms: the time a request spends in the system.
+    pub w_ms: f64,
+    /// Requests in the system, averaged over the arrival window's time.
+    pub l: f64,
+    /// lambda x W, to set beside L.
+    pub lambda_w: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -230,7 +253,9 @@ pub fn recorded(scn: &Scenario, design: Design, seed: u64, r: &Recorder, span_s:
         requests: r.requests,
         answered_in_slo: r.answered_in_slo,
         availability: r.availability(),
-        throughput_rps: r.answered_in_slo as f64 / span_s.max(f64::MIN_POSITIVE),
+        throughput_rps: r.at_close.answered_in_slo as f64 / span_s.max(f64::MIN_POSITIVE),
+        throughput_with_drain_rps: r.answered_in_slo as f64 / span_s.max(f64::MIN_POSITIVE),
+        little: little(r, span_s),
         latency: r.latency_summary(),
         errors: r.errors.clone(),
         orders: r.orders,
@@ -238,6 +263,19 @@ pub fn recorded(scn: &Scenario, design: Design, seed: u64, r: &Recorder, span_s:
         revenue_lost_cents: r.revenue_lost_cents,
         series: r.series.points.clone(),
         ..Report::default()
+    }
+}
+
+/// Little's law over the first `span_s` seconds (the recorder's last window closed there).
+fn little(r: &Recorder, span_s: f64) -> Little {
+    let span_s = span_s.max(f64::MIN_POSITIVE);
+    let lambda_rps = r.at_close.requests_sent as f64 / span_s;
+    let w_ms = r.latency_summary().mean_ms;
+    Little {
+        lambda_rps,
+        w_ms,
+        l: r.at_close.in_system_s / span_s,
+        lambda_w: lambda_rps * w_ms / 1000.0,
     }
 }
 

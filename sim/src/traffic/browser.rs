@@ -408,6 +408,15 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         }
         let (kind, req) = request(step, cookie.as_deref());
         let company = plan.double_click || plan.second_tab.is_some();
+        // Every request this step sends leaves now: a checkout with company sends one more
+        // for the second click and one for the second tab.
+        let sent = if step == Step::Checkout && company {
+            1 + u64::from(plan.double_click) + u64::from(plan.second_tab.is_some())
+        } else {
+            1
+        };
+        let sent_at = intended.duration_since(users.start);
+        users.record(|r, _| r.requests_sent(sent_at, sent));
         let result = if step == Step::Checkout && company {
             let at = (session, i, intended);
             let with = (cookie.as_deref(), &plan);
