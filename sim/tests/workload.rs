@@ -143,3 +143,23 @@ const PINNED_PLANS: [(u64, u64, u64, usize); 4] = [
 ];
 /// A closed-model user's start offset (ms as f64 bits).
 const PINNED_OFFSET: u64 = 0x4055056b2396930f;
+
+/// A closed loop that does not think (bench/real-vs-sim.toml, wrk's 16 clients) is estimated
+/// from its quickest possible answer, not from its think time of a microsecond: the estimate
+/// is at least what a run does and within 10x of it (it once said 10.5 hours for 23 s).
+#[test]
+fn a_closed_loop_without_think_time_is_estimated_from_its_quickest_answer() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/real-vs-sim.toml");
+    let text = std::fs::read_to_string(path)
+        .expect("bench/real-vs-sim.toml")
+        .replace("duration_s = 20", "duration_s = 1");
+    let scenario = scalelab_sim::parse(&text).expect("valid");
+    let estimate = scalelab_sim::expected_requests(&scenario);
+    let report =
+        scalelab_sim::run(&scenario, scalelab_sim::Design::Vertical, 1, None).expect("run");
+    let done = report.requests as f64;
+    assert!(
+        estimate >= done && estimate <= 10.0 * done,
+        "estimated {estimate:.0} requests, the run did {done}"
+    );
+}

@@ -573,6 +573,42 @@ fn compare_prints_the_differences_and_judges_thresholds() {
 }
 
 #[test]
+fn compare_reads_a_schema_1_reports_throughput_as_the_one_with_the_drain() {
+    let (dir, json) = runs();
+    // Seed 43's report as a schema-1 build wrote it: version 1, and its throughput the one
+    // that counted the drain.
+    let mut old: Value = serde_json::from_str(&read(json)).expect("JSON");
+    old["schema_version"] = Value::from(1);
+    for d in old["designs"].as_array_mut().expect("designs") {
+        let obj = d.as_object_mut().expect("a design");
+        let with_drain = obj
+            .remove("throughput_with_drain_rps")
+            .expect("the new figure");
+        obj.insert("throughput_rps".to_owned(), with_drain);
+    }
+    let old_path = scratch().join("seed-43-schema-1.json");
+    std::fs::write(&old_path, old.to_string()).expect("written");
+    let a = dir.to_str().expect("utf-8");
+    let out = scalelab(&["compare", a, old_path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(
+        s.contains(
+            "B was written by an older scalelab (schema 1): its throughput counted the drain"
+        ),
+        "{s}"
+    );
+    // Never the old figure against the new one: only the drain-inclusive row is compared.
+    let rows = |label: &str| {
+        s.lines()
+            .filter(|l| l.trim_start().starts_with(label))
+            .count()
+    };
+    assert_eq!(rows("throughput (req/s)"), 0, "{s}");
+    assert_eq!(rows("throughput, drain too"), DESIGNS.len(), "{s}");
+}
+
+#[test]
 fn the_page_opens_in_a_headless_browser() {
     let Some(browser) = ["chromium", "chromium-browser"].into_iter().find(|b| {
         Command::new(b)

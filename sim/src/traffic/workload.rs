@@ -265,10 +265,12 @@ impl Planner {
     }
 }
 
-/// About how many requests one design's run of `scn` simulates: the arrivals the curve
-/// promises times the mean length of a session (over 1,000 plans drawn on seed 0); for a
-/// closed workload, each user's requests over the run. For telling a user before a long run
-/// starts; no run reads it.
+/// About how many requests one design's run of `scn` simulates, at most: the arrivals the
+/// curve promises times the mean length of a session (over 1,000 plans drawn on seed 0); for
+/// a closed workload, each user's requests over the run, one per think time plus the
+/// quickest answer there can be (a round trip at the shortest hop and the cheapest page's
+/// CPU: a user who does not think still waits for that). For telling a user before a long
+/// run starts; no run reads it.
 pub fn expected_requests(scn: &crate::scenario::Scenario) -> f64 {
     let w = scn.workload();
     let planner = Planner::new(0, w);
@@ -277,7 +279,21 @@ pub fn expected_requests(scn: &crate::scenario::Scenario) -> f64 {
     let per_session = steps as f64 / SAMPLE as f64;
     match w.users {
         Some(users) if w.model == crate::scenario::Model::Closed => {
-            f64::from(users.get()) * scn.duration_s() * 1000.0 / w.think_time_ms_mean.0
+            let a = &scn.app;
+            let cheapest_cpu_ms = [
+                a.browse_cpu_ms,
+                a.product_cpu_ms,
+                a.login_cpu_ms,
+                a.cart_cpu_ms,
+                a.checkout_cpu_ms,
+                a.orders_cpu_ms,
+            ]
+            .iter()
+            .map(|c| c.0)
+            .fold(f64::INFINITY, f64::min);
+            let round_trip_ms = 2.0 * scn.network.latency_ms_min.get_ref().0;
+            let cycle_ms = w.think_time_ms_mean.0 + round_trip_ms + cheapest_cpu_ms;
+            f64::from(users.get()) * scn.duration_s() * 1000.0 / cycle_ms.max(1e-6)
         }
         _ => RateCurve::from_workload(w).expected_arrivals(scn.duration_s()) * per_session,
     }
