@@ -80,7 +80,7 @@ const METRICS: [Metric; 19] = [
     },
     Metric {
         name: "throughput_with_drain",
-        label: "throughput, drain too",
+        label: "with drain (req/s)",
         unit: Unit::Plain,
         better: Better::Higher,
         get: |d| num(d, &["throughput_with_drain_rps"]),
@@ -330,7 +330,7 @@ fn side_by_side(a: &Run, b: &Run) -> String {
         if run.schema < 2 {
             let _ = writeln!(
                 s,
-                "  {side} was written by an older scalelab (schema {}): its throughput counted the drain, so it is compared as \"throughput, drain too\"",
+                "  {side} was written by an older scalelab (schema {}): its throughput counted the drain, so it is compared as \"with drain (req/s)\"",
                 run.schema
             );
         }

@@ -605,7 +605,7 @@ fn compare_reads_a_schema_1_reports_throughput_as_the_one_with_the_drain() {
             .count()
     };
     assert_eq!(rows("throughput (req/s)"), 0, "{s}");
-    assert_eq!(rows("throughput, drain too"), DESIGNS.len(), "{s}");
+    assert_eq!(rows("with drain (req/s)"), DESIGNS.len(), "{s}");
 }
 
 #[test]
