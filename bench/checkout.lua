@@ -1,6 +1,9 @@
 -- wrk script: each wrk thread is one logged-in customer that adds an item to its cart and
 -- checks out, over and over (a write-heavy mix: two session writes and one order per pair).
---   wrk -t4 -c16 -d20s --latency -s bench/checkout.lua http://127.0.0.1:8080
+--   wrk -t16 -c16 -d20s --latency -s bench/checkout.lua http://127.0.0.1:8080
+-- Give it one thread per connection (-t equal to -c): the customer, cookie and step are per
+-- thread, so with fewer threads a thread's connections share one cart and race its checkout
+-- (the shop answers the loser 409 or 400).
 -- wrk measures from when it sends (coordinated omission is not corrected): its p99 is a
 -- lower bound of what users waiting in line would see.
 

@@ -39,7 +39,9 @@ for design in vertical horizontal queued sharded; do
   wrk -t2 -c16 -d"${seconds}s" --latency "http://127.0.0.1:$port/products/7" |
     grep -E "Requests/sec| 50%| 99%|Non-2xx|Socket errors"
   echo "== $design: login, add to cart, checkout (bench/checkout.lua)"
-  wrk -t2 -c16 -d"${seconds}s" --latency -s bench/checkout.lua "http://127.0.0.1:$port" |
+  # One wrk thread per connection: the script's customer, cookie and cart are per thread, so
+  # with fewer threads several connections would share one cart and race its checkouts.
+  wrk -t16 -c16 -d"${seconds}s" --latency -s bench/checkout.lua "http://127.0.0.1:$port" |
     grep -E "Requests/sec| 50%| 99%|Socket errors|orders placed"
   kill -TERM "$pid"
   wait "$pid" || { echo "serve exited with $?:"; cat "$data/$design.log"; }
