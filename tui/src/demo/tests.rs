@@ -461,3 +461,27 @@ fn quitting_saves_the_session_and_prints_the_saved_hashes() {
     }
     drop(app.stop());
 }
+
+/// Issue 18: a design whose app hosts are up but answer nothing (here its database is down)
+/// does not draw them as healthy green dots: they are `◌`, and the legend says what that is.
+#[test]
+fn app_hosts_that_answer_nothing_are_not_drawn_healthy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 3);
+    let before = screen(&app, 120, 40);
+    assert!(!before.contains('◌'), "{before}");
+    chars(&mut app, "kd"); // the database, for good
+    step_to(&mut app, 8);
+    let after = screen(&app, 120, 40);
+    // The vertical pane: its one host is up, and every request fails.
+    let strip = after
+        .lines()
+        .find(|l| l.contains("│app "))
+        .expect("the vertical pane's node strip");
+    assert!(strip.contains("app ◌ db ✕"), "{strip}");
+    chars(&mut app, "l");
+    let legend = screen(&app, 120, 40);
+    assert!(legend.contains("◌  app up, answering nothing"), "{legend}");
+    drop(app.stop());
+}

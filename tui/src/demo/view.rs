@@ -254,8 +254,15 @@ fn render_pane(
         )
     };
 
-    f.render_widget(Paragraph::new(strip_line(&frame.nodes, inner.width)), strip);
     let w = frame.window.clone();
+    // Requests came and none was answered within the SLO: the app hosts are running, but
+    // they are not serving anyone (their database is gone, or cut off), and must not look
+    // healthy.
+    let serving = w.requests == 0 || w.answered_in_slo > 0;
+    f.render_widget(
+        Paragraph::new(strip_line(&frame.nodes, serving, inner.width)),
+        strip,
+    );
     spark_row(
         f,
         tp,
@@ -418,7 +425,9 @@ fn spark_row(
 
 /// The design's nodes, grouped by role: a dot per node coloured by health, or counts per
 /// health where there are too many to fit. The most detailed form that fits the width wins.
-fn strip_line(nodes: &[NodeView], width: u16) -> Line<'static> {
+/// When the design is not `serving` (requests came and none was answered in the SLO), its
+/// running app hosts are drawn as answering nothing.
+fn strip_line(nodes: &[NodeView], serving: bool, width: u16) -> Line<'static> {
     let mut groups: Vec<(&'static str, Vec<&NodeView>)> = Vec::new();
     for n in nodes {
         match groups.iter_mut().find(|(g, _)| *g == n.group) {
@@ -435,7 +444,7 @@ fn strip_line(nodes: &[NodeView], width: u16) -> Line<'static> {
     ];
     let mut line = Line::default();
     for (short_names, count_above, mail) in forms {
-        line = strip_form(&groups, short_names, count_above, mail);
+        line = strip_form(&groups, (short_names, count_above, mail), serving);
         if line.width() <= usize::from(width) {
             break;
         }
@@ -445,9 +454,8 @@ fn strip_line(nodes: &[NodeView], width: u16) -> Line<'static> {
 
 fn strip_form(
     groups: &[(&'static str, Vec<&NodeView>)],
-    short_names: bool,
-    count_above: usize,
-    mail: bool,
+    (short_names, count_above, mail): (bool, usize, bool),
+    serving: bool,
 ) -> Line<'static> {
     let mut spans = Vec::new();
     for (group, members) in groups.iter().filter(|(g, _)| mail || *g != "mail") {
@@ -463,13 +471,13 @@ fn strip_form(
         spans.push(Span::raw(format!("{name} ")));
         if members.len() <= count_above {
             for n in members {
-                let (symbol, style) = look(n);
+                let (symbol, style) = look(n, serving);
                 spans.push(Span::styled(symbol, style));
             }
         } else {
             let mut counts: Vec<(&'static str, Style, usize)> = Vec::new();
             for n in members {
-                let (symbol, style) = look(n);
+                let (symbol, style) = look(n, serving);
                 match counts
                     .iter_mut()
                     .find(|(s, st, _)| *s == symbol && *st == style)
@@ -486,12 +494,17 @@ fn strip_form(
     Line::from(spans)
 }
 
-fn look(n: &NodeView) -> (&'static str, Style) {
+/// How one node is drawn. An app host that is up while its design answers nothing gets a
+/// symbol of its own: running, and serving no one.
+fn look(n: &NodeView, serving: bool) -> (&'static str, Style) {
     match (n.health, n.starting) {
         (Health::Down, _) => ("✕", Style::default().fg(Color::Red)),
         (Health::Cut, _) => ("◍", Style::default().fg(Color::Magenta)),
         (Health::Slow, _) => ("●", Style::default().fg(Color::Yellow)),
         (Health::Up, true) => ("○", Style::default().fg(Color::Cyan)),
+        (Health::Up, false) if !serving && n.group == "app" => {
+            ("◌", Style::default().fg(Color::Red))
+        }
         (Health::Up, false) => ("●", Style::default().fg(Color::Green)),
     }
 }
@@ -660,13 +673,16 @@ fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
 
 /// What the view's symbols, colours and figures mean, each symbol drawn as the panes draw it.
 fn render_legend(app: &App, f: &mut Frame, area: Rect) {
-    let node = |health, starting, text: &str| {
-        let (symbol, style) = look(&NodeView {
-            group: "",
-            name: String::new(),
-            health,
-            starting,
-        });
+    let node = |health, starting, serving, text: &str| {
+        let (symbol, style) = look(
+            &NodeView {
+                group: "app",
+                name: String::new(),
+                health,
+                starting,
+            },
+            serving,
+        );
         Line::from(vec![
             Span::raw("  "),
             Span::styled(symbol, style),
@@ -686,11 +702,22 @@ fn render_legend(app: &App, f: &mut Frame, area: Rect) {
             " nodes (one per host; counts where too many to draw)",
             Style::default().add_modifier(Modifier::BOLD),
         )),
-        node(Health::Up, false, "up"),
-        node(Health::Up, true, "booting (a new replica, or restarting)"),
-        node(Health::Slow, false, "slowed (a slow fault)"),
-        node(Health::Cut, false, "cut off (a partition)"),
-        node(Health::Down, false, "dead (killed or down)"),
+        node(Health::Up, false, true, "up"),
+        node(
+            Health::Up,
+            false,
+            false,
+            "app up, answering nothing (db gone or cut off)",
+        ),
+        node(
+            Health::Up,
+            true,
+            true,
+            "booting (a new replica, or restarting)",
+        ),
+        node(Health::Slow, false, true, "slowed (a slow fault)"),
+        node(Health::Cut, false, true, "cut off (a partition)"),
+        node(Health::Down, false, true, "dead (killed or down)"),
         Line::from(Span::styled(
             " availability (requests answered without an error within the SLO)",
             Style::default().add_modifier(Modifier::BOLD),
