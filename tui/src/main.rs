@@ -756,6 +756,22 @@ fn replay(path: &std::path::Path, out: Option<OutRequest>) -> ExitCode {
             .map_or(String::new(), |n| format!(", the first {n} ticks")),
         names.join(", ")
     );
+    if !repro.markers.is_empty() {
+        let interval = repro.scenario.metrics.interval_s.0;
+        let marks: Vec<String> = repro
+            .markers
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} at {} (tick {})",
+                    m.label,
+                    demo::app::clock(m.tick as f64 * interval),
+                    m.tick
+                )
+            })
+            .collect();
+        eprintln!("markers set in the live session: {}", marks.join(", "));
+    }
     let started = Instant::now();
     let results = rerun_keeping(&repro, out.as_ref().map(|o| o.rows));
     let wall_s = started.elapsed().as_secs_f64();

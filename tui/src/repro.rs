@@ -63,7 +63,20 @@ struct File {
     checksums: Option<BTreeMap<String, String>>,
     #[serde(default)]
     commands: Vec<Scheduled>,
+    /// The moments a presenter marked in a live session (absent when none was).
+    #[serde(default)]
+    markers: Vec<Marker>,
     expected: Vec<Expected>,
+}
+
+/// A moment a presenter marked in a live session (`x`: a, b, c, ...), kept so that a replay
+/// can say where the interesting minutes were.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Marker {
+    pub label: String,
+    /// The marker stands at the end of this many ticks.
+    pub tick: u64,
 }
 
 /// What one design is expected to produce.
@@ -100,6 +113,8 @@ fn hex(checkpoints: &[u64]) -> String {
 struct Tail<'a> {
     checksums: BTreeMap<String, String>,
     commands: &'a [Scheduled],
+    #[serde(skip_serializing_if = "<[Marker]>::is_empty")]
+    markers: &'a [Marker],
     expected: &'a [Expected],
 }
 
@@ -112,7 +127,7 @@ fn checksums(
     seed: u64,
     designs: &[&str],
     ticks: Option<u64>,
-    commands: &[Scheduled],
+    (commands, markers): (&[Scheduled], &[Marker]),
     expected: &[Expected],
 ) -> BTreeMap<String, String> {
     let sum = |text: &str| format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()));
@@ -125,6 +140,10 @@ fn checksums(
     out.insert("designs".into(), sum(&designs.join(",")));
     out.insert("ticks".into(), sum(&format!("{ticks:?}")));
     out.insert("commands".into(), sum(&json(commands)));
+    // Only when there are any, so that the files saved before markers existed still match.
+    if !markers.is_empty() {
+        out.insert("markers".into(), sum(&json(markers)));
+    }
     out.insert("expected".into(), sum(&json(expected)));
     if let Ok(table) = toml::from_str::<toml::Table>(scenario_text) {
         for (key, value) in &table {
@@ -158,6 +177,7 @@ pub struct Parts<'a> {
     pub seed: u64,
     pub designs: &'a [Design],
     pub commands: &'a [Scheduled],
+    pub markers: &'a [Marker],
     pub expected: &'a [Expected],
     /// Replay only this many ticks.
     pub ticks: Option<u64>,
@@ -171,6 +191,8 @@ pub struct Repro {
     pub seed: u64,
     pub designs: Vec<Design>,
     pub commands: Vec<Scheduled>,
+    /// The moments marked in the live session it was saved from.
+    pub markers: Vec<Marker>,
     pub expected: Vec<Expected>,
     /// Replay only this many ticks (`None`: the whole run).
     pub ticks: Option<u64>,
@@ -181,6 +203,16 @@ pub struct Repro {
 
 /// The text of a repro for `reports` (one per design, all of one run).
 pub fn render(scenario_text: &str, scenario_path: &str, reports: &[Report]) -> String {
+    render_marked(scenario_text, scenario_path, reports, &[])
+}
+
+/// [`render`], with the moments a presenter marked.
+pub fn render_marked(
+    scenario_text: &str,
+    scenario_path: &str,
+    reports: &[Report],
+    markers: &[Marker],
+) -> String {
     let designs: Vec<Design> = reports
         .iter()
         .filter_map(|r| Design::parse(r.design))
@@ -200,6 +232,7 @@ pub fn render(scenario_text: &str, scenario_path: &str, reports: &[Report]) -> S
         designs: &designs,
         // Every design of a run gets the same commands at the same ticks.
         commands: reports.first().map_or(&[][..], |r| &r.commands[..]),
+        markers,
         expected: &expected,
         ticks: reports.first().and_then(|r| r.cut_after_ticks),
     })
@@ -213,15 +246,24 @@ pub fn render_parts(parts: &Parts) -> String {
         seed,
         designs,
         commands,
+        markers,
         expected,
         ticks,
     } = *parts;
     let names: Vec<&str> = designs.iter().map(|d| d.name()).collect();
-    let checksums = checksums(scenario_text, seed, &names, ticks, commands, expected);
+    let checksums = checksums(
+        scenario_text,
+        seed,
+        &names,
+        ticks,
+        (commands, markers),
+        expected,
+    );
     let designs: Vec<String> = names.iter().map(|d| format!("{d:?}")).collect();
     let tail = toml::to_string(&Tail {
         checksums,
         commands,
+        markers,
         expected,
     })
     .unwrap_or_default();
@@ -357,7 +399,7 @@ pub fn load(path: &Path) -> Result<Repro, LoadError> {
                 file.seed,
                 &names,
                 file.ticks,
-                &file.commands,
+                (&file.commands, &file.markers),
                 &file.expected,
             );
             self::edited(saved, &now)
@@ -371,6 +413,7 @@ pub fn load(path: &Path) -> Result<Repro, LoadError> {
         seed: file.seed,
         designs,
         commands: file.commands,
+        markers: file.markers,
         expected: file.expected,
         ticks: file.ticks,
     })

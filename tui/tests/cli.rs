@@ -363,6 +363,28 @@ fn a_violation_exits_1_and_saves_a_repro_that_replays_in_another_process() {
         "{}",
         text(&out.stderr)
     );
+    // A live session's markers are listed with their times (added here by hand, so the file
+    // also says the markers were edited) and change nothing in the run.
+    let marked = dir.join("marked.toml");
+    let with_marker = original.replacen(
+        "[[expected]]",
+        "[[markers]]\nlabel = \"a\"\ntick = 3\n\n[[expected]]",
+        1,
+    );
+    assert_ne!(with_marker, original);
+    std::fs::write(&marked, with_marker).expect("write");
+    let out = scalelab(&["replay", marked.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("markers set in the live session: a at 0:00:03 (tick 3)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("edited after it was saved: the markers"),
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("queued      same trace "));
 
     // Shrunk: one design, the one fault that matters, a shorter run; it replays too.
     let shrunk = dir.join("shrunk.toml");

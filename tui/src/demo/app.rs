@@ -17,7 +17,7 @@ use scalelab_sim::{Design, Report, Scenario};
 
 use super::keymap::{self, Action};
 use super::pace::{Pacer, Speed};
-use crate::repro::{self, Expected};
+use crate::repro::{self, Expected, Marker};
 
 /// Points of history kept per design (a pane is never wider than this).
 const HISTORY: usize = 1024;
@@ -112,6 +112,8 @@ pub struct App {
     /// When the scenario's own faults begin (its timeline and its swarm's for this seed), in
     /// time order: fixed for the run, so drawn once rather than at every frame.
     planned_faults: Vec<f64>,
+    /// The moments the presenter marked (`x`), in order; every saved repro keeps them.
+    pub markers: Vec<Marker>,
 }
 
 impl App {
@@ -161,6 +163,7 @@ impl App {
             scoreboard: true,
             whole_day: false,
             planned_faults,
+            markers: Vec::new(),
         }
     }
 
@@ -419,6 +422,7 @@ impl App {
             }
             Action::Inject(f) => self.inject(f.fault()),
             Action::HealAll => self.command(Command::HealAll, "heal everything"),
+            Action::Mark => self.mark(),
             Action::Save => {
                 self.status = Some(match self.save() {
                     Ok(path) => format!(
@@ -518,7 +522,12 @@ impl App {
             Some(reports) => {
                 let reports: Vec<Report> = reports.into_iter().cloned().collect();
                 let path = self.repro_path("whole");
-                let text = repro::render(&self.scenario_text, &self.scenario_path, &reports);
+                let text = repro::render_marked(
+                    &self.scenario_text,
+                    &self.scenario_path,
+                    &reports,
+                    &self.markers,
+                );
                 (text, path)
             }
             None => {
@@ -539,6 +548,7 @@ impl App {
                     seed: self.seed,
                     designs: &self.designs,
                     commands: &self.commands(ticks),
+                    markers: &self.markers_until(ticks),
                     expected: &expected,
                     ticks: Some(ticks),
                 };
@@ -553,6 +563,30 @@ impl App {
             self.saved.push(path.clone());
         }
         Ok(path)
+    }
+
+    /// Marks the moment every design has reached (the end of the last tick they all
+    /// finished) with the next letter, and says so in the event log.
+    fn mark(&mut self) {
+        let tick = self.completed();
+        let label = marker_label(self.markers.len());
+        let at_s = tick as f64 * self.interval_s();
+        self.log.push_back(LogLine {
+            at_s,
+            text: format!("marker {label} (x): the saved repro keeps it"),
+            designs: (0..self.panes.len()).collect(),
+        });
+        self.status = Some(format!("marker {label} at tick {tick}"));
+        self.markers.push(Marker { label, tick });
+    }
+
+    /// The markers set at or before `ticks` (a repro of the first `ticks` ticks keeps those).
+    fn markers_until(&self, ticks: u64) -> Vec<Marker> {
+        self.markers
+            .iter()
+            .filter(|m| m.tick <= ticks)
+            .cloned()
+            .collect()
     }
 
     /// Saves a repro of the session as it ends, so that quitting never loses the run (and
@@ -715,4 +749,14 @@ fn checks_line(r: &Report) -> String {
 pub fn clock(s: f64) -> String {
     let s = s.max(0.0) as u64;
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The label of marker number `n` (from 0): a to z, then a2, b2, ... (a talk rarely needs
+/// more than a few).
+fn marker_label(n: usize) -> String {
+    let letter = char::from(b'a' + (n % 26) as u8);
+    match n / 26 {
+        0 => letter.to_string(),
+        round => format!("{letter}{}", round + 1),
+    }
 }

@@ -29,6 +29,8 @@ pub enum Action {
     Inject(LiveFault),
     HealAll,
     Save,
+    /// Marks this moment (a, b, c, ...): drawn on the whole-run charts, kept by the repro.
+    Mark,
     /// Enlarges the next design (Tab), or design N (1-4; again to go back).
     NextPane,
     Enlarge(usize),
@@ -187,6 +189,13 @@ pub const KEYMAP: &[Binding] = &[
         action: Action::Save,
     },
     Binding {
+        keys: &[Key::Char('x')],
+        shown: "x",
+        hint: "",
+        help: "mark this moment (a, b, c ...) on the whole-run charts and in the repro",
+        action: Action::Mark,
+    },
+    Binding {
         keys: &[Key::Tab],
         shown: "Tab",
         hint: "enlarge",
@@ -315,6 +324,10 @@ mod tests {
         );
         assert_eq!(
             action_for(&press(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(Action::Mark)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('z'), KeyModifiers::NONE)),
             None
         );
         // A plain `c` is not Ctrl-C.

@@ -485,3 +485,50 @@ fn app_hosts_that_answer_nothing_are_not_drawn_healthy() {
     assert!(legend.contains("◌  app up, answering nothing"), "{legend}");
     drop(app.stop());
 }
+
+/// Issue 18: a presenter's markers (x) are lettered in order, drawn on the whole-run charts'
+/// axis, kept by a saved repro (only those within its ticks) and read back from it, without
+/// the repro counting as edited.
+#[test]
+fn markers_are_drawn_and_kept_by_the_repro() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 5);
+    chars(&mut app, "x");
+    assert_eq!(app.status.as_deref(), Some("marker a at tick 5"));
+    step_to(&mut app, 12);
+    chars(&mut app, "x");
+    step_to(&mut app, 15);
+    chars(&mut app, "w");
+    let whole = screen(&app, 120, 40);
+    let axis = whole
+        .lines()
+        .find(|l| l.contains("│fault "))
+        .expect("the whole-run axis");
+    assert!(axis.contains('a') && axis.contains('b'), "{axis}");
+    assert!(
+        whole.contains("marker b (x)"),
+        "the event log says so:\n{whole}"
+    );
+    chars(&mut app, "s");
+    let path = app.saved.first().cloned().expect("s saved a repro");
+    drop(app.stop());
+    let repro = match repro::load(&path) {
+        Ok(r) => r,
+        Err(e) => panic!("the saved repro loads: {}", e.render(false)),
+    };
+    let marks: Vec<(String, u64)> = repro
+        .markers
+        .iter()
+        .map(|m| (m.label.clone(), m.tick))
+        .collect();
+    assert_eq!(marks, vec![("a".to_owned(), 5), ("b".to_owned(), 12)]);
+    assert!(repro.edited.is_empty(), "{:?}", repro.edited);
+    // A marker changed by hand is an edit, named as such.
+    let text = std::fs::read_to_string(&path).expect("read");
+    let changed = text.replacen("tick = 12", "tick = 13", 1);
+    assert_ne!(changed, text, "the marker's tick is in the file");
+    std::fs::write(&path, changed).expect("write");
+    let edited = repro::load(&path).map(|r| r.edited).unwrap_or_default();
+    assert_eq!(edited, vec!["the markers".to_owned()]);
+}

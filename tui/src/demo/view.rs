@@ -376,19 +376,27 @@ fn render_marks(app: &App, f: &mut Frame, area: Rect, per_col: usize) {
         return;
     }
     let [l, s, v] = chart_columns(area);
-    let mut axis = vec![' '; usize::from(s.width)];
+    let red = Style::default().fg(Color::Red);
+    let mut axis = vec![Span::raw(" "); usize::from(s.width)];
     let tick_s = app.interval_s();
     for t in app.fault_marks() {
         let col = (t / tick_s) as usize / per_col.max(1);
         if let Some(c) = axis.get_mut(col) {
-            *c = '▲';
+            *c = Span::styled("▲", red);
+        }
+    }
+    // The presenter's markers (x) over the faults: the letter they were given.
+    let marker = Style::default()
+        .fg(Color::Cyan)
+        .add_modifier(Modifier::BOLD);
+    for m in &app.markers {
+        let col = m.tick.saturating_sub(1) as usize / per_col.max(1);
+        if let (Some(c), Some(letter)) = (axis.get_mut(col), m.label.get(..1)) {
+            *c = Span::styled(letter.to_owned(), marker);
         }
     }
     f.render_widget(Paragraph::new("fault"), l);
-    f.render_widget(
-        Paragraph::new(axis.into_iter().collect::<String>()).style(Style::default().fg(Color::Red)),
-        s,
-    );
+    f.render_widget(Paragraph::new(Line::from(axis)), s);
     let shown = app.completed() as f64 * tick_s;
     f.render_widget(Paragraph::new(clock(shown)).alignment(Alignment::Right), v);
 }
@@ -735,7 +743,7 @@ fn render_legend(app: &App, f: &mut Frame, area: Rect) {
         )),
         Line::from("  now/all availability this tick / since the start"),
         Line::from("  lost    revenue lost: what turned-away shoppers came to buy"),
-        Line::from("  ▲       a fault began (whole-run charts, w)"),
+        Line::from("  ▲ a b   a fault began; your markers, x (whole-run charts, w)"),
         Line::from("  [2,3]   event log: the designs it happened in (1-4, all)"),
         Line::from("  a chart column is a tick of virtual time (w: several, to fit the run)"),
     ];
