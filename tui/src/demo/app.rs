@@ -15,7 +15,7 @@ use scalelab_sim::harness::live::{Frame, LiveSession, Update};
 use scalelab_sim::scenario::fault::{Command, Fault, Scheduled};
 use scalelab_sim::{Design, Report, Scenario};
 
-use super::keymap::{self, Action};
+use super::keymap::{self, Action, FaultDraft};
 use super::pace::{Pacer, Speed};
 use crate::repro::{self, Expected, Marker};
 
@@ -79,6 +79,8 @@ pub enum Mode {
     KillMenu,
     /// Choosing how far ahead to jump.
     JumpMenu,
+    /// Setting up a fault (its duration, shard, share) before injecting it.
+    FaultMenu(FaultDraft),
     /// What the symbols, colours and figures mean.
     Legend,
 }
@@ -392,6 +394,26 @@ impl App {
                 }
                 return;
             }
+            Mode::FaultMenu(mut draft) => {
+                let shards = self.scenario.sharded.shards.get();
+                match draft.key(key.code, shards) {
+                    Some(true) => {
+                        self.mode = Mode::Normal;
+                        self.inject(draft.fault());
+                    }
+                    Some(false) => self.mode = Mode::FaultMenu(draft),
+                    // Like the other menus: any other key cancels, `q` too; Ctrl-C quits.
+                    None => {
+                        self.mode = Mode::Normal;
+                        if is_ctrl_c(&key) {
+                            self.quit = true;
+                        } else {
+                            self.status = Some("fault cancelled".into());
+                        }
+                    }
+                }
+                return;
+            }
             Mode::Normal => {}
         }
         let Some(action) = keymap::action_for(&key) else {
@@ -420,7 +442,7 @@ impl App {
                     self.status = Some("the scoreboard shows once the day has ended".into());
                 }
             }
-            Action::Inject(f) => self.inject(f.fault()),
+            Action::Inject(f) => self.mode = Mode::FaultMenu(FaultDraft::new(f)),
             Action::HealAll => self.command(Command::HealAll, "heal everything"),
             Action::Mark => self.mark(),
             Action::Save => {

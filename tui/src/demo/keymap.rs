@@ -25,7 +25,8 @@ pub enum Action {
     WholeDay,
     /// Opens the legend: symbols, colours, units.
     Legend,
-    /// Injects a fault into every design at the next tick.
+    /// Opens the menu of a fault (its parameters, the defaults one key away), which injects
+    /// it into every design at the next tick.
     Inject(LiveFault),
     HealAll,
     Save,
@@ -47,26 +48,129 @@ pub enum LiveFault {
 }
 
 impl LiveFault {
-    /// The fault, with the parameters the help states.
-    pub fn fault(self) -> Fault {
+    fn name(self) -> &'static str {
         match self {
+            LiveFault::BrokerOutage => "broker outage",
+            LiveFault::HotShard => "hot shard",
+            LiveFault::Partition => "partition",
+            LiveFault::MailOutage => "mail outage",
+        }
+    }
+}
+
+/// The durations a fault menu's `d` steps through, in seconds.
+pub const DURATIONS_S: [f64; 6] = [15.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+/// The shares of new shoppers a hot-shard menu's `s` steps through.
+pub const SHARES: [f64; 4] = [0.25, 0.5, 0.75, 0.9];
+
+/// A fault being set up in its menu: the defaults first, Enter injects it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaultDraft {
+    pub kind: LiveFault,
+    pub duration_s: f64,
+    /// Hot shard only: which shard, and the share of new shoppers sent to it.
+    pub shard: u32,
+    pub share: f64,
+}
+
+impl FaultDraft {
+    /// The fault with the defaults the help states.
+    pub fn new(kind: LiveFault) -> FaultDraft {
+        let duration_s = match kind {
+            LiveFault::BrokerOutage => 60.0,
+            LiveFault::HotShard | LiveFault::MailOutage => 120.0,
+            LiveFault::Partition => 30.0,
+        };
+        FaultDraft {
+            kind,
+            duration_s,
+            shard: 0,
+            share: 0.5,
+        }
+    }
+
+    pub fn fault(self) -> Fault {
+        let duration_s = Positive(self.duration_s);
+        match self.kind {
             LiveFault::BrokerOutage => Fault::BrokerOutage {
                 leader_only: false,
-                duration_s: Positive(60.0),
+                duration_s,
             },
             LiveFault::HotShard => Fault::HotShard {
-                shard: 0,
-                share: Probability(0.5),
-                duration_s: Positive(120.0),
+                shard: self.shard,
+                share: Probability(self.share),
+                duration_s,
             },
             LiveFault::Partition => Fault::Partition {
                 between: [Role::App, Role::Db],
-                duration_s: Positive(30.0),
+                duration_s,
             },
-            LiveFault::MailOutage => Fault::MailOutage {
-                duration_s: Positive(120.0),
-            },
+            LiveFault::MailOutage => Fault::MailOutage { duration_s },
         }
+    }
+
+    /// A key pressed in the menu: `Some(true)` injects, `Some(false)` changed a parameter,
+    /// `None` cancels. Shards are 0 to `shards - 1`.
+    pub fn key(&mut self, code: KeyCode, shards: u32) -> Option<bool> {
+        let next = |list: &[f64], now: f64| {
+            let at = list.iter().position(|&v| v > now).unwrap_or(0);
+            list[at]
+        };
+        match code {
+            KeyCode::Enter => Some(true),
+            KeyCode::Char('d') => {
+                self.duration_s = next(&DURATIONS_S, self.duration_s);
+                Some(false)
+            }
+            KeyCode::Char('s') if self.kind == LiveFault::HotShard => {
+                self.share = next(&SHARES, self.share);
+                Some(false)
+            }
+            KeyCode::Char(c) if self.kind == LiveFault::HotShard => match c.to_digit(10) {
+                Some(n) if n < shards.min(10) => {
+                    self.shard = n;
+                    Some(false)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The menu's title and its lines: (key, what it does, with the value now).
+    pub fn menu(self, shards: u32) -> (String, Vec<(String, String)>) {
+        let secs = |s: f64| format!("{s:.0} s");
+        let what = match self.fault() {
+            Fault::BrokerOutage { .. } => "the whole broker cluster down".to_owned(),
+            Fault::HotShard { .. } => format!(
+                "{:.0}% of new shoppers on shard {}",
+                self.share * 100.0,
+                self.shard
+            ),
+            Fault::Partition { .. } => "app tier cut off from the database".to_owned(),
+            _ => "the mail provider refuses everything".to_owned(),
+        };
+        let mut lines = vec![
+            (
+                "Enter".to_owned(),
+                format!("inject: {what}, {}", secs(self.duration_s)),
+            ),
+            (
+                "d".to_owned(),
+                format!("duration: {} (15 s to 10 min)", secs(self.duration_s)),
+            ),
+        ];
+        if self.kind == LiveFault::HotShard {
+            lines.push((
+                format!("0-{}", shards.clamp(1, 10) - 1),
+                format!("shard: {}", self.shard),
+            ));
+            lines.push((
+                "s".to_owned(),
+                format!("share of new shoppers: {:.0}%", self.share * 100.0),
+            ));
+        }
+        (format!(" {} (every design) ", self.kind.name()), lines)
     }
 }
 
@@ -150,28 +254,28 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[Key::Char('b')],
         shown: "b",
         hint: "broker",
-        help: "broker outage: the whole cluster, 60 s",
+        help: "broker outage: the whole cluster, 60 s (Enter; d: another duration)",
         action: Action::Inject(LiveFault::BrokerOutage),
     },
     Binding {
         keys: &[Key::Char('h')],
         shown: "h",
         hint: "hot shard",
-        help: "hot shard: half of new shoppers live on shard 0, 120 s",
+        help: "hot shard: half of new shoppers on shard 0, 120 s (Enter; or choose)",
         action: Action::Inject(LiveFault::HotShard),
     },
     Binding {
         keys: &[Key::Char('p')],
         shown: "p",
         hint: "partition",
-        help: "partition: app tier cut off from the database, 30 s",
+        help: "partition: app tier cut off from the database, 30 s (Enter; d)",
         action: Action::Inject(LiveFault::Partition),
     },
     Binding {
         keys: &[Key::Char('m')],
         shown: "m",
         hint: "mail",
-        help: "mail outage: the provider refuses everything, 120 s",
+        help: "mail outage: the provider refuses everything, 120 s (Enter; d)",
         action: Action::Inject(LiveFault::MailOutage),
     },
     Binding {

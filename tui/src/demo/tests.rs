@@ -146,7 +146,8 @@ fn a_session_saved_with_s_replays_to_the_same_hashes() {
     step_to(&mut app, 20);
     chars(&mut app, "ka"); // kill the app tier
     step_to(&mut app, 26);
-    chars(&mut app, "b"); // broker outage
+    chars(&mut app, "b"); // broker outage, with its defaults
+    key(&mut app, KeyCode::Enter);
     step_to(&mut app, 31);
     chars(&mut app, "r"); // heal everything
     step_to(&mut app, 40);
@@ -531,4 +532,60 @@ fn markers_are_drawn_and_kept_by_the_repro() {
     std::fs::write(&path, changed).expect("write");
     let edited = repro::load(&path).map(|r| r.edited).unwrap_or_default();
     assert_eq!(edited, vec!["the markers".to_owned()]);
+}
+
+/// Issue 18: a fault key opens its menu with the defaults one key (Enter) away; the menu
+/// changes the duration, and for a hot shard the shard and the share; any other key cancels
+/// without quitting, and nothing is injected until Enter.
+#[test]
+fn a_fault_menu_sets_duration_shard_and_share_before_it_injects() {
+    use scalelab_sim::scenario::fault::{Command, Fault};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 2);
+    chars(&mut app, "h");
+    assert!(matches!(app.mode, Mode::FaultMenu(_)));
+    insta::assert_snapshot!("120x40_fault_menu", screen(&app, 120, 40));
+    chars(&mut app, "3sd");
+    let menu = screen(&app, 120, 40);
+    assert!(
+        menu.contains("inject: 75% of new shoppers on shard 3, 300 s"),
+        "{menu}"
+    );
+    assert!(
+        app.commands(u64::MAX).is_empty(),
+        "nothing injected before Enter"
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Normal);
+    // q in a menu cancels it; it does not end the demo.
+    chars(&mut app, "bq");
+    assert!(!app.quit);
+    assert_eq!(app.status.as_deref(), Some("fault cancelled"));
+    // b, then Enter: the defaults.
+    chars(&mut app, "b");
+    key(&mut app, KeyCode::Enter);
+    step_to(&mut app, 4);
+    let faults: Vec<Fault> = app
+        .commands(u64::MAX)
+        .into_iter()
+        .filter_map(|c| match c.command {
+            Command::Inject { fault } => Some(fault),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(faults.len(), 2, "{faults:?}");
+    match &faults[0] {
+        Fault::HotShard {
+            shard,
+            share,
+            duration_s,
+        } => assert_eq!((*shard, share.0, duration_s.0), (3, 0.75, 300.0)),
+        other => panic!("a hot shard: {other:?}"),
+    }
+    match &faults[1] {
+        Fault::BrokerOutage { duration_s, .. } => assert_eq!(duration_s.0, 60.0),
+        other => panic!("a broker outage: {other:?}"),
+    }
+    drop(app.stop());
 }

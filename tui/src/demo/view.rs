@@ -45,6 +45,7 @@ pub fn render(app: &App, f: &mut Frame) {
         Mode::Help => render_help(f, area),
         Mode::KillMenu => render_kill_menu(app, f, area),
         Mode::JumpMenu => render_jump_menu(f, area),
+        Mode::FaultMenu(draft) => render_fault_menu(app, draft, f, area),
         Mode::Legend => render_legend(app, f, area),
         Mode::Normal if app.scoreboard && app.finished() => render_scoreboard(app, f, panes),
         Mode::Normal => {}
@@ -766,6 +767,25 @@ fn render_jump_menu(f: &mut Frame, area: Rect) {
         .collect();
     lines.push(Line::from("  any other key cancels"));
     overlay(f, area, lines, 36, " jump ahead ".into());
+}
+
+/// A fault's menu: Enter injects it as shown; the other keys change it.
+fn render_fault_menu(app: &App, draft: keymap::FaultDraft, f: &mut Frame, area: Rect) {
+    let (title, items) = draft.menu(app.scenario.sharded.shards.get());
+    let mut lines: Vec<Line> = items
+        .into_iter()
+        .map(|(key, text)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("  {key:<5}  "),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(text),
+            ])
+        })
+        .collect();
+    lines.push(Line::from("  any other key cancels"));
+    overlay(f, area, lines, 60, title);
 }
 
 /// A framed box of `lines` over the middle of `area`, `width` wide (both clipped to the
