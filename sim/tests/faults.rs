@@ -380,6 +380,7 @@ fn live_commands_are_applied_at_tick_boundaries_recorded_and_replayed() {
             target: Role::App,
             restart_after_s: None,
         },
+        only: None,
     };
     assert_eq!(gate.inject(kill), 0);
     assert_eq!(gate.inject(Command::HealAll), 0);

@@ -18,6 +18,7 @@ fn kill_app() -> Command {
             target: Role::App,
             restart_after_s: None,
         },
+        only: None,
     }
 }
 
@@ -159,5 +160,37 @@ fn a_session_stopped_part_way_replays_to_where_it_stopped() {
         assert_eq!(live.trace_hash, replayed.trace_hash, "{}", live.design);
         assert_eq!(live.checkpoints, replayed.checkpoints, "{}", live.design);
         assert_eq!(replayed.cut_after_ticks, Some(12));
+    }
+}
+
+/// A command aimed at one design (`only`) lands there alone: the others apply nothing and
+/// keep the hash they have without it, while every design records the command, so a repro
+/// of the session replays it.
+#[test]
+fn a_fault_aimed_at_one_design_lands_there_alone() {
+    use scalelab_sim::scenario::fault::Scheduled;
+    let scenario = common::small(30.0, 20.0);
+    let aimed = vec![Scheduled {
+        tick: 5,
+        command: Command::Inject {
+            fault: Fault::Kill {
+                target: Role::App,
+                restart_after_s: None,
+            },
+            only: Some("horizontal".into()),
+        },
+    }];
+    let with = replay(&scenario, &aimed, None);
+    let without = replay(&scenario, &[], None);
+    for (w, o) in with.iter().zip(&without) {
+        assert_eq!(w.commands, aimed, "{} records the command", w.design);
+        let killed = w.faults.iter().any(|a| a.effect.starts_with("killed app"));
+        if w.design == "horizontal" {
+            assert!(killed, "{:?}", w.faults);
+            assert_ne!(w.trace_hash, o.trace_hash);
+        } else {
+            assert!(!killed, "{}: {:?}", w.design, w.faults);
+            assert_eq!(w.trace_hash, o.trace_hash, "{}", w.design);
+        }
     }
 }

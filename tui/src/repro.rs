@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::scenario_file::{located, unlocated, LoadError};
-use scalelab_sim::scenario::fault::Scheduled;
+use scalelab_sim::scenario::fault::{Command, Scheduled};
 use scalelab_sim::{Design, Report, Scenario};
 
 /// The repro format this build writes and reads. Format 2: the simulator's hops exact to the
@@ -357,6 +357,28 @@ pub fn load(path: &Path) -> Result<Repro, LoadError> {
                         d.get_ref()
                     ),
                 ))
+            }
+        }
+    }
+    // A command aimed at one design must name one: a misspelt name would land nowhere.
+    for c in &file.commands {
+        if let Command::Inject {
+            only: Some(name), ..
+        } = &c.command
+        {
+            if Design::parse(name).is_none() {
+                let needle = format!("only = {name:?}");
+                let span = text.find(&needle).map(|at| at..at + needle.len());
+                return Err(located(
+                    &shown,
+                    &text,
+                    span,
+                    &format!(
+                        "the command at tick {} is aimed at `{name}`, which is not a design \
+                         (vertical, horizontal, queued, sharded)",
+                        c.tick
+                    ),
+                ));
             }
         }
     }

@@ -221,7 +221,11 @@ impl Injector {
         deployment: &Deployment,
     ) -> Vec<Applied> {
         match cmd {
-            Command::Inject { fault } => vec![self.apply(now, fault, deployment)],
+            // A fault aimed at another design does nothing here (and leaves no trace).
+            Command::Inject {
+                only: Some(design), ..
+            } if design != deployment.design.name() => Vec::new(),
+            Command::Inject { fault, .. } => vec![self.apply(now, fault, deployment)],
             Command::HealAll => self.heal_all(now),
         }
     }

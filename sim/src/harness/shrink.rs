@@ -171,7 +171,17 @@ fn commanded_faults(commands: &[Scheduled], interval_s: f64) -> Result<Vec<Timed
     let mut faults = Vec::new();
     for s in commands {
         match &s.command {
-            Command::Inject { fault } => faults.push(TimedFault {
+            Command::Inject {
+                only: Some(design), ..
+            } => {
+                return Err(format!(
+                    "the repro's fault at tick {} was aimed at {design} alone: shrinking turns \
+                     commands into the scenario's timeline, which every design shares, so \
+                     this run cannot be shrunk yet",
+                    s.tick
+                ))
+            }
+            Command::Inject { fault, only: None } => faults.push(TimedFault {
                 at_s: s.tick as f64 * interval_s,
                 fault: fault.clone(),
             }),

@@ -462,8 +462,13 @@ impl<'de> Deserialize<'de> for TimedFault {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Command {
-    /// Inject a fault now.
-    Inject { fault: Fault },
+    /// Inject a fault now: in every design, or in the one design `only` names.
+    Inject {
+        fault: Fault,
+        /// A design's name (`sharded`): the fault lands there alone. Absent: everywhere.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        only: Option<String>,
+    },
     /// End every active fault: restart what is dead, reconnect, restore speed and traffic.
     HealAll,
 }

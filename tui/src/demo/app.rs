@@ -399,7 +399,7 @@ impl App {
                 match draft.key(key.code, shards) {
                     Some(true) => {
                         self.mode = Mode::Normal;
-                        self.inject(draft.fault());
+                        self.inject_into(draft.fault(), draft.only);
                     }
                     Some(false) => self.mode = Mode::FaultMenu(draft),
                     // Like the other menus: any other key cancels, `q` too; Ctrl-C quits.
@@ -510,18 +510,32 @@ impl App {
     }
 
     fn inject(&mut self, fault: Fault) {
+        self.inject_into(fault, None);
+    }
+
+    /// Injects `fault` into every design, or into `only` alone.
+    fn inject_into(&mut self, fault: Fault, only: Option<Design>) {
         let what = fault.to_string();
-        self.command(Command::Inject { fault }, &what);
+        let command = Command::Inject {
+            fault,
+            only: only.map(|d| d.name().to_owned()),
+        };
+        let whom = only.map_or("every design".to_owned(), |d| format!("{} only", d.name()));
+        self.command_for(command, &what, &whom);
     }
 
     fn command(&mut self, command: Command, what: &str) {
+        self.command_for(command, what, "every design");
+    }
+
+    fn command_for(&mut self, command: Command, what: &str, whom: &str) {
         if self.finished() {
             self.status = Some(format!("{what}: the run is over"));
             return;
         }
         let tick = self.session.lockstep.inject(command);
         self.status = Some(format!(
-            "{what}: every design at tick {tick} ({})",
+            "{what}: {whom} at tick {tick} ({})",
             clock(tick as f64 * self.interval_s())
         ));
     }

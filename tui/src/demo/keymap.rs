@@ -7,6 +7,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use scalelab_sim::scenario::fault::{Fault, Role};
 use scalelab_sim::scenario::{Positive, Probability};
+use scalelab_sim::Design;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {
@@ -71,6 +72,8 @@ pub struct FaultDraft {
     /// Hot shard only: which shard, and the share of new shoppers sent to it.
     pub shard: u32,
     pub share: f64,
+    /// The one design it is aimed at (`t` steps through them), or every design.
+    pub only: Option<Design>,
 }
 
 impl FaultDraft {
@@ -86,6 +89,7 @@ impl FaultDraft {
             duration_s,
             shard: 0,
             share: 0.5,
+            only: None,
         }
     }
 
@@ -118,6 +122,16 @@ impl FaultDraft {
         };
         match code {
             KeyCode::Enter => Some(true),
+            KeyCode::Char('t') => {
+                let at = self
+                    .only
+                    .and_then(|d| Design::ALL.iter().position(|&x| x == d));
+                self.only = match at {
+                    None => Design::ALL.first().copied(),
+                    Some(i) => Design::ALL.get(i + 1).copied(),
+                };
+                Some(false)
+            }
             KeyCode::Char('d') => {
                 self.duration_s = next(&DURATIONS_S, self.duration_s);
                 Some(false)
@@ -150,11 +164,15 @@ impl FaultDraft {
             Fault::Partition { .. } => "app tier cut off from the database".to_owned(),
             _ => "the mail provider refuses everything".to_owned(),
         };
+        let target = self
+            .only
+            .map_or("every design".to_owned(), |d| format!("{} only", d.name()));
         let mut lines = vec![
             (
                 "Enter".to_owned(),
                 format!("inject: {what}, {}", secs(self.duration_s)),
             ),
+            ("t".to_owned(), format!("target: {target}")),
             (
                 "d".to_owned(),
                 format!("duration: {} (15 s to 10 min)", secs(self.duration_s)),
@@ -170,7 +188,7 @@ impl FaultDraft {
                 format!("share of new shoppers: {:.0}%", self.share * 100.0),
             ));
         }
-        (format!(" {} (every design) ", self.kind.name()), lines)
+        (format!(" {} ", self.kind.name()), lines)
     }
 }
 

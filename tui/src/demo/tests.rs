@@ -570,7 +570,7 @@ fn a_fault_menu_sets_duration_shard_and_share_before_it_injects() {
         .commands(u64::MAX)
         .into_iter()
         .filter_map(|c| match c.command {
-            Command::Inject { fault } => Some(fault),
+            Command::Inject { fault, .. } => Some(fault),
             _ => None,
         })
         .collect();
@@ -588,4 +588,63 @@ fn a_fault_menu_sets_duration_shard_and_share_before_it_injects() {
         other => panic!("a broker outage: {other:?}"),
     }
     drop(app.stop());
+}
+
+/// Issue 18: `t` in a fault menu aims the fault at one design; it lands there alone, the
+/// saved repro keeps the aim and replays to the same hashes, and a repro aimed at a design
+/// that does not exist is refused at its line.
+#[test]
+fn a_fault_aimed_at_one_design_lands_there_alone_and_replays() {
+    use scalelab_sim::scenario::fault::Command;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 2);
+    chars(&mut app, "pttt"); // partition, aimed at the third design: queued
+    let menu = screen(&app, 120, 40);
+    assert!(menu.contains("target: queued only"), "{menu}");
+    key(&mut app, KeyCode::Enter);
+    let status = app.status.clone().unwrap_or_default();
+    assert!(status.contains("queued only at tick"), "{status}");
+    step_to(&mut app, 6);
+    let partitions: Vec<&std::collections::BTreeSet<usize>> = app
+        .log
+        .iter()
+        .filter(|l| l.text.starts_with("partition"))
+        .map(|l| &l.designs)
+        .collect();
+    assert_eq!(partitions.len(), 1, "{partitions:?}");
+    assert_eq!(partitions[0].iter().copied().collect::<Vec<_>>(), vec![2]);
+    chars(&mut app, "s");
+    let path = app.saved.first().cloned().expect("saved");
+    let live = app.hashes();
+    drop(app.stop());
+    let repro = repro::load(&path).unwrap_or_else(|e| panic!("{}", e.render(false)));
+    assert!(matches!(
+        &repro.commands[0].command,
+        Command::Inject { only: Some(d), .. } if d == "queued"
+    ));
+    for (result, (design, hash)) in crate::rerun(&repro).into_iter().zip(live) {
+        let report = result.expect("the replay runs");
+        assert_eq!(report.design, design.name());
+        assert_eq!(format!("{:016x}", hash.unwrap_or(0)), report.trace_hash);
+    }
+    let text = std::fs::read_to_string(&path).expect("read");
+    let wrong = dir.path().join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        text.replace("only = \"queued\"", "only = \"queue\""),
+    )
+    .expect("w");
+    let e = match repro::load(&wrong) {
+        Ok(_) => panic!("a misspelt design is refused"),
+        Err(e) => e.render(false),
+    };
+    assert!(
+        e.contains("is aimed at `queue`, which is not a design"),
+        "{e}"
+    );
+    assert!(
+        e.contains("wrong.toml:"),
+        "points at the file and line: {e}"
+    );
 }
