@@ -155,6 +155,29 @@ pub struct Point {
     pub shard_cpu: Vec<f64>,
 }
 
+impl Point {
+    /// The `q`-quantile of the window's latency as its shoppers saw it, and whether it is a
+    /// failure: a request that failed or was not answered within the SLO counts at the SLO's
+    /// timeout, `slo_ms` (the browser gave up there, or got an error page, which is no
+    /// faster a sale), so a design that answers nothing does not show the few milliseconds
+    /// of its refusals. When more than `1 - q` of the window failed, the quantile is among
+    /// the failures: the timeout. Otherwise the window's own quantile stands for it.
+    pub fn seen_ms(&self, q: f64, slo_ms: f64) -> (f64, bool) {
+        let failed = if self.requests == 0 {
+            0.0
+        } else {
+            1.0 - self.availability
+        };
+        if failed > 1.0 - q {
+            (slo_ms, true)
+        } else if q >= 0.99 {
+            (self.p99_ms, false)
+        } else {
+            (self.p50_ms, false)
+        }
+    }
+}
+
 /// A time series that never holds more than `cap` points: when full, neighbours merge and
 /// the interval doubles. (Percentiles of a merged point are approximate: p50 is weighted by
 /// requests, p99 is the larger of the two.)
@@ -877,6 +900,28 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_that_answered_nothing_is_seen_at_the_timeout_not_at_its_refusals() {
+        let w = |availability: f64| Point {
+            requests: 1000,
+            availability,
+            p50_ms: 3.0,
+            p99_ms: 4.0,
+            ..Point::default()
+        };
+        // Everything refused in 3 ms: shoppers saw error pages, counted at the timeout.
+        assert_eq!(w(0.0).seen_ms(0.5, 2000.0), (2000.0, true));
+        assert_eq!(w(0.0).seen_ms(0.99, 2000.0), (2000.0, true));
+        // 40% failed: the median is still an answered request; the p99 is a failure.
+        assert_eq!(w(0.6).seen_ms(0.5, 2000.0), (3.0, false));
+        assert_eq!(w(0.6).seen_ms(0.99, 2000.0), (2000.0, true));
+        // Under 1% failed: the window's own p99.
+        assert_eq!(w(0.995).seen_ms(0.99, 2000.0), (4.0, false));
+        // A window with no requests has nothing failed.
+        let empty = Point::default();
+        assert_eq!(empty.seen_ms(0.99, 2000.0), (0.0, false));
+    }
 
     fn record(i: u64) -> RequestRecord {
         RequestRecord {

@@ -289,8 +289,8 @@ impl App {
                     &mut pane.throughput,
                     frame.window.throughput_rps.round() as u64,
                 );
-                let (p50, _) = seen_ms(&frame.window, 0.50, slo_ms);
-                let (p99, _) = seen_ms(&frame.window, 0.99, slo_ms);
+                let (p50, _) = frame.window.seen_ms(0.50, slo_ms);
+                let (p99, _) = frame.window.seen_ms(0.99, slo_ms);
                 push(&mut pane.p50_ms, p50.round() as u64);
                 push(&mut pane.p99_ms, p99.round() as u64);
                 pane.day_throughput
@@ -721,27 +721,6 @@ fn planned_faults(scn: &Scenario, seed: u64) -> Vec<f64> {
     }
     marks.sort_by(f64::total_cmp);
     marks
-}
-
-/// The `q`-quantile of a window's latency as its shoppers saw it, and whether it is a
-/// failure: a request that failed or was not answered within the SLO counts at the SLO's
-/// timeout (the browser gave up there, or got an error page, which is no faster a sale), so
-/// a design that answers nothing does not show the few milliseconds of its refusals. When
-/// more than `1 - q` of the window failed, the quantile is among the failures: the timeout.
-/// Otherwise the answered requests' quantile stands for it.
-pub fn seen_ms(w: &scalelab_sim::metrics::Point, q: f64, slo_ms: f64) -> (f64, bool) {
-    let failed = if w.requests == 0 {
-        0.0
-    } else {
-        1.0 - w.availability
-    };
-    if failed > 1.0 - q {
-        (slo_ms, true)
-    } else if q >= 0.99 {
-        (w.p99_ms, false)
-    } else {
-        (w.p50_ms, false)
-    }
 }
 
 /// Ctrl-C: the one key that quits even with a menu open.

@@ -13,7 +13,7 @@ use ratatui::Frame;
 use scalelab_sim::faults::inject::Health;
 use scalelab_sim::harness::live::NodeView;
 
-use super::app::{clock, seen_ms, App, Mode, Pane};
+use super::app::{clock, App, Mode, Pane};
 use super::keymap::{self, KEYMAP};
 use crate::format::{count_brief, dollars_brief, ms_brief, pct_brief, thousands};
 
@@ -275,7 +275,7 @@ fn render_pane(
     );
     // Latency as shoppers saw it: failed and timed-out requests count at the timeout.
     let slo = app.scenario.slo.timeout_ms.0;
-    let shown = |q: f64| match seen_ms(&w, q, slo) {
+    let shown = |q: f64| match w.seen_ms(q, slo) {
         (v, true) => format!("≥{}", ms_brief(v)),
         (v, false) => ms_brief(v),
     };
