@@ -57,6 +57,10 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// What to watch, in a line: the live view shows it under the description when it
+    /// starts, so a presenter's first screen says what the run will show.
+    #[serde(default)]
+    pub story: String,
     /// How long arrivals go on, in virtual seconds.
     pub duration_s: Spanned<Positive>,
     pub workload: Spanned<Workload>,

@@ -131,6 +131,13 @@ impl App {
             text: format!("{}: {}", setup.scenario.name, setup.scenario.description),
             designs: (0..designs.len()).collect(),
         });
+        if !setup.scenario.story.is_empty() {
+            log.push_back(LogLine {
+                at_s: 0.0,
+                text: setup.scenario.story.clone(),
+                designs: (0..designs.len()).collect(),
+            });
+        }
         App {
             panes: designs
                 .iter()

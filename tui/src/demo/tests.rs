@@ -648,3 +648,17 @@ fn a_fault_aimed_at_one_design_lands_there_alone_and_replays() {
         "points at the file and line: {e}"
     );
 }
+
+/// Issue 18: the first screen says what the run will show (the scenario's `story`).
+#[test]
+fn the_first_screen_says_what_to_watch() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 1);
+    let first = screen(&app, 120, 40);
+    assert!(
+        first.contains("watch the peak (0:07-0:13): replicas fill the one database of 2 and 3"),
+        "{first}"
+    );
+    drop(app.stop());
+}
