@@ -484,15 +484,21 @@ impl App {
         self.pump(now);
     }
 
-    /// When faults began, in virtual seconds, up to the ticks shown: the scenario's timeline,
-    /// its swarm's faults for this seed, and the live commands. The whole-day charts mark them.
-    pub fn fault_marks(&self) -> Vec<f64> {
+    /// When faults began in `design`, in virtual seconds, up to the ticks shown: the
+    /// scenario's timeline, its swarm's faults for this seed, and the live commands that
+    /// reached it (not those aimed at another design). The whole-day charts mark them.
+    pub fn fault_marks(&self, design: Design) -> Vec<f64> {
         let shown_s = self.completed() as f64 * self.interval_s();
         let mut marks = self.planned_faults.clone();
         marks.extend(
             self.commands(u64::MAX)
                 .iter()
-                .filter(|c| matches!(c.command, Command::Inject { .. }))
+                .filter(|c| match &c.command {
+                    Command::Inject { only, .. } => {
+                        only.as_deref().is_none_or(|d| d == design.name())
+                    }
+                    Command::HealAll => false,
+                })
                 .map(|c| c.tick as f64 * self.interval_s()),
         );
         marks.retain(|&t| t < shown_s);

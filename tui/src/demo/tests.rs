@@ -614,6 +614,11 @@ fn a_fault_aimed_at_one_design_lands_there_alone_and_replays() {
         .collect();
     assert_eq!(partitions.len(), 1, "{partitions:?}");
     assert_eq!(partitions[0].iter().copied().collect::<Vec<_>>(), vec![2]);
+    // The whole-run charts mark it in queued's pane alone.
+    chars(&mut app, "w");
+    let whole = screen(&app, 120, 40);
+    assert_eq!(whole.matches('▲').count(), 1, "{whole}");
+    chars(&mut app, "w");
     chars(&mut app, "s");
     let path = app.saved.first().cloned().expect("saved");
     let live = app.hashes();

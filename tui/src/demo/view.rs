@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline};
 use ratatui::Frame;
 use scalelab_sim::faults::inject::Health;
 use scalelab_sim::harness::live::NodeView;
+use scalelab_sim::Design;
 
 use super::app::{clock, App, Mode, Pane};
 use super::keymap::{self, KEYMAP};
@@ -282,7 +283,7 @@ fn render_pane(
     let (p50, p99) = (shown(0.50), shown(0.99));
     spark_row(f, lat, "p99", &p99_data, slo_ms, &p99, Color::Magenta);
     if app.whole_day {
-        render_marks(app, f, marks, per_col);
+        render_marks(app, pane.design, f, marks, per_col);
     }
     let total = if frame.requests > 0 {
         frame.answered_in_slo as f64 / frame.requests as f64
@@ -372,7 +373,7 @@ fn squeeze(data: &[u64], per_col: usize, reduce: impl Fn(&[u64]) -> u64) -> Vec<
 
 /// The whole-day charts' time axis: a ▲ under the column where each fault began, and how
 /// much of the run the charts hold.
-fn render_marks(app: &App, f: &mut Frame, area: Rect, per_col: usize) {
+fn render_marks(app: &App, design: Design, f: &mut Frame, area: Rect, per_col: usize) {
     if area.height == 0 {
         return;
     }
@@ -380,7 +381,7 @@ fn render_marks(app: &App, f: &mut Frame, area: Rect, per_col: usize) {
     let red = Style::default().fg(Color::Red);
     let mut axis = vec![Span::raw(" "); usize::from(s.width)];
     let tick_s = app.interval_s();
-    for t in app.fault_marks() {
+    for t in app.fault_marks(design) {
         let col = (t / tick_s) as usize / per_col.max(1);
         if let Some(c) = axis.get_mut(col) {
             *c = Span::styled("▲", red);
@@ -716,7 +717,7 @@ fn render_legend(app: &App, f: &mut Frame, area: Rect) {
             Health::Up,
             false,
             false,
-            "app up, answering nothing (db gone or cut off)",
+            "app up, answering nothing in time",
         ),
         node(
             Health::Up,
