@@ -665,20 +665,16 @@ fn render_help(f: &mut Frame, area: Rect) {
 
 fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
     let shards = app.scenario.sharded.shards.get();
-    let mut lines: Vec<Line> = keymap::kill_menu(shards)
+    let items = keymap::kill_menu(shards)
         .into_iter()
-        .map(|(key, role)| {
-            Line::from(vec![
-                Span::styled(
-                    format!("  {key}  "),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(role.to_string()),
-            ])
-        })
-        .collect();
-    lines.push(Line::from("  any other key cancels"));
-    overlay(f, area, lines, 36, " kill which role? ".into());
+        .map(|(key, role)| (key.to_string(), role.to_string()));
+    overlay(
+        f,
+        area,
+        menu_lines(items, 1),
+        36,
+        " kill which role? ".into(),
+    );
 }
 
 /// What the view's symbols, colours and figures mean, each symbol drawn as the panes draw it.
@@ -754,31 +750,31 @@ fn render_legend(app: &App, f: &mut Frame, area: Rect) {
 }
 
 fn render_jump_menu(f: &mut Frame, area: Rect) {
-    let mut lines: Vec<Line> = keymap::JUMPS
-        .iter()
-        .map(|&(key, ahead_s)| {
-            Line::from(vec![
-                Span::styled(
-                    format!("  {key}  "),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(format!("{:.0} min ahead, then pause", ahead_s / 60.0)),
-            ])
-        })
-        .collect();
-    lines.push(Line::from("  any other key cancels"));
-    overlay(f, area, lines, 36, " jump ahead ".into());
+    let items = keymap::JUMPS.iter().map(|&(key, ahead_s)| {
+        let what = format!("{:.0} min ahead, then pause", ahead_s / 60.0);
+        (key.to_string(), what)
+    });
+    overlay(f, area, menu_lines(items, 1), 36, " jump ahead ".into());
 }
 
 /// A fault's menu: Enter injects it as shown; the other keys change it.
 fn render_fault_menu(app: &App, draft: keymap::FaultDraft, f: &mut Frame, area: Rect) {
     let (title, items) = draft.menu(app.scenario.sharded.shards.get());
+    overlay(f, area, menu_lines(items, 5), 60, title);
+}
+
+/// A menu's lines: each key in bold (padded to `key_width`) and what it does, then the
+/// line every menu ends with.
+fn menu_lines(
+    items: impl IntoIterator<Item = (String, String)>,
+    key_width: usize,
+) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = items
         .into_iter()
         .map(|(key, text)| {
             Line::from(vec![
                 Span::styled(
-                    format!("  {key:<5}  "),
+                    format!("  {key:<key_width$}  "),
                     Style::default().add_modifier(Modifier::BOLD),
                 ),
                 Span::raw(text),
@@ -786,7 +782,7 @@ fn render_fault_menu(app: &App, draft: keymap::FaultDraft, f: &mut Frame, area: 
         })
         .collect();
     lines.push(Line::from("  any other key cancels"));
-    overlay(f, area, lines, 60, title);
+    lines
 }
 
 /// A framed box of `lines` over the middle of `area`, `width` wide (both clipped to the
