@@ -75,8 +75,8 @@ pub struct LogLine {
 pub enum Mode {
     Normal,
     Help,
-    /// Choosing which role to kill.
-    KillMenu,
+    /// Choosing which role to kill, and in which design (`None`: every design).
+    KillMenu(Option<Design>),
     /// Choosing how far ahead to jump.
     JumpMenu,
     /// Setting up a fault (its duration, shard, share) before injecting it.
@@ -361,17 +361,22 @@ impl App {
                 }
                 return;
             }
-            Mode::KillMenu => {
+            Mode::KillMenu(only) => {
                 self.mode = Mode::Normal;
+                if key.code == KeyCode::Char('t') {
+                    self.mode = Mode::KillMenu(keymap::next_target(only));
+                    return;
+                }
                 if let KeyCode::Char(c) = key.code {
                     let shards = self.scenario.sharded.shards.get();
                     if let Some((_, role)) =
                         keymap::kill_menu(shards).into_iter().find(|(k, _)| *k == c)
                     {
-                        self.inject(Fault::Kill {
+                        let kill = Fault::Kill {
                             target: role,
                             restart_after_s: None,
-                        });
+                        };
+                        self.inject_into(kill, only);
                         return;
                     }
                 }
@@ -439,7 +444,7 @@ impl App {
             }
             Action::Faster => self.pacer.change(true),
             Action::Slower => self.pacer.change(false),
-            Action::Kill => self.mode = Mode::KillMenu,
+            Action::Kill => self.mode = Mode::KillMenu(None),
             Action::Jump => self.mode = Mode::JumpMenu,
             Action::WholeDay => self.whole_day = !self.whole_day,
             Action::Scoreboard => {
@@ -520,10 +525,6 @@ impl App {
             "jumping to {} at full speed; paused there (space runs on)",
             clock(tick as f64 * self.interval_s())
         ));
-    }
-
-    fn inject(&mut self, fault: Fault) {
-        self.inject_into(fault, None);
     }
 
     /// Injects `fault` into every design, or into `only` alone.

@@ -59,6 +59,19 @@ impl LiveFault {
     }
 }
 
+/// What a menu's `t` aims at next: every design, then each in turn, then every design again.
+pub fn next_target(only: Option<Design>) -> Option<Design> {
+    match only.and_then(|d| Design::ALL.iter().position(|&x| x == d)) {
+        None => Design::ALL.first().copied(),
+        Some(i) => Design::ALL.get(i + 1).copied(),
+    }
+}
+
+/// A target as a menu shows it.
+pub fn target_name(only: Option<Design>) -> String {
+    only.map_or("every design".to_owned(), |d| format!("{} only", d.name()))
+}
+
 /// The durations a fault menu's `d` steps through, in seconds.
 pub const DURATIONS_S: [f64; 6] = [15.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 /// The shares of new shoppers a hot-shard menu's `s` steps through.
@@ -123,13 +136,7 @@ impl FaultDraft {
         match code {
             KeyCode::Enter => Some(true),
             KeyCode::Char('t') => {
-                let at = self
-                    .only
-                    .and_then(|d| Design::ALL.iter().position(|&x| x == d));
-                self.only = match at {
-                    None => Design::ALL.first().copied(),
-                    Some(i) => Design::ALL.get(i + 1).copied(),
-                };
+                self.only = next_target(self.only);
                 Some(false)
             }
             KeyCode::Char('d') => {
@@ -164,15 +171,15 @@ impl FaultDraft {
             Fault::Partition { .. } => "app tier cut off from the database".to_owned(),
             _ => "the mail provider refuses everything".to_owned(),
         };
-        let target = self
-            .only
-            .map_or("every design".to_owned(), |d| format!("{} only", d.name()));
         let mut lines = vec![
             (
                 "Enter".to_owned(),
                 format!("inject: {what}, {}", secs(self.duration_s)),
             ),
-            ("t".to_owned(), format!("target: {target}")),
+            (
+                "t".to_owned(),
+                format!("target: {}", target_name(self.only)),
+            ),
             (
                 "d".to_owned(),
                 format!("duration: {} (15 s to 10 min)", secs(self.duration_s)),

@@ -67,7 +67,7 @@ fn the_screen_at_each_size_and_with_each_overlay() {
     step_to(&mut app, 30);
     // Kill the app tier (k, then a): it lands in every design at tick 30.
     chars(&mut app, "k");
-    assert_eq!(app.mode, Mode::KillMenu);
+    assert_eq!(app.mode, Mode::KillMenu(None));
     chars(&mut app, "a");
     assert_eq!(app.mode, Mode::Normal);
     step_to(&mut app, 45);
@@ -665,5 +665,38 @@ fn the_first_screen_says_what_to_watch() {
         first.contains("watch the peak (0:07-0:13): replicas fill the one database of 2 and 3"),
         "{first}"
     );
+    drop(app.stop());
+}
+
+/// Issue 18: `t` in the kill menu aims the kill at one design; other keys still cancel.
+#[test]
+fn a_kill_can_be_aimed_at_one_design() {
+    use scalelab_sim::scenario::fault::Command;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 2);
+    chars(&mut app, "ktt");
+    assert!(screen(&app, 120, 40).contains("target: horizontal only"));
+    chars(&mut app, "a");
+    let status = app.status.clone().unwrap_or_default();
+    assert!(status.contains("horizontal only at tick"), "{status}");
+    chars(&mut app, "ktq");
+    assert!(!app.quit);
+    assert_eq!(app.status.as_deref(), Some("kill cancelled"));
+    step_to(&mut app, 4);
+    let commands = app.commands(u64::MAX);
+    assert_eq!(commands.len(), 1);
+    assert!(matches!(
+        &commands[0].command,
+        Command::Inject { only: Some(d), .. } if d == "horizontal"
+    ));
+    let kills: Vec<&std::collections::BTreeSet<usize>> = app
+        .log
+        .iter()
+        .filter(|l| l.text.starts_with("kill app"))
+        .map(|l| &l.designs)
+        .collect();
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    assert_eq!(kills[0].iter().copied().collect::<Vec<_>>(), vec![1]);
     drop(app.stop());
 }

@@ -44,7 +44,7 @@ pub fn render(app: &App, f: &mut Frame) {
     render_footer(f, footer);
     match app.mode {
         Mode::Help => render_help(f, area),
-        Mode::KillMenu => render_kill_menu(app, f, area),
+        Mode::KillMenu(only) => render_kill_menu(app, only, f, area),
         Mode::JumpMenu => render_jump_menu(f, area),
         Mode::FaultMenu(draft) => render_fault_menu(app, draft, f, area),
         Mode::Legend => render_legend(app, f, area),
@@ -663,11 +663,17 @@ fn render_help(f: &mut Frame, area: Rect) {
     overlay(f, area, lines, width, " keys ".into());
 }
 
-fn render_kill_menu(app: &App, f: &mut Frame, area: Rect) {
+fn render_kill_menu(app: &App, only: Option<Design>, f: &mut Frame, area: Rect) {
     let shards = app.scenario.sharded.shards.get();
-    let items = keymap::kill_menu(shards)
-        .into_iter()
-        .map(|(key, role)| (key.to_string(), role.to_string()));
+    let target = (
+        "t".to_owned(),
+        format!("target: {}", keymap::target_name(only)),
+    );
+    let items = std::iter::once(target).chain(
+        keymap::kill_menu(shards)
+            .into_iter()
+            .map(|(key, role)| (key.to_string(), role.to_string())),
+    );
     overlay(
         f,
         area,
