@@ -445,16 +445,18 @@ fn strip_line(nodes: &[NodeView], serving: bool, width: u16) -> Line<'static> {
             None => groups.push((n.group, vec![n])),
         }
     }
-    // (short names, count groups larger than this, show the mail provider)
+    // (short names, count groups larger than this, show the mail provider, name the groups
+    // whose every node is up together, behind one dot)
     let forms = [
-        (false, usize::MAX, true),
-        (false, 3, true),
-        (true, 1, true),
-        (true, 1, false),
+        (false, usize::MAX, true, false),
+        (false, 3, true, false),
+        (true, 1, true, false),
+        (true, 1, true, true),
+        (true, 1, false, true),
     ];
     let mut line = Line::default();
-    for (short_names, count_above, mail) in forms {
-        line = strip_form(&groups, (short_names, count_above, mail), serving);
+    for form in forms {
+        line = strip_form(&groups, form, serving);
         if line.width() <= usize::from(width) {
             break;
         }
@@ -464,20 +466,35 @@ fn strip_line(nodes: &[NodeView], serving: bool, width: u16) -> Line<'static> {
 
 fn strip_form(
     groups: &[(&'static str, Vec<&NodeView>)],
-    (short_names, count_above, mail): (bool, usize, bool),
+    (short_names, count_above, mail, pool_up): (bool, usize, bool, bool),
     serving: bool,
 ) -> Line<'static> {
+    let up = look(
+        &NodeView {
+            group: "",
+            name: String::new(),
+            health: Health::Up,
+            starting: false,
+        },
+        true,
+    );
+    let all_up = |members: &[&NodeView]| members.iter().all(|n| look(n, serving) == up);
     let mut spans = Vec::new();
+    let mut pooled: Vec<&str> = Vec::new();
     for (group, members) in groups.iter().filter(|(g, _)| mail || *g != "mail") {
-        if !spans.is_empty() {
-            spans.push(Span::raw(" "));
-        }
         let name = match (short_names, *group) {
             (true, "sessions") => "sess",
             (true, "broker") => "brk",
             (true, "workers") => "wrk",
             (_, g) => g,
         };
+        if pool_up && all_up(members) {
+            pooled.push(name);
+            continue;
+        }
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
         spans.push(Span::raw(format!("{name} ")));
         if members.len() <= count_above {
             for n in members {
@@ -500,6 +517,14 @@ fn strip_form(
                 spans.push(Span::styled(format!("{count}{symbol}"), style));
             }
         }
+    }
+    // The groups with every node up, named together behind one dot: "sess brk wrk db ●".
+    if !pooled.is_empty() {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" · "));
+        }
+        spans.push(Span::raw(format!("{} ", pooled.join(" "))));
+        spans.push(Span::styled(up.0, up.1));
     }
     Line::from(spans)
 }
