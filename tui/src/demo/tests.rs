@@ -52,6 +52,15 @@ fn step_to(app: &mut App, ticks: u64) {
     }
 }
 
+/// For each event-log line that starts with `prefix`, the designs (0-3) it happened in.
+fn logged_in(app: &App, prefix: &str) -> Vec<Vec<usize>> {
+    app.log
+        .iter()
+        .filter(|l| l.text.starts_with(prefix))
+        .map(|l| l.designs.iter().copied().collect())
+        .collect()
+}
+
 fn screen(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
     terminal
@@ -612,14 +621,7 @@ fn a_fault_aimed_at_one_design_lands_there_alone_and_replays() {
     let status = app.status.clone().unwrap_or_default();
     assert!(status.contains("queued only at tick"), "{status}");
     step_to(&mut app, 6);
-    let partitions: Vec<&std::collections::BTreeSet<usize>> = app
-        .log
-        .iter()
-        .filter(|l| l.text.starts_with("partition"))
-        .map(|l| &l.designs)
-        .collect();
-    assert_eq!(partitions.len(), 1, "{partitions:?}");
-    assert_eq!(partitions[0].iter().copied().collect::<Vec<_>>(), vec![2]);
+    assert_eq!(logged_in(&app, "partition"), vec![vec![2]]);
     // The whole-run charts mark it in queued's pane alone.
     chars(&mut app, "w");
     let whole = screen(&app, 120, 40);
@@ -696,13 +698,6 @@ fn a_kill_can_be_aimed_at_one_design() {
         &commands[0].command,
         Command::Inject { only: Some(d), .. } if d == "horizontal"
     ));
-    let kills: Vec<&std::collections::BTreeSet<usize>> = app
-        .log
-        .iter()
-        .filter(|l| l.text.starts_with("kill app"))
-        .map(|l| &l.designs)
-        .collect();
-    assert_eq!(kills.len(), 1, "{kills:?}");
-    assert_eq!(kills[0].iter().copied().collect::<Vec<_>>(), vec![1]);
+    assert_eq!(logged_in(&app, "kill app"), vec![vec![1]]);
     drop(app.stop());
 }
