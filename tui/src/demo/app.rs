@@ -459,11 +459,8 @@ impl App {
             Action::Mark => self.mark(),
             Action::Save => {
                 self.status = Some(match self.save() {
-                    Ok(path) => format!(
-                        "saved {} (replay: scalelab replay {})",
-                        path.display(),
-                        path.display()
-                    ),
+                    // The path first and once, so that it is never the part cut off.
+                    Ok(path) => format!("saved {} · `scalelab replay` it", path.display()),
                     Err(e) => format!("could not save the repro: {e}"),
                 });
             }

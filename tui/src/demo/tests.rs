@@ -170,6 +170,12 @@ fn a_session_saved_with_s_replays_to_the_same_hashes() {
     let path = app.saved.first().cloned().expect("s saved a repro");
     let status = app.status.clone().unwrap_or_default();
     assert!(status.starts_with("saved "), "{status}");
+    // Issue 18: the status line was cut at 120 columns (it held the path twice); now it
+    // shows whole there, and at 80 the path still shows whole.
+    let wide = screen(&app, 120, 40);
+    assert!(wide.contains(&status), "{status} in:\n{wide}");
+    let narrow = screen(&app, 80, 40);
+    assert!(narrow.contains(&path.display().to_string()), "{narrow}");
     let live = app.hashes();
     drop(app.stop());
 
