@@ -707,3 +707,26 @@ fn a_kill_can_be_aimed_at_one_design() {
     assert_eq!(logged_in(&app, "kill app"), vec![vec![1]]);
     drop(app.stop());
 }
+
+/// Issue 18: an event line longer than the log's width wraps under its text instead of
+/// being cut at the edge, at 120 and at 80 columns.
+#[test]
+fn a_long_event_line_wraps_instead_of_being_cut() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = app(dir.path());
+    step_to(&mut app, 1);
+    let words: Vec<String> = (0..40).map(|i| format!("word{i}")).collect();
+    app.log.push_back(super::app::LogLine {
+        at_s: 1.0,
+        text: format!("{} the-end", words.join(" ")),
+        designs: [1].into_iter().collect(),
+    });
+    for width in [120, 80] {
+        let shown = screen(&app, width, 40);
+        // Its start, its end, and a word from the middle are all on the screen.
+        for part in ["word0 word1", "word20", "word39 the-end"] {
+            assert!(shown.contains(part), "{part} at {width}:\n{shown}");
+        }
+    }
+    drop(app.stop());
+}

@@ -590,35 +590,71 @@ fn render_log(app: &App, f: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let rows = usize::from(inner.height);
+    let width = usize::from(inner.width);
     let all = app.designs.len();
-    let lines: Vec<Line> = app
-        .log
-        .iter()
-        .skip(app.log.len().saturating_sub(rows))
-        .map(|l| {
-            let who = if l.designs.len() == all {
-                "all".to_owned()
-            } else {
-                l.designs
-                    .iter()
-                    .map(|d| (d + 1).to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            let style = if l.text.contains("VIOLATED") || l.text.contains("failed") {
-                Style::default().fg(Color::Red)
-            } else if l.text.starts_with("autoscaler") || l.text.starts_with("load balancer") {
-                Style::default().fg(Color::DarkGray)
-            } else {
-                Style::default()
-            };
-            Line::from(vec![
-                Span::raw(format!("{} [{who:>5}] ", clock(l.at_s))),
-                Span::styled(l.text.clone(), style),
-            ])
-        })
-        .collect();
+    // The newest lines that fit, each wrapped under its text rather than cut at the edge;
+    // at most `rows` log lines can show, so only those are laid out.
+    let mut lines: Vec<Line> = Vec::new();
+    for l in app.log.iter().rev().take(rows) {
+        let who = if l.designs.len() == all {
+            "all".to_owned()
+        } else {
+            l.designs
+                .iter()
+                .map(|d| (d + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let style = if l.text.contains("VIOLATED") || l.text.contains("failed") {
+            Style::default().fg(Color::Red)
+        } else if l.text.starts_with("autoscaler") || l.text.starts_with("load balancer") {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            Style::default()
+        };
+        let lead = format!("{} [{who:>5}] ", clock(l.at_s));
+        let indent = lead.chars().count();
+        let pieces = wrap_chars(&l.text, width.saturating_sub(indent).max(10));
+        let mut wrapped: Vec<Line> = pieces
+            .into_iter()
+            .enumerate()
+            .map(|(k, piece)| {
+                let lead = if k == 0 {
+                    lead.clone()
+                } else {
+                    " ".repeat(indent)
+                };
+                Line::from(vec![Span::raw(lead), Span::styled(piece, style)])
+            })
+            .collect();
+        wrapped.reverse();
+        lines.extend(wrapped);
+        if lines.len() >= rows {
+            break;
+        }
+    }
+    lines.truncate(rows);
+    lines.reverse();
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `text` in pieces of at most `width` characters, broken at the last space that fits (or
+/// mid-word when a word is longer than the width).
+fn wrap_chars(text: &str, width: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest: Vec<char> = text.chars().collect();
+    while rest.len() > width {
+        let cut = rest[..=width]
+            .iter()
+            .rposition(|&c| c == ' ')
+            .filter(|&at| at > 0)
+            .unwrap_or(width);
+        pieces.push(rest[..cut].iter().collect());
+        let skip = usize::from(rest.get(cut) == Some(&' '));
+        rest.drain(..cut + skip);
+    }
+    pieces.push(rest.into_iter().collect());
+    pieces
 }
 
 fn render_status(app: &App, f: &mut Frame, area: Rect) {
