@@ -730,3 +730,33 @@ fn a_long_event_line_wraps_instead_of_being_cut() {
     }
     drop(app.stop());
 }
+
+/// Issue 18, from a new user's trial: after `g` jumped to the end of the day, the status
+/// line still said "jumping to ..." under a header that said "finished".
+#[test]
+fn a_jump_to_the_end_leaves_a_status_that_says_the_day_is_over() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = super::BLACK_FRIDAY.replace("duration_s = 1200", "duration_s = 6");
+    let scenario = scalelab_sim::parse(&text).expect("the short scenario parses");
+    let mut app = App::start(Setup {
+        scenario,
+        scenario_text: text,
+        scenario_path: "short-black-friday.toml".into(),
+        seed: SEED,
+        speed: Speed::Times(10),
+        paused: true,
+        repro_dir: dir.path().to_path_buf(),
+    });
+    chars(&mut app, "g1");
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    while !app.finished() && Instant::now() < deadline {
+        app.pump(Instant::now());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(app.finished(), "the short run ended");
+    chars(&mut app, "t"); // the scoreboard aside, to read the status line
+    let end = screen(&app, 120, 40);
+    assert!(!end.contains("jumping to"), "{end}");
+    assert!(end.contains("the day is over · t the scoreboard"), "{end}");
+    drop(app.stop());
+}

@@ -659,6 +659,10 @@ fn wrap_chars(text: &str, width: usize) -> Vec<String> {
 
 fn render_status(app: &App, f: &mut Frame, area: Rect) {
     let text = match &app.status {
+        // A jump's note outlives the run it jumped to the end of; then it would mislead.
+        Some(s) if app.finished() && s.starts_with("jumping to ") => {
+            "the day is over · t the scoreboard · s saves the day · q quits".to_owned()
+        }
         Some(s) => s.clone(),
         None => format!(
             "tick {} · faults land at the next tick in all four designs · s saves a repro",
@@ -807,7 +811,7 @@ fn render_legend(app: &App, f: &mut Frame, area: Rect) {
             "  p50 p99 latency as shoppers saw it (≥{slo}: that many failed or timed out)"
         )),
         Line::from("  now/all availability this tick / since the start"),
-        Line::from("  lost    revenue lost: what turned-away shoppers came to buy"),
+        Line::from("  lost    revenue lost: what shoppers who gave up (error, slow) came to buy"),
         Line::from("  ▲ a b   a fault began; your markers, x (whole-run charts, w)"),
         Line::from("  [2,3]   event log: the designs it happened in (1-4, all)"),
         Line::from("  a chart column is a tick of virtual time (w: several, to fit the run)"),
