@@ -18,19 +18,44 @@ use crate::repro;
 const SEED: u64 = 42;
 
 fn app(repro_dir: &std::path::Path) -> App {
-    let scenario = match scalelab_sim::parse(super::BLACK_FRIDAY) {
+    app_of(
+        super::BLACK_FRIDAY,
+        "scenarios/black-friday.toml",
+        repro_dir,
+    )
+}
+
+/// Black Friday cut to 6 seconds: a whole run, to its end, in a test.
+fn short_app(repro_dir: &std::path::Path) -> App {
+    let text = super::BLACK_FRIDAY.replace("duration_s = 1200", "duration_s = 6");
+    assert_ne!(text, super::BLACK_FRIDAY, "the scenario was shortened");
+    app_of(&text, "short-black-friday.toml", repro_dir)
+}
+
+fn app_of(text: &str, path: &str, repro_dir: &std::path::Path) -> App {
+    let scenario = match scalelab_sim::parse(text) {
         Ok(s) => s,
-        Err(e) => panic!("built-in scenario: {e}"),
+        Err(e) => panic!("the test's scenario: {e}"),
     };
     App::start(Setup {
         scenario,
-        scenario_text: super::BLACK_FRIDAY.to_owned(),
-        scenario_path: "scenarios/black-friday.toml".into(),
+        scenario_text: text.to_owned(),
+        scenario_path: path.into(),
         seed: SEED,
         speed: Speed::Times(10),
         paused: true,
         repro_dir: repro_dir.to_path_buf(),
     })
+}
+
+/// Pumps the app until every design's run has ended (at most ten minutes).
+fn run_to_the_end(app: &mut App) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    while !app.finished() && Instant::now() < deadline {
+        app.pump(Instant::now());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(app.finished(), "the short run ended");
 }
 
 fn key(app: &mut App, code: KeyCode) {
@@ -287,28 +312,12 @@ fn behind_the_too_small_screen_only_quit_acts() {
 #[test]
 fn quitting_a_whole_run_prints_the_hashes_of_its_repro_and_replay() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let text = super::BLACK_FRIDAY.replace("duration_s = 1200", "duration_s = 6");
-    assert_ne!(text, super::BLACK_FRIDAY, "the scenario was shortened");
-    let scenario = scalelab_sim::parse(&text).expect("the short scenario parses");
-    let mut app = App::start(Setup {
-        scenario,
-        scenario_text: text,
-        scenario_path: "short-black-friday.toml".into(),
-        seed: SEED,
-        speed: Speed::Times(10),
-        paused: true,
-        repro_dir: dir.path().to_path_buf(),
-    });
+    let mut app = short_app(dir.path());
     step_to(&mut app, 2);
     chars(&mut app, "ka"); // a kill, so that the run drains and heals before it ends
     app.pacer.set_speed(Speed::Max);
     chars(&mut app, " ");
-    let deadline = Instant::now() + std::time::Duration::from_secs(600);
-    while !app.finished() && Instant::now() < deadline {
-        app.pump(Instant::now());
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    assert!(app.finished(), "the short run ended");
+    run_to_the_end(&mut app);
     // The end of the day: the scoreboard stays on screen; t hides it and brings it back.
     assert!(app.scoreboard);
     insta::assert_snapshot!("120x40_scoreboard", screen(&app, 120, 40));
@@ -736,24 +745,9 @@ fn a_long_event_line_wraps_instead_of_being_cut() {
 #[test]
 fn a_jump_to_the_end_leaves_a_status_that_says_the_day_is_over() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let text = super::BLACK_FRIDAY.replace("duration_s = 1200", "duration_s = 6");
-    let scenario = scalelab_sim::parse(&text).expect("the short scenario parses");
-    let mut app = App::start(Setup {
-        scenario,
-        scenario_text: text,
-        scenario_path: "short-black-friday.toml".into(),
-        seed: SEED,
-        speed: Speed::Times(10),
-        paused: true,
-        repro_dir: dir.path().to_path_buf(),
-    });
+    let mut app = short_app(dir.path());
     chars(&mut app, "g1");
-    let deadline = Instant::now() + std::time::Duration::from_secs(600);
-    while !app.finished() && Instant::now() < deadline {
-        app.pump(Instant::now());
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    assert!(app.finished(), "the short run ended");
+    run_to_the_end(&mut app);
     chars(&mut app, "t"); // the scoreboard aside, to read the status line
     let end = screen(&app, 120, 40);
     assert!(!end.contains("jumping to"), "{end}");
