@@ -878,6 +878,11 @@ impl Recorder {
         }
     }
 
+    /// The exact mean latency of every finished request, in ms, without the percentiles.
+    pub fn mean_latency_ms(&self) -> f64 {
+        mean_ms(self.in_system.finished_ns, self.requests)
+    }
+
     pub fn latency_summary(&self) -> Latency {
         Latency::of(&self.latency, self.in_system.finished_ns, self.requests)
     }

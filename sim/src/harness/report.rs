@@ -270,7 +270,7 @@ pub fn recorded(scn: &Scenario, design: Design, seed: u64, r: &Recorder, span_s:
 fn little(r: &Recorder, span_s: f64) -> Little {
     let span_s = span_s.max(f64::MIN_POSITIVE);
     let lambda_rps = r.at_close.requests_sent as f64 / span_s;
-    let w_ms = r.latency_summary().mean_ms;
+    let w_ms = r.mean_latency_ms();
     Little {
         lambda_rps,
         w_ms,
