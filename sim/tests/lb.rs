@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use madsim::runtime::{Handle, Runtime};
 use scalelab_sim::world::lb::{Balance, Event, HealthCheck, LoadBalancer};
-use scalelab_sim::world::net::{serve_forwarded, Flushed};
+use scalelab_sim::world::net::{serve_forwarded, Connection, Forwarded, Replied};
 
 const LB: &str = "10.0.0.1:80";
 
@@ -41,20 +40,18 @@ fn replica(i: u8, delay: Duration) -> axum::Router {
 
 /// GET `path` from the balancer on a new connection: (status, body).
 async fn get(path: &str) -> Option<(u16, String)> {
-    let stream = Flushed::connect(LB.parse().ok()?).await.ok()?;
-    let (mut tx, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .ok()?;
-    tokio::spawn(conn);
-    let req = hyper::Request::get(path)
+    let mut conn = Connection::open(LB.parse().ok()?).await.ok()?;
+    let head = hyper::Request::get(path)
         .header("host", "shop")
-        .body(Full::new(Bytes::new()))
-        .ok()?;
-    let resp = tx.send_request(req).await.ok()?;
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.ok()?.to_bytes();
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
+        .body(())
+        .ok()?
+        .into_parts()
+        .0;
+    let Replied(head, body) = conn.send(Forwarded(head, Bytes::new())).await.ok()?;
+    Some((
+        head.status.as_u16(),
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }
 
 /// A runtime with a balancer at LB and `delays.len()` replicas; returns the runtime, the

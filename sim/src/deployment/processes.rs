@@ -125,15 +125,15 @@ pub async fn storefront(
         Arc::new(Charge { cpu, costs }),
         charge,
     ));
-    // Behind a load balancer, requests arrive already parsed (see `world::lb`); browsers
-    // that connect directly speak HTTP.
+    // Behind a load balancer, a request the browser gave up on still runs to its end on the
+    // replica; a browser connected directly takes its request's work with it when it goes.
     serve_forever(|| {
         let shop = shop.clone();
         async move {
             if behind_lb {
                 crate::world::net::serve_forwarded(addr, shop).await
             } else {
-                crate::world::net::serve_http(addr, shop).await
+                crate::world::net::serve_direct(addr, shop).await
             }
         }
     })

@@ -1,5 +1,5 @@
-//! Simulated users: each session is a task that speaks real HTTP (hyper) to the storefront over
-//! the simulated network, following its drawn plan, waiting its think time between pages and
+//! Simulated users: each session is a task that sends HTTP requests (as values: `world::net`)
+//! to the storefront over the simulated network, following its drawn plan, waiting its think time between pages and
 //! leaving when a page is too slow or fails.
 //!
 //! Must not: know how the shop works inside. It sees only HTTP, like a browser.
@@ -11,11 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use hyper::Request;
-use hyper_util::rt::TokioIo;
 use scalelab_system::api::{
     AddItem, Call, CartView, Login, OrderList, ProductPage, Receipt, SalesReport,
 };
@@ -24,7 +21,7 @@ use tokio::time::Instant;
 use crate::metrics::{HistoryRead, Outcome, Recorder, SessionEnd};
 use crate::traffic::workload::{SessionPlan, Step};
 use crate::world::host::Kind;
-use crate::world::net::Flushed;
+use crate::world::net::{Connection, Forwarded, Replied};
 
 /// What every user of one design shares.
 pub struct Users {
@@ -53,28 +50,22 @@ struct Reply {
 }
 
 /// Sends one request on an open connection.
-async fn send(
-    sender: &mut SendRequest<Full<Bytes>>,
-    req: Request<Full<Bytes>>,
-) -> Result<Reply, hyper::Error> {
-    sender.ready().await?;
-    let resp = sender.send_request(req).await?;
-    let status = resp.status().as_u16();
-    let cookie = resp
-        .headers()
+async fn send(conn: &mut Connection, req: Forwarded) -> std::io::Result<Reply> {
+    let Replied(head, body) = conn.send(req).await?;
+    let cookie = head
+        .headers
         .get(SET_COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(str::to_owned);
-    let body = resp.into_body().collect().await?.to_bytes();
     Ok(Reply {
-        status,
+        status: head.status.as_u16(),
         cookie,
         body,
     })
 }
 
-fn request(step: Step, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
+fn request(step: Step, cookie: Option<&str>) -> (Kind, Forwarded) {
     let call = match step {
         Step::Browse => Call::ListProducts,
         Step::View(p) => Call::ProductPage(p),
@@ -91,7 +82,7 @@ fn request(step: Step, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
 }
 
 /// The HTTP request for `call`, and the kind the host bills it as.
-fn http_request(call: &Call, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>>) {
+fn http_request(call: &Call, cookie: Option<&str>) -> (Kind, Forwarded) {
     let mut b = Request::builder()
         .method(call.method())
         .uri(call.path())
@@ -102,15 +93,18 @@ fn http_request(call: &Call, cookie: Option<&str>) -> (Kind, Request<Full<Bytes>
     let body = match call.body() {
         Some(json) => {
             b = b.header(CONTENT_TYPE, "application/json");
-            Full::new(Bytes::from(json))
+            Bytes::from(json)
         }
-        None => Full::new(Bytes::new()),
+        None => Bytes::new(),
     };
     // Every part above is a valid constant or number, so building cannot fail; if it ever
     // did, an empty GET / is a harmless stand-in that the metrics would show as "other".
-    let req = b
-        .body(body)
-        .unwrap_or_else(|_| Request::new(Full::new(Bytes::new())));
+    let head = b
+        .body(())
+        .unwrap_or_else(|_| Request::new(()))
+        .into_parts()
+        .0;
+    let req = Forwarded(head, body);
     (Kind::of(Some(call.endpoint())), req)
 }
 
@@ -350,8 +344,8 @@ impl Memory {
 /// none (a browser opens its connection on the first page and keeps it alive), and gives up
 /// at the SLO's timeout.
 async fn attempt(
-    sender: &mut Option<SendRequest<Full<Bytes>>>,
-    req: Request<Full<Bytes>>,
+    sender: &mut Option<Connection>,
+    req: Forwarded,
     users: &Users,
 ) -> Result<Reply, Outcome> {
     // A kept-alive connection the server closed (its node died, say) is replaced before the
@@ -361,26 +355,26 @@ async fn attempt(
     }
     let attempt = async {
         if sender.is_none() {
-            let stream = Flushed::connect(users.app)
+            let conn = Connection::open(users.app)
                 .await
                 .map_err(|_| Outcome::Connect)?;
-            let (s, conn) = http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|_| Outcome::Connect)?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            *sender = Some(s);
+            *sender = Some(conn);
         }
         match sender.as_mut() {
             Some(s) => send(s, req).await.map_err(|_| Outcome::Broken),
             None => Err(Outcome::Connect),
         }
     };
-    match users.slo.timeout(attempt).await {
+    let result = match users.slo.timeout(attempt).await {
         Ok(r) => r,
         Err(_) => Err(Outcome::Timeout),
+    };
+    // A browser that gave up on a page, or saw its connection fail, does not send on that
+    // connection again (a late reply would answer its next request).
+    if result.is_err() {
+        *sender = None;
     }
+    result
 }
 
 /// Runs one session to its end. Latency of each request counts from its intended start: the
@@ -388,7 +382,7 @@ async fn attempt(
 pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>) {
     let session = plan.index;
     users.record(|r, at| r.session_started(at, session));
-    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut sender: Option<Connection> = None;
     let mut cookie: Option<String> = None;
     let mut memory = Memory::default();
     let mut end = SessionEnd::Done;
@@ -494,8 +488,8 @@ pub fn unbought(plan: &SessionPlan, stopped_at: usize) -> u64 {
 /// is taken in first, so that the checkout's bill is judged against every cart the shopper
 /// may have had.
 async fn checkout_with_company(
-    sender: &mut Option<SendRequest<Full<Bytes>>>,
-    req: Request<Full<Bytes>>,
+    sender: &mut Option<Connection>,
+    req: Forwarded,
     (cookie, plan): (Option<&str>, &SessionPlan),
     at: (u64, usize, Instant),
     memory: &mut Memory,
@@ -563,14 +557,14 @@ async fn second_tab(
 /// acknowledged order: what the browser was told is the evidence), and whether the other's
 /// outcome is unknown. The other is recorded as a request here.
 async fn double_click(
-    sender: &mut Option<SendRequest<Full<Bytes>>>,
-    (first, second): (Request<Full<Bytes>>, Request<Full<Bytes>>),
+    sender: &mut Option<Connection>,
+    (first, second): (Forwarded, Forwarded),
     (session, step, intended): (u64, usize, Instant),
     users: &Users,
 ) -> (Result<Reply, Outcome>, Option<Reply>, bool) {
     users.record(|r, _| r.double_clicks += 1);
     let mut own = None;
-    let timed = async |sender: &mut Option<SendRequest<Full<Bytes>>>, req| {
+    let timed = async |sender: &mut Option<Connection>, req| {
         let result = attempt(sender, req, users).await;
         (result, Instant::now())
     };
@@ -674,18 +668,11 @@ pub async fn sales_report(app: SocketAddr) -> Result<SalesReport, String> {
     parse::<SalesReport>(&reply.body).ok_or_else(|| "sales report: not a report".to_owned())
 }
 
-/// A new HTTP connection to `app`, for the liveness phase's one-off visitors.
-async fn fresh_connection(app: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
-    let stream = Flushed::connect(app)
+/// A new connection to `app`, for the liveness phase's one-off visitors.
+async fn fresh_connection(app: SocketAddr) -> Result<Connection, String> {
+    Connection::open(app)
         .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+        .map_err(|e| format!("connect: {e}"))
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ struct Cores {
     /// When each core finishes the work booked on it so far.
     free_at: Vec<Instant>,
     /// (finish, core-ns) of every piece of work booked and not yet finished. Work holds its
-    /// place until its booked finish even if its caller is dropped (hyper drops a handler
+    /// place until its booked finish even if its caller is dropped (the front door drops a handler
     /// when its client gives up): a real server cannot know, and picks the request up anyway.
     /// Counting from the bookings, rather than with a counter the caller decrements, also
     /// keeps the accounts right whatever the caller does.

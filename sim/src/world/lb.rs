@@ -9,11 +9,9 @@
 //! was sent, so that is safe. The balancer's own CPU is not modelled (a cloud load balancer
 //! scales by itself).
 //!
-//! Browsers speak HTTP/1.1 to the balancer. Between the balancer and a replica the request
-//! travels as a value — its already-parsed head and body — over a simulated connection
-//! ([`net::serve_forwarded`](crate::world::net::serve_forwarded)): the same one network hop each way,
-//! the same storefront router on the replica, without encoding and parsing the HTTP a second
-//! time. That second round of HTTP cost a third of a black-friday run's CPU and taught nothing.
+//! Requests reach the balancer and leave it as values (`net::Forwarded`: the head and the
+//! whole body; see `world::net` for why not HTTP's bytes): the same one network hop each way,
+//! the same storefront router on the replica.
 //!
 //! Must not: look inside requests beyond what forwarding needs.
 
@@ -23,17 +21,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::sync::OnceCell;
 
-use crate::world::net::{Flushed, Forwarded, Replied};
+use crate::world::net::{Forwarded, Replied};
 use crate::world::rpc::{CallError, Pool};
-
-type Body = BoxBody<Bytes, hyper::Error>;
 
 /// Connections the balancer may hold to one replica: in effect unlimited, as with a proxy
 /// that opens another upstream connection whenever all of its kept-alive ones are busy.
@@ -120,7 +112,7 @@ impl Backend {
     }
 
     /// Sends one request on a pooled connection, or a new one. No timeout of its own: the
-    /// browser's deadline ends the wait (hyper drops this future when the browser gives up).
+    /// browser's deadline ends the wait (the front door drops this future when the browser gives up).
     async fn send(&self, req: Forwarded) -> Result<Replied, SendError> {
         let pool = self
             .pool
@@ -244,13 +236,8 @@ impl LoadBalancer {
         Some(chosen.clone())
     }
 
-    /// Forwards one request to a replica and returns its response (502/503 when none can).
-    pub async fn forward(&self, req: Request<Incoming>) -> Response<Body> {
-        let (parts, body) = req.into_parts();
-        let body = match body.collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request body"),
-        };
+    /// Forwards one request to a replica and returns its reply (502/503 when none can).
+    pub async fn forward(&self, Forwarded(parts, body): Forwarded) -> Replied {
         let mut avoid = None;
         for _attempt in 0..2 {
             let Some(backend) = self.pick(avoid) else {
@@ -260,7 +247,7 @@ impl LoadBalancer {
             let _counted = InFlight(backend.clone());
             let req = Forwarded(parts.clone(), body.clone());
             match backend.send(req).await {
-                Ok(Replied(head, body)) => return Response::from_parts(head, full(body)),
+                Ok(reply) => return reply,
                 Err(SendError::Connect) => avoid = Some(backend.addr),
                 Err(SendError::Broken) => {
                     return plain(StatusCode::BAD_GATEWAY, "replica connection broke")
@@ -303,30 +290,16 @@ impl LoadBalancer {
 
     /// Serves clients on `addr`, forwarding every request.
     pub async fn serve(self: Arc<Self>, addr: SocketAddr) -> std::io::Result<()> {
-        let listener = madsim::net::TcpListener::bind(addr).await?;
-        // One accept loop, for the reason given in `net::serve_http`.
-        while let Ok((stream, _)) = listener.accept().await {
+        crate::world::net::serve_clients(addr, move |req| {
             let lb = self.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let lb = lb.clone();
-                    async move { Ok::<_, std::convert::Infallible>(lb.forward(req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(Flushed::new(stream)), service)
-                    .await;
-            });
-        }
-        Ok(())
+            async move { lb.forward(req).await }
+        })
+        .await
     }
 }
 
-fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
-}
-
-fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut resp = Response::new(full(Bytes::from_static(text.as_bytes())));
+fn plain(status: StatusCode, text: &'static str) -> Replied {
+    let mut resp = Response::new(());
     *resp.status_mut() = status;
-    resp
+    Replied(resp.into_parts().0, Bytes::from_static(text.as_bytes()))
 }

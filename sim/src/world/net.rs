@@ -1,116 +1,124 @@
-//! Small adapters over madsim's simulated network.
+//! Small adapters over madsim's simulated network: HTTP requests and replies carried as values.
 //!
-//! madsim's `TcpStream` turns every `flush()` into a message, even when nothing was written
-//! since the last one, and every message takes a hop's latency to arrive. hyper flushes after
-//! each write, sometimes with nothing to send, so on a kept-alive connection empty messages
-//! pile up and each later request waits behind them (measured with the released madsim, which
-//! rounded every arrival up to 1 ms: +2 ms per request on one connection). [`Flushed`] sends only when there is
-//! something to send. [`serve_forwarded`] serves a router to the load balancer, which hands it
-//! requests as values. Must not: change what bytes arrive or in which order.
+//! Between a browser and the shop's front door (the load balancer, or the one big host of the
+//! naive design) and between the balancer and a replica, a request travels as a value: its
+//! head (method, path, headers) and its whole body, one message each way over a simulated
+//! connection, as one flushed HTTP/1.1 request and its reply would. The storefront's router,
+//! middleware and handlers see the same `http::Request` as one parsed off a socket. Encoding
+//! and parsing the bytes in between cost over a third of a run's CPU and half its memory
+//! (hyper's buffers for every kept-alive connection) and taught nothing; the real world
+//! (`scalelab serve`) speaks HTTP on real sockets.
+//!
+//! Must not: change what a request or reply holds, or the order of messages on a connection.
 
+use std::future::Future;
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::net::SocketAddr;
 
-use madsim::net::TcpStream;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use madsim::net::{Endpoint, Receiver, Sender};
 
-/// A `TcpStream` whose `flush` is a no-op when nothing was written since the last flush.
-pub struct Flushed {
-    inner: TcpStream,
-    dirty: bool,
-}
-
-impl Flushed {
-    pub fn new(inner: TcpStream) -> Flushed {
-        Flushed {
-            inner,
-            dirty: false,
-        }
-    }
-
-    pub async fn connect(addr: std::net::SocketAddr) -> io::Result<Flushed> {
-        Ok(Flushed::new(TcpStream::connect(addr).await?))
-    }
-}
-
-impl AsyncRead for Flushed {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Flushed {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if !buf.is_empty() {
-            self.dirty = true;
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.dirty {
-            return Poll::Ready(Ok(()));
-        }
-        self.dirty = false;
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// Accepts connections on `addr` and serves `app` on each, through [`Flushed`]. One accept
-/// loop is enough: madsim's `accept` waits a random 0-5 us (exactly, with the vendored patch;
-/// the released madsim rounded it up to 1 ms and capped a loop at 1,000 connections a second).
-pub async fn serve_http(addr: std::net::SocketAddr, app: axum::Router) -> io::Result<()> {
-    let listener = madsim::net::TcpListener::bind(addr).await?;
-    loop {
-        let (stream, _peer) = listener.accept().await?;
-        tokio::spawn(scalelab_system::server::serve_connection(
-            Flushed::new(stream),
-            app.clone(),
-        ));
-    }
-}
-
-/// A request as the load balancer forwards it: the head it parsed and the whole body.
+/// A request as a value: its head (method, path, headers) and its whole body.
 pub struct Forwarded(pub hyper::http::request::Parts, pub bytes::Bytes);
 
-/// A replica's reply to a [`Forwarded`] request: the head and the whole body.
+/// The reply to a [`Forwarded`] request: its head (status, headers) and its whole body.
 pub struct Replied(pub hyper::http::response::Parts, pub bytes::Bytes);
 
 /// Serves `app` to a load balancer on `addr`: each forwarded request runs through the same
 /// router, middleware and handlers as one read off a socket, and the reply goes back whole.
-pub async fn serve_forwarded(addr: std::net::SocketAddr, app: axum::Router) -> io::Result<()> {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    crate::world::rpc::serve(addr, u32::MAX, move |Forwarded(head, body): Forwarded| {
-        let app = app.clone();
-        async move {
-            let req = hyper::Request::from_parts(head, axum::body::Body::from(body));
-            let resp = match app.oneshot(req).await {
-                Ok(resp) => resp,
-                Err(never) => match never {},
-            };
-            let (head, body) = resp.into_parts();
-            // A body that fails half-way is a broken reply; the balancer sees an empty one.
-            let body = body
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            Replied(head, body)
-        }
+/// A request the balancer stopped waiting for still runs to its end (the replica does not
+/// learn of it), which is how an order can be committed after its shopper gave up.
+pub async fn serve_forwarded(addr: SocketAddr, app: axum::Router) -> io::Result<()> {
+    crate::world::rpc::serve(addr, u32::MAX, move |req: Forwarded| {
+        answer(app.clone(), req)
     })
     .await
+}
+
+/// Serves `app` to browsers that connect to it directly (the naive design's one host).
+pub async fn serve_direct(addr: SocketAddr, app: axum::Router) -> io::Result<()> {
+    serve_clients(addr, move |req| answer(app.clone(), req)).await
+}
+
+/// A client's connection to a server of [`Forwarded`] requests: one request at a time, as on
+/// an HTTP/1.1 connection a browser keeps alive between pages.
+pub struct Connection {
+    tx: Sender,
+    rx: Receiver,
+}
+
+impl Connection {
+    /// Opens a connection to `addr` (refused, or never answered, if nothing serves there).
+    pub async fn open(addr: SocketAddr) -> io::Result<Connection> {
+        let ep = Endpoint::bind("0.0.0.0:0").await?;
+        let (tx, rx) = ep.connect1(addr).await?;
+        Ok(Connection { tx, rx })
+    }
+
+    /// The server has closed the connection (its node died, say).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Sends `req` and waits for its reply. A caller that stops waiting must drop the
+    /// connection: the late reply would otherwise answer its next request.
+    pub async fn send(&mut self, req: Forwarded) -> io::Result<Replied> {
+        self.tx.send(Box::new(req)).await?;
+        let reply = self.rx.recv().await?;
+        reply
+            .downcast::<Replied>()
+            .map(|r| *r)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not an HTTP reply"))
+    }
+}
+
+/// Serves clients that connect on `addr` directly (browsers, at the front door): each
+/// connection's requests one after the other, each answered by `handle`. When a client closes
+/// its connection while a request is in flight, the request's work is dropped, as hyper's
+/// HTTP/1.1 server drops the handler of a client that has gone away.
+pub async fn serve_clients<F, Fut>(addr: SocketAddr, handle: F) -> io::Result<()>
+where
+    F: Fn(Forwarded) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Replied> + Send,
+{
+    let ep = Endpoint::bind(addr).await?;
+    loop {
+        let (tx, mut rx, _peer) = ep.accept1().await?;
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            while let Ok(msg) = rx.recv().await {
+                let Ok(req) = msg.downcast::<Forwarded>() else {
+                    break;
+                };
+                // `biased`: tokio's unbiased select draws from a thread-local random
+                // generator, which no seed controls.
+                let reply = tokio::select! {
+                    biased;
+                    reply = handle(*req) => reply,
+                    () = tx.closed() => break,
+                };
+                if tx.send(Box::new(reply)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// Runs one request through `app`, as hyper would hand it over after parsing it.
+pub async fn answer(app: axum::Router, Forwarded(head, body): Forwarded) -> Replied {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = hyper::Request::from_parts(head, axum::body::Body::from(body));
+    let resp = match app.oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    };
+    let (head, body) = resp.into_parts();
+    // A body that fails half-way is a broken reply; the client sees an empty one.
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Replied(head, body)
 }
