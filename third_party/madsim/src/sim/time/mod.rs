@@ -4,7 +4,6 @@
 
 use crate::rand::{GlobalRng, Rng};
 use futures_util::{select_biased, FutureExt};
-use naive_timer::Timer;
 use spin::Mutex;
 #[doc(no_inline)]
 pub use std::time::{Duration, Instant};
@@ -14,6 +13,9 @@ pub mod error;
 mod interval;
 mod sleep;
 mod system_time;
+mod timer;
+
+use self::timer::Timer;
 
 pub use self::interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use self::sleep::{sleep, sleep_exact, sleep_until, sleep_until_exact, Sleep};
@@ -164,7 +166,13 @@ impl TimeHandle {
         callback: impl FnOnce() + Send + Sync + 'static,
     ) {
         let mut timer = self.timer.lock();
-        timer.add(deadline - self.clock.base_instant(), |_| callback());
+        timer.add(deadline - self.clock.base_instant(), callback);
+    }
+
+    /// Wakes `waker` at `deadline` (scalelab patch: a sleep's waker is not boxed).
+    pub(crate) fn add_waker_at(&self, deadline: Instant, waker: std::task::Waker) {
+        let mut timer = self.timer.lock();
+        timer.add_waker(deadline - self.clock.base_instant(), waker);
     }
 
     pub(crate) fn add_timer(&self, dur: Duration, callback: impl FnOnce() + Send + Sync + 'static) {

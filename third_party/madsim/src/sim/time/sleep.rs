@@ -61,8 +61,8 @@ impl Future for Sleep {
         if self.is_elapsed() {
             return Poll::Ready(());
         }
-        let waker = cx.waker().clone();
-        self.handle.add_timer_at(self.deadline, || waker.wake());
+        self.handle
+            .add_waker_at(self.deadline, cx.waker().clone());
         Poll::Pending
     }
 }
