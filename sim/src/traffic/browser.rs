@@ -355,7 +355,8 @@ async fn attempt(
     }
     let attempt = async {
         if sender.is_none() {
-            let conn = Connection::open(users.app)
+            // Boxed for the same reason: a session opens its connection once.
+            let conn = Box::pin(Connection::open(users.app))
                 .await
                 .map_err(|_| Outcome::Connect)?;
             *sender = Some(conn);
@@ -414,7 +415,17 @@ pub async fn run_session(plan: SessionPlan, arrived: Instant, users: Arc<Users>)
         let result = if step == Step::Checkout && company {
             let at = (session, i, intended);
             let with = (cookie.as_deref(), &plan);
-            checkout_with_company(&mut sender, req, with, at, &mut memory, &users).await
+            // Boxed: the rare checkout with company is the largest future a session awaits,
+            // and unboxed its size would be every session's, thinking or not.
+            Box::pin(checkout_with_company(
+                &mut sender,
+                req,
+                with,
+                at,
+                &mut memory,
+                &users,
+            ))
+            .await
         } else {
             attempt(&mut sender, req, &users).await
         };
