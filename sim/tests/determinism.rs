@@ -97,3 +97,23 @@ fn madsim_determinism_check_passes_with_random_faults() {
     let report = madsim::runtime::Runtime::check_determinism(9, config(&scenario), sharded_swarm);
     assert!(report.faults.len() >= 6, "{:?}", report.faults);
 }
+
+/// The simulator's own counts (messages, timer events, task runs) are as deterministic as
+/// the run, and there is real work behind every request: `bench` compares builds by them.
+#[test]
+fn the_engines_counts_repeat_with_the_run() {
+    let scenario = common::small(20.0, 20.0);
+    let a = run(&scenario, Design::Horizontal, 5, None).expect("run");
+    let b = run(&scenario, Design::Horizontal, 5, None).expect("run");
+    assert_eq!(a.engine, b.engine);
+    // A request crosses at least two links (browser to balancer, balancer to replica) and
+    // back: four messages, each arriving on a timer and waking a task.
+    assert!(
+        a.engine.messages >= 4 * a.requests,
+        "{:?} for {}",
+        a.engine,
+        a.requests
+    );
+    assert!(a.engine.timers >= a.engine.messages, "{:?}", a.engine);
+    assert!(a.engine.polls >= a.engine.messages, "{:?}", a.engine);
+}

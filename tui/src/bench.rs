@@ -74,6 +74,7 @@ pub fn main(quick: bool) -> ExitCode {
         };
         let mut walls = Vec::new();
         let mut requests = 0;
+        let mut engine = Default::default();
         for seed in 0..runs {
             let t = Instant::now();
             match scalelab_sim::run(
@@ -82,7 +83,10 @@ pub fn main(quick: bool) -> ExitCode {
                 seed as u64 + 1,
                 None,
             ) {
-                Ok(r) => requests = r.requests,
+                Ok(r) => {
+                    requests = r.requests;
+                    engine = r.engine;
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(crate::EXIT_INTERNAL);
@@ -100,6 +104,7 @@ pub fn main(quick: bool) -> ExitCode {
             per_request_ns,
             per_request_ns / rtt_ns
         );
+        println!("    {}", per_request("naive", requests, &engine));
         sizes.push(Size {
             rate,
             requests,
@@ -152,6 +157,18 @@ pub fn main(quick: bool) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// The simulator's events behind one request of a design, on average over a run's mix.
+fn per_request(design: &str, requests: u64, e: &scalelab_sim::harness::report::Engine) -> String {
+    let per = |n: u64| n as f64 / requests.max(1) as f64;
+    format!(
+        "{design:<10} per request: {:.1} simulator events = {:.1} messages + {:.1} timer events + {:.1} task runs",
+        per(e.events()),
+        per(e.messages),
+        per(e.timers),
+        per(e.polls)
+    )
 }
 
 /// Runs `scalelab run` of the naive design on a flat scenario in a child process and reads
@@ -238,9 +255,13 @@ pub fn designs_together(
         });
         let wall = started.elapsed().as_secs_f64();
         let mut requests = 0;
+        let mut engines = Vec::new();
         for r in results {
             match r {
-                Ok(report) => requests += report.requests,
+                Ok(report) => {
+                    requests += report.requests;
+                    engines.push((report.design, report.requests, report.engine));
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(crate::EXIT_INTERNAL);
@@ -260,6 +281,12 @@ pub fn designs_together(
             peak.last().copied().unwrap_or(f64::NAN),
             thousands((requests as f64 / wall) as u64)
         );
+        // The counts are as deterministic as the run: one seed's are enough.
+        if seed == 1 {
+            for (design, requests, engine) in engines {
+                println!("    {}", per_request(design, requests, &engine));
+            }
+        }
     }
     println!(
         "median: {:.1}x real time overall · {:.1}x through the peak · {} simulated requests/s (all designs together)",

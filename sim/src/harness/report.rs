@@ -28,6 +28,8 @@ pub struct Report {
     /// Hex xxh3 of the ordered event stream: same scenario + seed + build => same hash.
     pub trace_hash: String,
     pub trace_events: u64,
+    /// What the simulator did to run it (a benchmark's figure: it feeds no hash or check).
+    pub engine: Engine,
     pub duration_s: f64,
     pub slo_timeout_ms: f64,
     pub requests: u64,
@@ -127,6 +129,33 @@ impl Report {
 /// equals the rate they arrive at (lambda) times the mean time each spends there (W).
 /// The simulator measures all three separately; they agree up to the requests still in the
 /// system when arrivals stop (their time after it is in W, not in L).
+/// The simulator's own work behind a run, counted by madsim (patched to count it): the
+/// messages its network carried, the timer events it fired and the times it ran a task. The
+/// counts are as deterministic as the run, so they compare builds rather than machines.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Engine {
+    pub messages: u64,
+    pub timers: u64,
+    pub polls: u64,
+}
+
+impl Engine {
+    /// The counts so far of the runtime this is called in.
+    pub fn now() -> Engine {
+        let metrics = madsim::runtime::Handle::current().metrics();
+        Engine {
+            messages: madsim::net::NetSim::current().stat().msg_count,
+            timers: metrics.timers_fired(),
+            polls: metrics.task_polls(),
+        }
+    }
+
+    /// Messages + timer events + task runs: the simulator's events.
+    pub fn events(&self) -> u64 {
+        self.messages + self.timers + self.polls
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Little {
     /// Requests sent per virtual second of the arrival window.
@@ -248,6 +277,7 @@ pub fn recorded(scn: &Scenario, design: Design, seed: u64, r: &Recorder, span_s:
         seed,
         trace_hash: format!("{hash:016x}"),
         trace_events: events,
+        engine: Engine::default(),
         duration_s: span_s,
         slo_timeout_ms: scn.slo.timeout_ms.0,
         requests: r.requests,

@@ -21,7 +21,7 @@ use crate::deployment::{self, Deployment};
 use crate::faults::inject::Injector;
 use crate::faults::schedule::Schedule;
 use crate::harness::liveness::{drain, liveness};
-use crate::harness::report::{self, FaultRecord, Report, Tally};
+use crate::harness::report::{self, Engine, FaultRecord, Report, Tally};
 use crate::judge::check::{self, check_all, Evidence};
 use crate::judge::recovery::{self, Tolerance};
 use crate::metrics::{Point, Recorder, Window};
@@ -153,7 +153,11 @@ pub async fn simulate(
     if let Some(ticks) = cut {
         let r = recorder.lock().unwrap_or_else(|p| p.into_inner());
         let faults = FaultRecord::of(&injector, schedule.recorded, varied);
-        return report::cut(scn, &deployment, seed, ticks, &r, tally.checkpoints, faults);
+        let cut = report::cut(scn, &deployment, seed, ticks, &r, tally.checkpoints, faults);
+        return Report {
+            engine: Engine::now(),
+            ..cut
+        };
     }
 
     // Requests sent just before the end finish (or time out) within the SLO.
@@ -206,7 +210,11 @@ pub async fn simulate(
     let (checks, paths) = (check_all(&evidence), check::paths(&evidence));
     let faults = FaultRecord::of(&injector, schedule.recorded, varied);
     let whole = report::whole(scn, seed, &r, tally, &deployment, faults, checks, recovery);
-    Report { paths, ..whole }
+    Report {
+        paths,
+        engine: Engine::now(),
+        ..whole
+    }
 }
 
 /// The tick loop: until the arrivals stop, apply what is due at each tick's start, let the

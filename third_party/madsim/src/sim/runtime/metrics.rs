@@ -5,6 +5,7 @@ use super::*;
 /// Runtime metrics.
 pub struct RuntimeMetrics {
     pub(super) task: task::TaskHandle,
+    pub(super) time: crate::time::TimeHandle,
 }
 
 impl fmt::Debug for RuntimeMetrics {
@@ -18,6 +19,16 @@ impl fmt::Debug for RuntimeMetrics {
 }
 
 impl RuntimeMetrics {
+    /// How many times a task has been run (polled) so far (scalelab patch, PATCHES.md).
+    pub fn task_polls(&self) -> u64 {
+        self.task.polls()
+    }
+
+    /// How many timer events have fired so far (scalelab patch, PATCHES.md).
+    pub fn timers_fired(&self) -> u64 {
+        self.time.timers_fired()
+    }
+
     /// Returns the number of nodes.
     pub fn num_nodes(&self) -> usize {
         self.task.num_nodes()

@@ -317,6 +317,7 @@ impl Handle {
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics {
             task: self.task.clone(),
+            time: self.time.clone(),
         }
     }
 }

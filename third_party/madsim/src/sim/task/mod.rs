@@ -181,6 +181,7 @@ impl Executor {
         Executor {
             queue,
             handle: TaskHandle {
+                polls: Arc::new(AtomicU64::new(0)),
                 nodes: Arc::new(Mutex::new(HashMap::new())),
                 sender,
                 next_node_id: Arc::new(AtomicU64::new(1)),
@@ -282,6 +283,7 @@ impl Executor {
                 run
             };
             // run the task
+            self.handle.polls.fetch_add(1, Ordering::Relaxed);
             let res = {
                 let _guard = crate::context::enter_task(info.clone());
                 std::panic::catch_unwind(move || work(runnable))
@@ -335,6 +337,8 @@ impl Deref for Executor {
 #[doc(hidden)]
 pub struct TaskHandle {
     pub(crate) sender: mpsc::Sender<Runnable>,
+    /// Tasks run so far (scalelab patch: a count for benchmarks, PATCHES.md).
+    polls: Arc<AtomicU64>,
     nodes: Arc<Mutex<HashMap<NodeId, Node>>>,
     next_node_id: Arc<AtomicU64>,
     /// Info of the main node.
@@ -352,6 +356,11 @@ struct Node {
 pub(crate) type InitFn = Arc<dyn Fn(&Spawner) + Send + Sync>;
 
 impl TaskHandle {
+    /// How many times a task has been run (polled) so far.
+    pub fn polls(&self) -> u64 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
     /// Kill all tasks of the node.
     pub fn kill(&self, id: impl ToNodeId) {
         debug!(node = %id, "kill");

@@ -169,6 +169,11 @@ impl TimeHandle {
         timer.add(deadline - self.clock.base_instant(), callback);
     }
 
+    /// How many timer events have fired so far (scalelab patch: a count for benchmarks).
+    pub fn timers_fired(&self) -> u64 {
+        self.timer.lock().fired()
+    }
+
     /// Wakes `waker` at `deadline` (scalelab patch: a sleep's waker is not boxed).
     pub(crate) fn add_waker_at(&self, deadline: Instant, waker: std::task::Waker) {
         let mut timer = self.timer.lock();

@@ -11,6 +11,8 @@ use std::{cmp::Ordering, collections::BinaryHeap, task::Waker, time::Duration};
 #[derive(Default)]
 pub(crate) struct Timer {
     events: BinaryHeap<Event>,
+    /// Events fired so far (a count for benchmarks).
+    fired: u64,
 }
 
 enum Action {
@@ -47,11 +49,17 @@ impl Timer {
             let Some(event) = self.events.pop() else {
                 break;
             };
+            self.fired += 1;
             match event.action {
                 Action::Wake(waker) => waker.wake(),
                 Action::Call(callback) => callback(),
             }
         }
+    }
+
+    /// How many events have fired so far.
+    pub fn fired(&self) -> u64 {
+        self.fired
     }
 
     /// The earliest pending deadline.
