@@ -80,28 +80,7 @@ where
     F: Fn(Forwarded) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Replied> + Send,
 {
-    let ep = Endpoint::bind(addr).await?;
-    loop {
-        let (tx, mut rx, _peer) = ep.accept1().await?;
-        let handle = handle.clone();
-        tokio::spawn(async move {
-            while let Ok(msg) = rx.recv().await {
-                let Ok(req) = msg.downcast::<Forwarded>() else {
-                    break;
-                };
-                // `biased`: tokio's unbiased select draws from a thread-local random
-                // generator, which no seed controls.
-                let reply = tokio::select! {
-                    biased;
-                    reply = handle(*req) => reply,
-                    () = tx.closed() => break,
-                };
-                if tx.send(Box::new(reply)).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    crate::world::rpc::serve_dropping_abandoned(addr, handle).await
 }
 
 /// Runs one request through `app`, as hyper would hand it over after parsing it.

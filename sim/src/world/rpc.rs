@@ -63,10 +63,50 @@ impl CallError {
 }
 
 /// Serves requests of type `Req` on `addr`: every accepted connection gets a task that answers
-/// its requests one after the other with `handler`. At most `max_connections` at once.
+/// its requests one after the other with `handler`. At most `max_connections` at once. A
+/// request whose client closed its connection meanwhile still runs to its end, as a database
+/// finishes a statement whose client went away.
 pub async fn serve<Req, Resp, F, Fut>(
     addr: SocketAddr,
     max_connections: u32,
+    handler: F,
+) -> std::io::Result<()>
+where
+    Req: Send + 'static,
+    Resp: Send + Sync + 'static,
+    F: Fn(Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Resp> + Send,
+{
+    serve_connections(addr, max_connections, Abandoned::Finish, handler).await
+}
+
+/// As [`serve`], with no limit on connections, but the work of a request whose client closed
+/// its connection is dropped, as hyper's HTTP/1.1 server drops the handler of a client that
+/// has gone away.
+pub async fn serve_dropping_abandoned<Req, Resp, F, Fut>(
+    addr: SocketAddr,
+    handler: F,
+) -> std::io::Result<()>
+where
+    Req: Send + 'static,
+    Resp: Send + Sync + 'static,
+    F: Fn(Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Resp> + Send,
+{
+    serve_connections(addr, u32::MAX, Abandoned::Drop, handler).await
+}
+
+/// What a server does with a request whose client closed its connection.
+#[derive(Clone, Copy)]
+enum Abandoned {
+    Finish,
+    Drop,
+}
+
+async fn serve_connections<Req, Resp, F, Fut>(
+    addr: SocketAddr,
+    max_connections: u32,
+    abandoned: Abandoned,
     handler: F,
 ) -> std::io::Result<()>
 where
@@ -90,7 +130,16 @@ where
                 let Ok(req) = msg.downcast::<Req>() else {
                     break;
                 };
-                let resp = handler(*req).await;
+                let resp = match abandoned {
+                    Abandoned::Finish => handler(*req).await,
+                    // `biased`: tokio's unbiased select draws from a thread-local random
+                    // generator, which no seed controls.
+                    Abandoned::Drop => tokio::select! {
+                        biased;
+                        resp = handler(*req) => resp,
+                        () = tx.closed() => break,
+                    },
+                };
                 if tx.send(Box::new(resp)).await.is_err() {
                     break;
                 }
