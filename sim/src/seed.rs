@@ -26,6 +26,9 @@ pub enum Purpose {
     SecondTab,
     /// Which swarm kills and partitions are aimed at the outbox relay (`swarm.relay_share`).
     RelayFaults,
+    /// Which swarm network faults are confined to the links between two roles, and which
+    /// (`swarm.network_between`).
+    NetworkLinks,
 }
 
 /// A generator for one purpose, derived from the run's seed.
@@ -40,6 +43,7 @@ pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
         Purpose::DoubleClick => b"double-click",
         Purpose::SecondTab => b"second-tab",
         Purpose::RelayFaults => b"relay-faults",
+        Purpose::NetworkLinks => b"network-links",
     };
     let mut key = seed.to_le_bytes().to_vec();
     key.extend_from_slice(tag);

@@ -299,6 +299,64 @@ fn network_latency_slows_every_design() {
 }
 
 #[test]
+fn a_degraded_link_slows_only_the_requests_that_cross_it() {
+    let base = all("");
+    let db = all(
+        "[[faults]]\nat_s = 10\nkind = \"network\"\nbetween = [\"app\", \"db\"]\nextra_latency_ms = 100\nduration_s = 20\n",
+    );
+    let mail = all(
+        "[[faults]]\nat_s = 10\nkind = \"network\"\nbetween = [\"app\", \"mail\"]\nextra_latency_ms = 100\nduration_s = 20\n",
+    );
+    for ((b, d), m) in base.iter().zip(&db).zip(&mail) {
+        assert!(effect(d).starts_with("links "), "{}", effect(d));
+        assert!(effect(d).ends_with(" +100 ms, 0% lost"), "{}", effect(d));
+        // Browsing reads the database: the median request crosses the slow link twice.
+        let (was, is) = (window_p50(b, 12.0, 30.0), window_p50(d, 12.0, 30.0));
+        assert!(is > was + 150.0, "{}: p50 {is} vs {was} ms", d.design);
+        // Only checkout talks to the mail provider (and in the queued designs not even it,
+        // a worker does): the median request does not notice.
+        let (was, is) = (window_p50(b, 12.0, 30.0), window_p50(m, 12.0, 30.0));
+        assert!(is < was + 20.0, "{}: p50 {is} vs {was} ms", m.design);
+        // After the heal the links are as fast as before.
+        let (was, is) = (window_p50(b, 32.0, 40.0), window_p50(d, 32.0, 40.0));
+        assert!(
+            is < was + 20.0,
+            "{}: after the heal p50 {is} vs {was} ms",
+            d.design
+        );
+    }
+    assert_no_violation(&db);
+    assert_no_violation(&mail);
+}
+
+#[test]
+fn overlapping_network_faults_add_up_and_the_first_to_end_leaves_the_other_in_force() {
+    // 50 ms from 10 s to 30 s, another 100 ms from 15 s to 25 s.
+    let reports = all(
+        "[[faults]]\nat_s = 10\nkind = \"network\"\nextra_latency_ms = 50\nduration_s = 20\n\
+         [[faults]]\nat_s = 15\nkind = \"network\"\nextra_latency_ms = 100\nduration_s = 10\n",
+    );
+    let base = all("");
+    for (b, r) in base.iter().zip(&reports) {
+        let was = window_p50(b, 11.0, 30.0);
+        let one = window_p50(r, 11.0, 14.0) - was;
+        let both = window_p50(r, 16.0, 24.0) - was;
+        let first_again = window_p50(r, 26.0, 29.0) - was;
+        // Each request crosses at least two hops: +100 ms with the first, +300 with both.
+        assert!(
+            one > 90.0 && both > one + 180.0,
+            "{}: {one} then {both}",
+            r.design
+        );
+        assert!(
+            (first_again - one).abs() < 40.0,
+            "{}: the first fault is in force alone again: {first_again} vs {one}",
+            r.design
+        );
+    }
+}
+
+#[test]
 fn hot_shard_loads_one_shard_and_only_the_sharded_design_feels_it() {
     let reports = all(
         "[[faults]]\nat_s = 0\nkind = \"hot-shard\"\nshard = 2\nshare = 0.9\nduration_s = 40\n",

@@ -2,7 +2,8 @@
 //! the one it must keep: a hop of 20 us takes 20 us; messages on one connection arrive at
 //! their own instants, 20 us apart when sent 20 us apart, and a message that has already
 //! arrived is read at once; connect and accept cost microseconds, not milliseconds; an
-//! application's `sleep` of 5 us still takes 1 ms (madsim #198 stays fixed).
+//! application's `sleep` of 5 us still takes 1 ms (madsim #198 stays fixed); a degraded link
+//! (`NetSim::set_link_condition`) adds its latency one way only and, lossy, still delivers.
 //!
 //! madsim moves its clock 50 ns past every timer it fires (`advance_to_next_event`), so each
 //! figure below is the exact delay plus at most a few of those 50 ns steps: hence the 1 us
@@ -156,4 +157,99 @@ fn an_application_sleep_of_five_microseconds_still_takes_a_millisecond() {
         t.elapsed()
     });
     assert!(near(took, Duration::from_micros(5)), "took {took:?}");
+}
+
+/// One message each way between two nodes whose client-to-server link has `condition`;
+/// returns how long each way took.
+fn degraded(condition: madsim::net::LinkCondition, messages: u64) -> (Vec<Duration>, Duration) {
+    let rt = runtime();
+    let server = rt.create_node().ip([10, 0, 0, 1].into()).build();
+    let client = rt.create_node().ip([10, 0, 0, 2].into()).build();
+    let (from, to) = (client.id(), server.id());
+    let served = server.spawn(async move {
+        let listener = TcpListener::bind("10.0.0.1:1").await.expect("bind");
+        let (mut s, _) = listener.accept().await.expect("accept");
+        let mut b = [0u8; 16];
+        let mut got = Vec::new();
+        for _ in 0..messages {
+            s.read_exact(&mut b).await.expect("read");
+            let sent = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+            let seq = u64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+            got.push((seq, Instant::now(), sent));
+        }
+        // Answer with the instant the reply left.
+        let t = Instant::now();
+        s.write_all(&[1]).await.expect("write");
+        s.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        (got, t)
+    });
+    let asked = client.spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let start = Instant::now();
+        let mut s = TcpStream::connect("10.0.0.1:1").await.expect("connect");
+        // Degraded once connected: a lost connection request is refused, not retried.
+        let net = madsim::plugin::simulator::<madsim::net::NetSim>();
+        net.set_link_condition(from, to, Some(condition));
+        let mut sent = Vec::new();
+        for seq in 0..messages {
+            let now = Instant::now();
+            sent.push(now);
+            let offset = (now - start).as_nanos() as u64;
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&offset.to_le_bytes());
+            b[8..].copy_from_slice(&seq.to_le_bytes());
+            s.write_all(&b).await.expect("write");
+            s.flush().await.expect("flush");
+        }
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.expect("the reply");
+        (sent, Instant::now())
+    });
+    rt.block_on(async move {
+        let (got, replied) = served.await.expect("server");
+        let (sent, answered) = asked.await.expect("client");
+        for (i, (seq, _, _)) in got.iter().enumerate() {
+            assert_eq!(
+                *seq, i as u64,
+                "a degraded link keeps the connection's order"
+            );
+        }
+        let took = got.iter().zip(&sent).map(|(g, s)| g.1 - *s).collect();
+        (took, answered - replied)
+    })
+}
+
+#[test]
+fn a_degraded_link_adds_its_latency_one_way_only() {
+    let extra = Duration::from_micros(300);
+    let condition = madsim::net::LinkCondition {
+        extra_latency: extra,
+        loss: 0.0,
+    };
+    let (there, back) = degraded(condition, 1);
+    assert!(
+        near(there[0], HOP + extra),
+        "the degraded way took {:?}",
+        there[0]
+    );
+    assert!(near(back, HOP), "the way back took {back:?}");
+}
+
+#[test]
+fn a_lossy_link_delivers_everything_in_order_but_late() {
+    let condition = madsim::net::LinkCondition {
+        extra_latency: Duration::ZERO,
+        loss: 0.5,
+    };
+    let (there, _) = degraded(condition, 40);
+    // Every message arrived (the connection retransmits after a backoff of 1 ms or more), in
+    // order (asserted above), so the ones behind a lost one waited for it too.
+    let late = there
+        .iter()
+        .filter(|t| **t >= Duration::from_millis(1))
+        .count();
+    assert!(late > 20, "only {late} of 40 waited for a retransmission");
+    let (clean, _) = degraded(madsim::net::LinkCondition::default(), 40);
+    assert!(clean.iter().all(|t| near(*t, HOP)), "{clean:?}");
 }

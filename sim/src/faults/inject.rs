@@ -119,9 +119,31 @@ enum Undo {
     /// Give these hosts their full speed back.
     Speed(Vec<(NodeId, Arc<Cpu>)>),
     Unclog(Vec<(NodeId, NodeId)>),
+    /// Every hop is degraded: give the network its base settings back (or those of the
+    /// network faults still in force).
     Network,
+    /// These links are degraded: restore them (or keep what other faults still do to them).
+    Links(Vec<(NodeId, NodeId)>),
     HotShard,
     HotProduct,
+}
+
+/// What the network faults in force do to one hop together.
+#[derive(Default)]
+struct Degraded {
+    extra: Duration,
+    /// `None` while no fault degrades the hop; one fault's loss is kept exactly as written.
+    loss: Option<f64>,
+}
+
+impl Degraded {
+    fn add(&mut self, extra: Duration, loss: f64) {
+        self.extra += extra;
+        self.loss = Some(match self.loss {
+            None => loss,
+            Some(l) => 1.0 - (1.0 - l) * (1.0 - loss),
+        });
+    }
 }
 
 /// A fault in force.
@@ -140,6 +162,8 @@ pub struct Injector {
     leader_of_partition_0: u32,
     /// What is broken now, in the order it broke.
     broken: Vec<Broken>,
+    /// The links degraded in the simulator now (by network faults with `between`).
+    degraded: Vec<(NodeId, NodeId)>,
     next_id: u64,
     /// Everything applied and healed so far, in order.
     pub log: Vec<Applied>,
@@ -153,6 +177,7 @@ impl Injector {
             skew: Arc::new(Mutex::new(Skew::default())),
             leader_of_partition_0: Broker::leader_of(&broker_params(scn), 0),
             broken: Vec::new(),
+            degraded: Vec::new(),
             next_id: 0,
             log: Vec::new(),
         }
@@ -306,9 +331,12 @@ impl Injector {
                 "links restored".to_owned()
             }
             Undo::Network => {
-                let base = self.base_net.clone();
-                madsim::plugin::simulator::<NetSim>().update_config(|c| *c = base);
+                self.refresh_network();
                 "network back to normal".to_owned()
+            }
+            Undo::Links(_) => {
+                self.refresh_network();
+                "links back to normal".to_owned()
             }
             Undo::HotShard => {
                 self.lock_skew().hot_shard = None;
@@ -324,6 +352,56 @@ impl Injector {
             fault: b.fault,
         };
         self.record(now, event, effect, true)
+    }
+
+    /// Tells the simulator what the network faults in force do together: on a hop that two
+    /// of them degrade, their extra latencies add up and a message gets through only if
+    /// neither loses it. With none in force, the network is back to its base settings.
+    fn refresh_network(&mut self) {
+        let mut every_hop = Degraded::default();
+        let mut links: std::collections::BTreeMap<(NodeId, NodeId), Degraded> = Default::default();
+        for b in &self.broken {
+            let Fault::Network {
+                extra_latency_ms,
+                loss,
+                ..
+            } = &b.fault
+            else {
+                continue;
+            };
+            let extra = Duration::from_secs_f64(extra_latency_ms.0 / 1000.0);
+            match &b.undo {
+                Undo::Links(ls) => {
+                    for l in ls {
+                        links.entry(*l).or_default().add(extra, loss.0);
+                    }
+                }
+                _ => every_hop.add(extra, loss.0),
+            }
+        }
+        let net = madsim::plugin::simulator::<NetSim>();
+        let base = self.base_net.clone();
+        net.update_config(|c| match every_hop.loss {
+            None => *c = base,
+            Some(loss) => {
+                c.send_latency = (base.send_latency.start + every_hop.extra)
+                    ..(base.send_latency.end + every_hop.extra);
+                c.packet_loss_rate = loss;
+            }
+        });
+        for l in &self.degraded {
+            if !links.contains_key(l) {
+                net.set_link_condition(l.0, l.1, None);
+            }
+        }
+        for (l, d) in &links {
+            let condition = madsim::net::LinkCondition {
+                extra_latency: d.extra,
+                loss: d.loss.unwrap_or(0.0),
+            };
+            net.set_link_condition(l.0, l.1, Some(condition));
+        }
+        self.degraded = links.into_keys().collect();
     }
 
     /// Kills each of `nodes` that no fault in force holds down already.
@@ -350,12 +428,16 @@ impl Injector {
         match self.act(fault, deployment) {
             Ok((effect, undo)) => {
                 let until = fault.duration_s().map(|d| now + Duration::from_secs_f64(d));
+                let network = matches!(undo, Undo::Network | Undo::Links(_));
                 self.broken.push(Broken {
                     id,
                     fault: fault.clone(),
                     until,
                     undo,
                 });
+                if network {
+                    self.refresh_network();
+                }
                 self.record(now, event, effect, true)
             }
             Err(reason) => self.record(now, event, format!("n/a: {reason}"), false),
@@ -432,25 +514,29 @@ impl Injector {
                     Undo::Unclog(links),
                 ))
             }
+            // The simulator is told in `apply`, once the fault is among those in force.
             Fault::Network {
+                between,
                 extra_latency_ms,
                 loss,
                 ..
             } => {
-                let extra = Duration::from_secs_f64(extra_latency_ms.0 / 1000.0);
-                let base = self.base_net.clone();
-                madsim::plugin::simulator::<NetSim>().update_config(|c| {
-                    c.send_latency =
-                        (base.send_latency.start + extra)..(base.send_latency.end + extra);
-                    c.packet_loss_rate = loss.0;
-                });
+                let how = format!("+{} ms, {}% lost", extra_latency_ms.0, loss.0 * 100.0);
+                let Some([a, b]) = between else {
+                    return Ok((format!("every hop {how}"), Undo::Network));
+                };
+                let a = deployment.role_nodes(*a)?;
+                let b = deployment.role_nodes(*b)?;
+                let mut links = Vec::new();
+                for x in &a {
+                    for y in &b {
+                        links.push((x.id, y.id));
+                        links.push((y.id, x.id));
+                    }
+                }
                 Ok((
-                    format!(
-                        "every hop +{} ms, {}% lost",
-                        extra_latency_ms.0,
-                        loss.0 * 100.0
-                    ),
-                    Undo::Network,
+                    format!("links {} <-> {} {how}", names(&a), names(&b)),
+                    Undo::Links(links),
                 ))
             }
             Fault::HotShard { shard, share, .. } => {

@@ -119,8 +119,12 @@ pub enum Fault {
         duration_s: Positive,
     },
     /// Every network hop gets slower by `extra_latency_ms`, and loses a share `loss` of
-    /// its messages (a lost message on a connection stalls it until a timeout gives up).
+    /// its messages (a lost message on a connection is sent again after a backoff, as TCP
+    /// would, so the connection stalls). With `between`, only the links between the two
+    /// roles' nodes, both ways: a congested path, a flaky switch in front of one tier.
     Network {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        between: Option<[Role; 2]>,
         #[serde(default = "zero")]
         extra_latency_ms: NonNegative,
         #[serde(default = "no_loss")]
@@ -282,7 +286,10 @@ impl Fault {
             | Fault::Slow { target, .. }
             | Fault::DbDown { target, .. } => role(target),
             Fault::Partition { between, .. } => between.iter().any(role),
-            Fault::Network { .. } => true,
+            Fault::Network { between, .. } => match between {
+                Some(between) => between.iter().any(role),
+                None => true,
+            },
             Fault::BrokerOutage { .. } => role(&Role::Broker),
             Fault::MailOutage { .. } => role(&Role::Mail),
             Fault::HotShard { .. } | Fault::HotProduct { .. } => false,
@@ -333,6 +340,18 @@ impl Fault {
                 }
                 shard_ok(&between[0]).and(shard_ok(&between[1]))
             }
+            Fault::Network {
+                between: Some(between),
+                ..
+            } => {
+                if between[0] == between[1] {
+                    return Err(format!(
+                        "a network fault's `between` names two different roles, got `{}` twice",
+                        between[0]
+                    ));
+                }
+                shard_ok(&between[0]).and(shard_ok(&between[1]))
+            }
             Fault::DbDown { target, .. } => match target {
                 Role::Db | Role::Shard(_) => shard_ok(target),
                 other => Err(format!("`db-down` targets `db` or `shard:N`, not `{other}`")),
@@ -372,16 +391,23 @@ impl fmt::Display for Fault {
                 between[0], between[1], duration_s.0
             ),
             Fault::Network {
+                between,
                 extra_latency_ms,
                 loss,
                 duration_s,
-            } => write!(
-                f,
-                "network +{} ms, {}% loss for {} s",
-                extra_latency_ms.0,
-                loss.0 * 100.0,
-                duration_s.0
-            ),
+            } => {
+                f.write_str("network ")?;
+                if let Some([a, b]) = between {
+                    write!(f, "{a} | {b} ")?;
+                }
+                write!(
+                    f,
+                    "+{} ms, {}% loss for {} s",
+                    extra_latency_ms.0,
+                    loss.0 * 100.0,
+                    duration_s.0
+                )
+            }
             Fault::BrokerOutage {
                 leader_only,
                 duration_s,

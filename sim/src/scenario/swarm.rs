@@ -48,6 +48,11 @@ pub struct Swarm {
     /// own, so that at 0 (the default) every schedule stays as it was.
     #[serde(default = "never")]
     pub relay_share: Probability,
+    /// The share of network faults confined to the links between two drawn roles (a
+    /// congested path, a flaky switch in front of one tier) instead of every hop. Drawn
+    /// from a stream of its own, so that at 0 (the default) every schedule stays as it was.
+    #[serde(default = "never")]
+    pub network_between: Probability,
 }
 
 fn from_the_start() -> NonNegative {
@@ -137,6 +142,7 @@ impl Swarm {
         let (min, max) = (self.min_duration_s.0, self.max_duration_s.0);
         let latest = (duration_s - min).max(self.from_s.0);
         let mut relay = stream(seed, Purpose::RelayFaults);
+        let mut links = stream(seed, Purpose::NetworkLinks);
         let mut faults: Vec<TimedFault> = (0..self.faults)
             .map(|_| {
                 let kind = on[rng.sample(&dist)].0;
@@ -145,6 +151,9 @@ impl Swarm {
                 let mut fault = draw(kind, d, self.max_slow_factor.0, shards, products, &mut rng);
                 if self.relay_share.0 > 0.0 && relay.gen_bool(self.relay_share.0) {
                     fault = at_the_relay(fault);
+                }
+                if self.network_between.0 > 0.0 && links.gen_bool(self.network_between.0) {
+                    fault = between_two_roles(fault, shards, &mut links);
                 }
                 TimedFault { at_s, fault }
             })
@@ -176,6 +185,46 @@ fn at_the_relay(fault: Fault) -> Fault {
     }
 }
 
+/// `fault` confined to the links between two different roles drawn from `rng`, if it is a
+/// network fault.
+fn between_two_roles(fault: Fault, shards: u32, rng: &mut impl Rng) -> Fault {
+    match fault {
+        Fault::Network {
+            between: None,
+            extra_latency_ms,
+            loss,
+            duration_s,
+        } => {
+            let a = any_role(shards, rng);
+            let mut b = any_role(shards, rng);
+            while b == a {
+                b = any_role(shards, rng);
+            }
+            Fault::Network {
+                between: Some([a, b]),
+                extra_latency_ms,
+                loss,
+                duration_s,
+            }
+        }
+        other => other,
+    }
+}
+
+/// A role a kill, a partition or a degraded link may hit.
+fn any_role(shards: u32, rng: &mut (impl Rng + ?Sized)) -> Role {
+    let roles = [
+        Role::App,
+        Role::SessionStore,
+        Role::Db,
+        Role::Shard(rng.gen_range(0..shards.max(1))),
+        Role::Broker,
+        Role::Worker,
+        Role::Mail,
+    ];
+    roles[rng.gen_range(0..roles.len())]
+}
+
 /// One fault of `kind` lasting `d`, with drawn targets.
 fn draw(
     kind: FaultKind,
@@ -185,18 +234,6 @@ fn draw(
     products: u32,
     rng: &mut impl Rng,
 ) -> Fault {
-    let any_role = |rng: &mut dyn rand::RngCore| -> Role {
-        let roles = [
-            Role::App,
-            Role::SessionStore,
-            Role::Db,
-            Role::Shard(rng.gen_range(0..shards.max(1))),
-            Role::Broker,
-            Role::Worker,
-            Role::Mail,
-        ];
-        roles[rng.gen_range(0..roles.len())]
-    };
     match kind {
         FaultKind::Slow => Fault::Slow {
             target: [Role::App, Role::SessionStore, Role::Db][rng.gen_range(0..3)],
@@ -204,10 +241,10 @@ fn draw(
             duration_s: d,
         },
         FaultKind::Partition => {
-            let a = any_role(rng);
-            let mut b = any_role(rng);
+            let a = any_role(shards, rng);
+            let mut b = any_role(shards, rng);
             while b == a {
-                b = any_role(rng);
+                b = any_role(shards, rng);
             }
             Fault::Partition {
                 between: [a, b],
@@ -215,6 +252,7 @@ fn draw(
             }
         }
         FaultKind::Network => Fault::Network {
+            between: None,
             extra_latency_ms: NonNegative(rng.gen_range(0..200) as f64),
             loss: Probability(f64::from(rng.gen_range(0..5u32)) / 100.0),
             duration_s: d,
@@ -243,7 +281,7 @@ fn draw(
         },
         FaultKind::MailOutage => Fault::MailOutage { duration_s: d },
         FaultKind::Kill => Fault::Kill {
-            target: any_role(rng),
+            target: any_role(shards, rng),
             restart_after_s: Some(d),
         },
     }
@@ -264,6 +302,7 @@ mod tests {
             scarce_stock: Probability(0.0),
             late_mail: Probability(0.0),
             relay_share: Probability(0.0),
+            network_between: Probability(0.0),
         }
     }
 
@@ -320,6 +359,53 @@ mod tests {
             }
         }
         assert!(aimed > 50 && kept > 50, "aimed {aimed}, kept {kept}");
+    }
+
+    #[test]
+    fn a_network_between_share_confines_some_network_faults_and_moves_nothing_else() {
+        let plain = Swarm {
+            kinds: Some(vec![FaultKind::Network, FaultKind::Kill]),
+            ..swarm()
+        };
+        let confined = Swarm {
+            network_between: Probability(0.5),
+            ..plain.clone()
+        };
+        let (mut between, mut every_hop) = (0, 0);
+        for seed in 0..100 {
+            let a = plain.schedule(seed, 300.0, 4, 500);
+            let b = confined.schedule(seed, 300.0, 4, 500);
+            for (x, y) in a.iter().zip(&b) {
+                y.fault.check(4, 500).expect("a drawn fault is valid");
+                match (&x.fault, &y.fault) {
+                    (
+                        Fault::Network {
+                            between: None,
+                            extra_latency_ms: e1,
+                            loss: l1,
+                            duration_s: d1,
+                        },
+                        Fault::Network {
+                            between: Some(_),
+                            extra_latency_ms: e2,
+                            loss: l2,
+                            duration_s: d2,
+                        },
+                    ) => {
+                        assert_eq!((e1, l1, d1, x.at_s), (e2, l2, d2, y.at_s));
+                        between += 1;
+                    }
+                    _ => {
+                        assert_eq!(x, y);
+                        every_hop += usize::from(x.fault.kind() == FaultKind::Network);
+                    }
+                }
+            }
+        }
+        assert!(
+            between > 50 && every_hop > 50,
+            "{between} confined, {every_hop} not"
+        );
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub use self::addr::{lookup_host, ToSocketAddrs};
 use self::dns::DnsServer;
 pub use self::endpoint::{Endpoint, Receiver, Sender};
 use self::ipvs::{IpVirtualServer, ServiceAddr};
-pub use self::network::{Config, Stat};
+pub use self::network::{Config, LinkCondition, Stat};
 use self::network::{Direction, IpProtocol, Network, Socket};
 pub use self::tcp::{TcpListener, TcpStream};
 pub use self::udp::UdpSocket;
@@ -220,6 +220,14 @@ impl NetSim {
     /// Clog the link from `src` to `dst`.
     pub fn clog_link(&self, src: NodeId, dst: NodeId) {
         self.network.lock().clog_link(src, dst);
+    }
+
+    /// scalelab patch: degrades the link from `src` to `dst` (more latency, more loss), or
+    /// with `None` restores it (PATCHES.md).
+    pub fn set_link_condition(&self, src: NodeId, dst: NodeId, condition: Option<LinkCondition>) {
+        self.network
+            .lock()
+            .set_link_condition(src, dst, condition);
     }
 
     /// Add a DNS record for the cluster.

@@ -34,6 +34,19 @@ pub(crate) struct Network {
     clogged_node_in: HashSet<NodeId>,
     clogged_node_out: HashSet<NodeId>,
     clogged_link: HashSet<(NodeId, NodeId)>,
+    /// scalelab patch: a degraded link's extra latency and loss, on top of the config's
+    /// (PATCHES.md).
+    link_conditions: HashMap<(NodeId, NodeId), LinkCondition>,
+}
+
+/// scalelab patch: how one directed link is degraded (PATCHES.md).
+#[cfg_attr(docsrs, doc(cfg(madsim)))]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LinkCondition {
+    /// Added to every message's latency on the link.
+    pub extra_latency: Duration,
+    /// The share of the link's messages lost (after the config's own loss).
+    pub loss: f64,
 }
 
 /// A node in the network.
@@ -130,6 +143,7 @@ impl Network {
             clogged_node_in: HashSet::default(),
             clogged_node_out: HashSet::default(),
             clogged_link: HashSet::default(),
+            link_conditions: HashMap::default(),
         }
     }
 
@@ -202,6 +216,20 @@ impl Network {
         self.clogged_link.remove(&(src, dst));
     }
 
+    /// scalelab patch: degrades the link from `src` to `dst`, or with `None` restores it
+    /// (PATCHES.md).
+    pub fn set_link_condition(
+        &mut self,
+        src: NodeId,
+        dst: NodeId,
+        condition: Option<LinkCondition>,
+    ) {
+        match condition {
+            Some(c) => self.link_conditions.insert((src, dst), c),
+            None => self.link_conditions.remove(&(src, dst)),
+        };
+    }
+
     /// Returns whether the link from `src` to `dst` is clogged.
     pub fn link_clogged(&self, src: NodeId, dst: NodeId) -> bool {
         self.clogged_node_out.contains(&src)
@@ -267,12 +295,20 @@ impl Network {
     /// Returns the latency of sending a packet. If packet loss, returns `None`.
     fn test_link(&mut self, src: NodeId, dst: NodeId) -> Option<Duration> {
         if self.link_clogged(src, dst) || self.rand.gen_bool(self.config.packet_loss_rate) {
-            None
-        } else {
-            self.stat.msg_count += 1;
-            // TODO: special value for loopback
-            Some(self.rand.gen_range(self.config.send_latency.clone()))
+            return None;
         }
+        // scalelab patch: a degraded link loses more and adds latency; a link without a
+        // condition draws nothing more, so runs without one keep their hashes (PATCHES.md).
+        let mut extra = Duration::ZERO;
+        if let Some(c) = self.link_conditions.get(&(src, dst)).copied() {
+            if c.loss > 0.0 && self.rand.gen_bool(c.loss.min(1.0)) {
+                return None;
+            }
+            extra = c.extra_latency;
+        }
+        self.stat.msg_count += 1;
+        // TODO: special value for loopback
+        Some(self.rand.gen_range(self.config.send_latency.clone()) + extra)
     }
 
     /// Resolve destination node from IP address.
