@@ -44,9 +44,8 @@ use std::{
     io,
     net::{IpAddr, SocketAddr},
     sync::Arc,
-    time::Instant,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::*;
 
 use crate::{
@@ -54,10 +53,11 @@ use crate::{
     plugin,
     rand::{GlobalRng, Rng},
     task::{NodeId, NodeInfo, Spawner},
-    time::{sleep, Duration, TimeHandle},
+    time::{Duration, TimeHandle},
 };
 
 mod addr;
+mod delivery;
 mod dns;
 mod endpoint;
 pub mod ipvs;
@@ -379,57 +379,31 @@ impl NetSim {
         dst: SocketAddr,
         protocol: IpProtocol,
     ) -> (PayloadSender, PayloadReceiver) {
-        let (tx, mut rx) = mpsc::unbounded_channel();
         let net = self.clone();
-        let test_link = Arc::new(move || {
+        let test_link: delivery::Retry = Arc::new(move || {
             net.network
                 .lock()
                 .try_send(node, dst, protocol)
                 .map(|(_, _, _, latency)| net.time.now_instant() + latency)
         });
-        let net_time = self.time.clone();
-        let sender = PayloadSender {
-            test_link: test_link.clone(),
-            tx,
-        };
-        let recver = async_stream::stream! {
-            while let Some((value, mut state)) = rx.recv().await {
-                // wait until the link is ready
-                let mut backoff = Duration::from_millis(1);
-                let arrive_time = loop {
-                    if let Some(arrive_time) = state {
-                        break arrive_time;
-                    }
-                    // backoff
-                    sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                    // retry
-                    state = test_link();
-                };
-                // scalelab patch: the message arrives at its instant, not 1 ms or more
-                // after it is read (PATCHES.md).
-                net_time.sleep_until_exact(arrive_time).await;
-                yield value;
-            }
-        }
-        .boxed();
-        (sender, recver)
+        // scalelab patch: a message is handed over at its arrival instant with one wake-up
+        // of the receiver (PATCHES.md).
+        let (tx, rx) = delivery::channel(self.time.clone(), test_link.clone());
+        let sender = PayloadSender { test_link, tx };
+        (sender, rx.boxed())
     }
 }
 
 #[doc(hidden)]
 pub struct PayloadSender {
-    test_link: Arc<dyn Fn() -> State + Send + Sync>,
-    tx: mpsc::UnboundedSender<(Payload, State)>,
+    test_link: delivery::Retry,
+    tx: delivery::Sender,
 }
-
-/// The link state when sending a packet.
-type State = Option<Instant>;
 
 impl PayloadSender {
     fn send(&self, value: Payload) -> Option<()> {
         let state = (self.test_link)();
-        self.tx.send((value, state)).ok()
+        self.tx.send(value, state)
     }
 
     fn is_closed(&self) -> bool {
