@@ -362,14 +362,16 @@ impl Deployment {
         }
     }
 
-    /// What the databases hold and the mail provider received, for the checkers.
-    pub fn evidence(&self) -> Evidence {
+    /// What the databases hold and the mail provider received, for the checkers. Orders and
+    /// deliveries move out of the world rather than being copied: call it once, when the run
+    /// is over (it was a run's highest memory, with both copies held at once).
+    pub fn take_evidence(&self) -> Evidence {
         Evidence {
             dbs: self
                 .dbs
                 .iter()
                 .map(|db| {
-                    let (orders, stock) = db.contents();
+                    let (orders, stock) = db.take_contents();
                     let (moved, labelled) = db.side_work_done();
                     DbContents {
                         orders,
@@ -381,7 +383,7 @@ impl Deployment {
                 })
                 .collect(),
             shard_map: (self.dbs.len() > 1).then(|| self.shard_map.clone()),
-            mail: self.mail.deliveries(),
+            mail: self.mail.take_deliveries(),
             published: self
                 .brokers
                 .iter()

@@ -197,7 +197,7 @@ pub async fn simulate(
         double_clicks: r.double_clicks,
         tab_adds: r.tab_adds,
         sales: probe.as_ref().and_then(|p| p.sales.as_ref()),
-        world: deployment.evidence(),
+        world: deployment.take_evidence(),
         lag: &tally.lag,
         broker_outages: injector.outages(),
         faults: injector.spans(),

@@ -16,6 +16,8 @@
 //! Must not: know what the messages mean.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,14 +53,14 @@ pub enum Req {
         topic: String,
         partition: u32,
         key: u64,
-        payload: Vec<u8>,
+        payload: Bytes,
     },
     Replicate {
         topic: String,
         partition: u32,
         offset: u64,
         key: u64,
-        payload: Vec<u8>,
+        payload: Bytes,
     },
     Fetch {
         topic: String,
@@ -95,7 +97,7 @@ pub enum Resp {
     NotLeader,
     Messages {
         log_start: u64,
-        messages: Vec<(u64, u64, Vec<u8>)>,
+        messages: Vec<(u64, u64, Bytes)>,
     },
     /// The member's generation, its partitions, and the group's committed offsets for them.
     Assignment {
@@ -108,7 +110,10 @@ pub enum Resp {
 #[derive(Default)]
 struct Log {
     log_start: u64,
-    entries: VecDeque<(u64, Vec<u8>)>,
+    /// (key, payload). A payload is shared by the leader's and the followers' logs and the
+    /// fetches that read it: the simulated brokers live in one process, and three copies of
+    /// every message were a fifth of a black-friday run's memory.
+    entries: VecDeque<(u64, Bytes)>,
 }
 
 impl Log {
@@ -219,7 +224,7 @@ impl Broker {
         .await
     }
 
-    fn append(&self, topic: String, partition: u32, key: u64, payload: Vec<u8>) -> u64 {
+    fn append(&self, topic: String, partition: u32, key: u64, payload: Bytes) -> u64 {
         let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         let log = logs.entry((topic, partition)).or_default();
         let offset = log.end();
@@ -421,7 +426,7 @@ impl Publisher for Client {
                     topic: topic.to_owned(),
                     partition,
                     key,
-                    payload,
+                    payload: Bytes::from(payload),
                 },
                 "produce",
             )
@@ -556,7 +561,7 @@ impl Subscription for Consumer {
                             partition,
                             offset,
                             key,
-                            payload,
+                            payload: payload.to_vec(),
                         })
                         .collect());
                 }

@@ -118,8 +118,9 @@ impl DbServer {
     }
 
     /// What the database holds: every order, and the stock of every product (for checkers).
-    pub fn contents(&self) -> (Vec<Order>, Vec<(ProductId, u32)>) {
-        (self.rows.all_orders(), self.rows.stock_levels())
+    /// The orders move out: call it once, when the run is over.
+    pub fn take_contents(&self) -> (Vec<Order>, Vec<(ProductId, u32)>) {
+        (self.rows.take_orders(), self.rows.stock_levels())
     }
 
     /// The orders with a stock movement, and those with a shipping label.
