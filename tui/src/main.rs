@@ -15,6 +15,8 @@
 #[cfg(madsim)]
 mod bench;
 #[cfg(madsim)]
+mod bench_against;
+#[cfg(madsim)]
 mod compare;
 #[cfg(madsim)]
 mod demo;
@@ -216,6 +218,15 @@ enum Command {
         /// Wall seconds measured per run, with --demo.
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
+        /// Instead: this build beside another `scalelab` binary (say the previous release,
+        /// built into another folder), each figure measured in both, alternating, as ratios:
+        /// each design alone, the four at once, black-friday's peak and events per request,
+        /// the 200-seed hunt, peak memory. Run it from the repository's root.
+        #[arg(long, value_name = "OTHER_SCALELAB")]
+        against: Option<PathBuf>,
+        /// Rounds to take the median of, with --against.
+        #[arg(long, default_value_t = 3)]
+        rounds: u64,
     },
     /// Compare two runs design by design (their `run --json` output, or `run --out`
     /// folders), with each difference and its direction; exit 1 if a threshold is broken.
@@ -346,6 +357,12 @@ fn main() -> ExitCode {
             budget,
             out,
         } => shrink::main(&repro, invariant.as_deref(), budget, out),
+        Command::Bench {
+            against: Some(other),
+            rounds,
+            quick,
+            ..
+        } => bench_against::main(&other, rounds, quick),
         Command::Bench {
             demo: true,
             scenario,

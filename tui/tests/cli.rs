@@ -609,3 +609,29 @@ fn a_run_of_hours_says_so_before_it_starts() {
     assert!(note.contains("hours of wall time"), "{note}");
     assert!(note.contains("million simulated requests"), "{note}");
 }
+
+#[test]
+fn bench_against_another_build_prints_both_sides_of_every_figure() {
+    // The other build is this one: the figures come out on both sides, as ratios near 1.
+    let me = env!("CARGO_BIN_EXE_scalelab");
+    let out = scalelab(&["bench", "--against", me, "--quick", "--rounds", "1"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("round 1: load average "), "{stdout}");
+    for figure in [
+        "vertical alone: simulated requests/s (one thread)",
+        "sharded alone: wall (s)",
+        "hunt: seeds per minute",
+        "hunt, 10 seeds: peak memory (MiB)",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(figure))
+            .unwrap_or_else(|| panic!("no line for {figure:?} in:\n{stdout}"));
+        // Two values and a ratio: nothing left out on either side.
+        assert!(line.contains('x') && !line.contains(" - "), "{line}");
+    }
+    let out = scalelab(&["bench", "--against", "no/such/scalelab"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--against no/such/scalelab: no such program"));
+}
