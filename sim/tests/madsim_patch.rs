@@ -289,3 +289,50 @@ fn a_message_costs_its_receiver_one_wake_up() {
     let per_message = polls as f64 / (MESSAGES - 1) as f64;
     assert!(per_message <= 2.1, "{per_message:.2} task runs per message");
 }
+
+/// Something a task holds, which says when it is dropped.
+struct Held(std::sync::Arc<()>);
+
+#[test]
+fn tasks_still_waiting_when_the_runtime_goes_are_dropped_with_it() {
+    let held = std::sync::Arc::new(());
+    {
+        let rt = runtime();
+        let node = rt.create_node().ip([10, 0, 0, 1].into()).build();
+        let other = rt.create_node().ip([10, 0, 0, 2].into()).build();
+        // One asleep on a timer far in the future...
+        let h = Held(held.clone());
+        node.spawn(async move {
+            let _h = h;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        });
+        // ...and one waiting to read a connection whose other end never writes: its waker
+        // sits in a channel its own future holds, a cycle only a shutdown breaks.
+        let h = Held(held.clone());
+        node.spawn(async move {
+            let _h = h;
+            let listener = TcpListener::bind("10.0.0.1:1").await.expect("bind");
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let mut b = [0u8; 1];
+            let _ = s.read_exact(&mut b).await;
+        });
+        let h = Held(held.clone());
+        other.spawn(async move {
+            let _h = h;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let _s = TcpStream::connect("10.0.0.1:1").await.expect("connect");
+            std::future::pending::<()>().await;
+        });
+        rt.block_on(async { tokio::time::sleep(Duration::from_secs(1)).await });
+        assert_eq!(
+            std::sync::Arc::strong_count(&held),
+            4,
+            "the three tasks are alive"
+        );
+    }
+    assert_eq!(
+        std::sync::Arc::strong_count(&held),
+        1,
+        "a task left waiting outlived its runtime"
+    );
+}

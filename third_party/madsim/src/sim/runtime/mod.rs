@@ -37,6 +37,18 @@ pub struct Runtime {
     handle: Handle,
 }
 
+// scalelab patch (PATCHES.md): madsim's executor does not own its tasks, their wakers do. A task
+// still waiting when the runtime goes (asleep on a timer, or on a channel whose waker its own
+// future holds) was never dropped, nor anything it held: a few MB per run, so a long hunt in
+// one process grew without bound. Its shutdown drops them, inside the runtime's context (a
+// future's `drop` may need it); a panic in such a drop is no reason to fail a finished run.
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _guard = crate::context::enter(self.handle.clone());
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.task.shut_down()));
+    }
+}
+
 impl Default for Runtime {
     fn default() -> Self {
         Self::new()

@@ -260,6 +260,25 @@ impl Executor {
         }
     }
 
+    /// Drops every task still alive (scalelab patch, PATCHES.md): kills every node, so that a
+    /// task woken from now on is dropped rather than run, then wakes the tasks waiting on
+    /// timers and drops what wakes, until nothing does. A task waiting on a channel is woken
+    /// when the task at the other end is dropped, and so on down the chain.
+    pub(crate) fn shut_down(&self) {
+        let ids: Vec<NodeId> = self.handle.nodes.lock().keys().copied().collect();
+        for id in ids {
+            self.handle.kill_id(id);
+        }
+        loop {
+            let woken = self.time.handle().wake_all_pending();
+            let ready = !self.queue.is_empty();
+            self.run_all_ready();
+            if woken == 0 && !ready {
+                break;
+            }
+        }
+    }
+
     /// Drain all tasks from ready queue and run them.
     fn run_all_ready(&self) {
         while let Ok(runnable) = self.queue.try_recv_random(&self.rand) {

@@ -169,6 +169,17 @@ impl TimeHandle {
         timer.add(deadline - self.clock.base_instant(), callback);
     }
 
+    /// Wakes every task waiting on a timer now and forgets every pending event; returns how
+    /// many events there were (scalelab patch: the runtime's shutdown, PATCHES.md).
+    pub(crate) fn wake_all_pending(&self) -> usize {
+        let wakers = self.timer.lock().take_wakers();
+        let n = wakers.len();
+        for w in wakers {
+            w.wake();
+        }
+        n
+    }
+
     /// How many timer events have fired so far (scalelab patch: a count for benchmarks).
     pub fn timers_fired(&self) -> u64 {
         self.timer.lock().fired()

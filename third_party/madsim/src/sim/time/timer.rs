@@ -57,6 +57,18 @@ impl Timer {
         }
     }
 
+    /// Removes every pending event, returning the wakers to wake; callbacks are dropped
+    /// unrun (scalelab patch: the runtime's shutdown, PATCHES.md).
+    pub fn take_wakers(&mut self) -> Vec<Waker> {
+        std::mem::take(&mut self.events)
+            .into_iter()
+            .filter_map(|e| match e.action {
+                Action::Wake(waker) => Some(waker),
+                Action::Call(_) => None,
+            })
+            .collect()
+    }
+
     /// How many events have fired so far.
     pub fn fired(&self) -> u64 {
         self.fired
