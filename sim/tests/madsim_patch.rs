@@ -316,12 +316,13 @@ fn tasks_still_waiting_when_the_runtime_goes_are_dropped_with_it() {
             let mut b = [0u8; 1];
             let _ = s.read_exact(&mut b).await;
         });
+        // Its peer holds the connection open, asleep: dropping the peer wakes the reader.
         let h = Held(held.clone());
         other.spawn(async move {
             let _h = h;
             tokio::time::sleep(Duration::from_millis(1)).await;
             let _s = TcpStream::connect("10.0.0.1:1").await.expect("connect");
-            std::future::pending::<()>().await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
         });
         rt.block_on(async { tokio::time::sleep(Duration::from_secs(1)).await });
         assert_eq!(

@@ -260,20 +260,26 @@ impl Executor {
         }
     }
 
-    /// Drops every task still alive (scalelab patch, PATCHES.md): kills every node, so that a
-    /// task woken from now on is dropped rather than run, then wakes the tasks waiting on
-    /// timers and drops what wakes, until nothing does. A task waiting on a channel is woken
-    /// when the task at the other end is dropped, and so on down the chain.
+    /// Drops every task still alive, running none (scalelab patch, PATCHES.md): wakes the
+    /// tasks waiting on timers and drops what is ready, until nothing is. Dropping a task drops
+    /// its future, whose channels wake the tasks waiting at their other ends, and so on down
+    /// the chain.
     pub(crate) fn shut_down(&self) {
-        let ids: Vec<NodeId> = self.handle.nodes.lock().keys().copied().collect();
-        for id in ids {
-            self.handle.kill_id(id);
-        }
         loop {
             let woken = self.time.handle().wake_all_pending();
-            let ready = !self.queue.is_empty();
-            self.run_all_ready();
-            if woken == 0 && !ready {
+            let mut dropped = 0;
+            while let Ok(runnable) = self.queue.try_recv_random(&self.rand) {
+                dropped += 1;
+                let Some(info) = runnable.metadata().upgrade() else {
+                    continue;
+                };
+                // In the task's context, as a future's `drop` may ask for it.
+                let _guard = crate::context::enter_task(info);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    drop(runnable);
+                }));
+            }
+            if woken == 0 && dropped == 0 {
                 break;
             }
         }

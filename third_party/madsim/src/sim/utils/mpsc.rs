@@ -69,11 +69,6 @@ pub enum TryRecvError {
 }
 
 impl<T> Receiver<T> {
-    /// Nothing is queued (scalelab patch: the runtime's shutdown, PATCHES.md).
-    pub fn is_empty(&self) -> bool {
-        self.inner.queue.lock().is_empty()
-    }
-
     /// Attempts to return a pending value on this receiver without blocking.
     pub fn try_recv_random(&self, rng: &GlobalRng) -> Result<T, TryRecvError> {
         let mut queue = self.inner.queue.lock();
