@@ -290,9 +290,6 @@ fn a_message_costs_its_receiver_one_wake_up() {
     assert!(per_message <= 2.1, "{per_message:.2} task runs per message");
 }
 
-/// Something a task holds, which says when it is dropped.
-struct Held(std::sync::Arc<()>);
-
 #[test]
 fn tasks_still_waiting_when_the_runtime_goes_are_dropped_with_it() {
     let held = std::sync::Arc::new(());
@@ -301,14 +298,14 @@ fn tasks_still_waiting_when_the_runtime_goes_are_dropped_with_it() {
         let node = rt.create_node().ip([10, 0, 0, 1].into()).build();
         let other = rt.create_node().ip([10, 0, 0, 2].into()).build();
         // One asleep on a timer far in the future...
-        let h = Held(held.clone());
+        let h = held.clone();
         node.spawn(async move {
             let _h = h;
             tokio::time::sleep(Duration::from_secs(3600)).await;
         });
         // ...and one waiting to read a connection whose other end never writes: its waker
         // sits in a channel its own future holds, a cycle only a shutdown breaks.
-        let h = Held(held.clone());
+        let h = held.clone();
         node.spawn(async move {
             let _h = h;
             let listener = TcpListener::bind("10.0.0.1:1").await.expect("bind");
@@ -317,7 +314,7 @@ fn tasks_still_waiting_when_the_runtime_goes_are_dropped_with_it() {
             let _ = s.read_exact(&mut b).await;
         });
         // Its peer holds the connection open, asleep: dropping the peer wakes the reader.
-        let h = Held(held.clone());
+        let h = held.clone();
         other.spawn(async move {
             let _h = h;
             tokio::time::sleep(Duration::from_millis(1)).await;
