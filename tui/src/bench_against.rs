@@ -52,6 +52,7 @@ pub fn main(other: &Path, rounds: u64, quick: bool) -> ExitCode {
         );
         return ExitCode::from(crate::EXIT_BAD_INPUT);
     }
+    let other = other.to_path_buf();
     let jobs = jobs(quick);
     let rounds = rounds.max(1);
     println!(
@@ -64,9 +65,9 @@ pub fn main(other: &Path, rounds: u64, quick: bool) -> ExitCode {
         println!("round {}: load average {}", round + 1, load_average());
         for job in &jobs {
             let order: [(&PathBuf, bool); 2] = if round % 2 == 0 {
-                [(&this, true), (&other.to_path_buf(), false)]
+                [(&this, true), (&other, false)]
             } else {
-                [(&other.to_path_buf(), false), (&this, true)]
+                [(&other, false), (&this, true)]
             };
             for (exe, is_this) in order {
                 let ran = match run(exe, &job.args) {
